@@ -1,0 +1,165 @@
+"""Fusion modules of Attentional Feature Fusion: MS-CAM, AFF, iAFF and plain addition.
+
+Every fusion block has the contract ``fuse(x, y) -> z`` with ``z`` of the same shape as ``x``. In a
+residual block ``x`` is the residual-branch output and ``y`` the shortcut. Child names (``local_att``,
+``global_att``, ``local_att2``, ``global_att2``) are those of the original release, so released
+``.params`` files load without renaming.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Type
+
+import mxnet as mx
+from mxnet.gluon import HybridBlock, nn
+
+__all__ = ["MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "canonical_fusion", "get_fusion"]
+
+
+class GlobalMean(HybridBlock):
+    """Global average pooling as a reduction (keeps dims); its backward is far cheaper than Pooling's on CPU."""
+
+    def hybrid_forward(self, F, x):
+        return F.mean(x, axis=(2, 3), keepdims=True)
+
+
+def _context_branch(channels: int, inter_channels: int, pooled: bool) -> nn.HybridSequential:
+    """conv1x1 C->C/r, BN, ReLU, conv1x1 C/r->C, BN; preceded by a global pool for the global context."""
+    branch = nn.HybridSequential(prefix="")
+    with branch.name_scope():
+        if pooled:
+            branch.add(GlobalMean())
+        branch.add(nn.Conv2D(inter_channels, kernel_size=1, in_channels=channels))
+        branch.add(nn.BatchNorm(in_channels=inter_channels))
+        branch.add(nn.Activation("relu"))
+        branch.add(nn.Conv2D(channels, kernel_size=1, in_channels=inter_channels))
+        branch.add(nn.BatchNorm(in_channels=channels))
+    return branch
+
+
+class _Fusion(HybridBlock):
+    """Shared checks: the two inputs must have equal shapes and the module's channel count."""
+
+    channels: Optional[int] = None
+
+    def forward(self, x, *args):  # noqa: D102 - checks happen only on concrete arrays, not symbols
+        if isinstance(x, mx.nd.NDArray):
+            for other in args:
+                if other.shape != x.shape:
+                    raise ValueError(
+                        f"{type(self).__name__}: the two inputs must have the same shape, got {x.shape} and "
+                        f"{other.shape}")
+            if self.channels is not None and (x.ndim != 4 or x.shape[1] != self.channels):
+                raise ValueError(
+                    f"{type(self).__name__} was built for {self.channels} channels (NCHW input), got an input "
+                    f"of shape {x.shape}")
+        return super().forward(x, *args)
+
+
+class _ContextAttention(_Fusion):
+    """Holds one or more (local, global) context pairs named as in the release."""
+
+    def __init__(self, channels: int, r: int, pairs: int, **kwargs):
+        super().__init__(**kwargs)
+        if channels <= 0 or r <= 0 or channels // r < 1:
+            raise ValueError(f"channels={channels} and r={r} give no attention channels (need channels // r >= 1)")
+        self.channels = channels
+        self.r = r
+        inter = channels // r
+        with self.name_scope():
+            self.local_att = _context_branch(channels, inter, pooled=False)
+            self.global_att = _context_branch(channels, inter, pooled=True)
+            if pairs == 2:
+                self.local_att2 = _context_branch(channels, inter, pooled=False)
+                self.global_att2 = _context_branch(channels, inter, pooled=True)
+
+    @staticmethod
+    def _weights(F, local_att, global_att, x):
+        """M(x) = sigmoid(L(x) + g(x)), the MS-CAM attention map (g broadcast over H, W)."""
+        return F.sigmoid(F.broadcast_add(local_att(x), global_att(x)))
+
+
+class MSCAM(_ContextAttention):
+    """Multi-scale channel attention module: refines ``x`` into ``x * M(x)``.
+
+    Parameters
+    ----------
+    channels : int
+        Channels of the input.
+    r : int
+        Channel reduction ratio of the two context branches.
+    return_weights : bool
+        Return the attention map ``M(x)`` instead of the refined feature.
+    """
+
+    def __init__(self, channels: int, r: int = 4, return_weights: bool = False, **kwargs):
+        super().__init__(channels, r, pairs=1, **kwargs)
+        self.return_weights = return_weights
+
+    def hybrid_forward(self, F, x):
+        weights = self._weights(F, self.local_att, self.global_att, x)
+        return weights if self.return_weights else x * weights
+
+
+class AFF(_ContextAttention):
+    """Attentional feature fusion (release name ``ASKCFuse``): ``2 * (M*x + (1-M)*y)``, ``M = MS-CAM(x + y)``.
+
+    The factor 2 is in the released code and checkpoints (not in the paper's equation): it keeps the total
+    weight at 2, like ``x + y``.
+    """
+
+    def __init__(self, channels: int, r: int = 4, **kwargs):
+        super().__init__(channels, r, pairs=1, **kwargs)
+
+    def hybrid_forward(self, F, x, y):
+        weights = self._weights(F, self.local_att, self.global_att, x + y)
+        return 2 * (y + weights * (x - y))
+
+
+class IAFF(_ContextAttention):
+    """Iterative AFF (release name ``ResGlobLocaforGlobLocaCha``): a second MS-CAM, with its own pair of
+    context branches, on the first fusion's result; no factor 2."""
+
+    def __init__(self, channels: int, r: int = 4, **kwargs):
+        super().__init__(channels, r, pairs=2, **kwargs)
+
+    def hybrid_forward(self, F, x, y):
+        diff = x - y
+        first = self._weights(F, self.local_att, self.global_att, x + y)
+        initial = y + first * diff
+        second = self._weights(F, self.local_att2, self.global_att2, initial)
+        return y + second * diff
+
+
+class DirectAdd(_Fusion):
+    """Plain addition ``x + y``: the baseline of identical topology (release name ``DirectAdd``)."""
+
+    def __init__(self, channels: Optional[int] = None, r: Optional[int] = None, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = channels
+
+    def hybrid_forward(self, F, x, y):
+        return x + y
+
+
+# Paper names, release names and class names, all lower case -> canonical paper name.
+FUSION_ALIASES: Dict[str, str] = {
+    "aff": "aff", "askcfuse": "aff",
+    "iaff": "iaff", "resgloblocaforgloblocacha": "iaff", "resgloblocaforgloblocachafuse": "iaff",
+    "add": "add", "directadd": "add", "directaddfuse": "add",
+}
+_FUSION_CLASSES: Dict[str, Type[HybridBlock]] = {"aff": AFF, "iaff": IAFF, "add": DirectAdd}
+RELEASE_NAMES = {"aff": "ASKCFuse", "iaff": "ResGlobLocaforGlobLocaCha", "add": "DirectAdd"}
+
+
+def canonical_fusion(name: str) -> str:
+    """Map a paper or release fusion name (any case) to ``'aff'``, ``'iaff'`` or ``'add'``."""
+    key = str(name).strip().lower()
+    if key not in FUSION_ALIASES:
+        valid = ", ".join(sorted({"aff", "iaff", "add", *RELEASE_NAMES.values()}))
+        raise ValueError(f"unknown fusion type {name!r}; valid (case-insensitive): {valid}")
+    return FUSION_ALIASES[key]
+
+
+def get_fusion(name: str, channels: int, r: int = 4, **kwargs) -> HybridBlock:
+    """Build the fusion block called ``name`` (paper or release name) for ``channels`` channels."""
+    return _FUSION_CLASSES[canonical_fusion(name)](channels=channels, r=r, **kwargs)
