@@ -15,11 +15,37 @@ from mxnet.gluon import HybridBlock, nn
 __all__ = ["MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "canonical_fusion", "get_fusion"]
 
 
+def spatial_ones(F, x):
+    """A constant ``(1, H*W)`` row of ones for ``x`` of shape (N, C, H, W), built inside the graph."""
+    corner = F.slice(x, begin=(0, 0, 0, 0), end=(1, 1, None, None))
+    return F.BlockGrad(F.ones_like(corner).reshape((1, -1)))
+
+
+def spatial_mean(F, x, ones=None):
+    """Mean over H, W as a matrix-vector product (N*C rows of H*W) -> (N, C, 1, 1).
+
+    On CPU this GEMV and its backward (an outer product) are several times faster than ``mean`` (a generic
+    reduction) or global ``Pooling`` (whose oneDNN backward is pathologically slow in training).
+    """
+    ones = spatial_ones(F, x) if ones is None else ones
+    weight = F.broadcast_div(ones, F.sum(ones))
+    pooled = F.FullyConnected(x.reshape((0, 0, -1)), weight, no_bias=True, num_hidden=1, flatten=False)
+    return pooled.reshape((0, 0, 1, 1))
+
+
+def spatial_broadcast(F, g, ones, like):
+    """``g`` of shape (N, C, 1, 1) repeated over the H, W of ``like``, as an outer product with ``ones``.
+
+    The backward of ``broadcast_add`` reduces with a slow generic kernel; this one is a GEMV.
+    """
+    return F.dot(g.reshape((-1, 1)), ones).reshape_like(like)
+
+
 class GlobalMean(HybridBlock):
-    """Global average pooling as a reduction (keeps dims); its backward is far cheaper than Pooling's on CPU."""
+    """Global average pooling that keeps dims, computed by :func:`spatial_mean` (fast forward and backward)."""
 
     def hybrid_forward(self, F, x):
-        return F.mean(x, axis=(2, 3), keepdims=True)
+        return spatial_mean(F, x)
 
 
 def _context_branch(channels: int, inter_channels: int, pooled: bool) -> nn.HybridSequential:
@@ -74,8 +100,10 @@ class _ContextAttention(_Fusion):
 
     @staticmethod
     def _weights(F, local_att, global_att, x):
-        """M(x) = sigmoid(L(x) + g(x)), the MS-CAM attention map (g broadcast over H, W)."""
-        return F.sigmoid(F.broadcast_add(local_att(x), global_att(x)))
+        """M(x) = sigmoid(L(x) + g(x)), the MS-CAM attention map (g repeated over H, W)."""
+        local = local_att(x)
+        logits = local + spatial_broadcast(F, global_att(x), spatial_ones(F, x), local)
+        return F.Activation(logits, act_type="sigmoid")
 
 
 class MSCAM(_ContextAttention):

@@ -1,0 +1,161 @@
+#!/usr/bin/env python
+"""Training / inference throughput of an AFF network against its baselines, timed interleaved in one run.
+
+Examples::
+
+    # the small CIFAR AFF-ResNet vs the textbook AFF and the plain-addition twin
+    python scripts/benchmark.py --model cifar_aff_resnet20 --layers 1 1 1 --channels 16 16 32 64 --classes 10 \
+        --batch-size 128 --input-size 32 --baseline textbook add gluoncv
+    # optimised CPU inference
+    python scripts/benchmark.py --model aff_resnet50 --mode infer --batch-size 32 --optimize fuse int8
+
+Baselines: ``add`` (the plain-addition twin), ``textbook`` (the same network with fusion modules written
+the straightforward way, see scripts/textbook_aff.py), ``gluoncv`` (GluonCV's closest model) or any model
+name, ``gluoncv:NAME`` or ``textbook:NAME``. Ratios are relative to the first row (the --model).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+try:
+    import afflib
+except ImportError:  # running from a checkout that is not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import afflib
+from afflib import benchmark as bench
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from textbook_aff import build_textbook_model  # noqa: E402 - the yardstick lives beside this script
+
+bench.register_model_source("textbook", build_textbook_model)
+
+GLUONCV_TWINS = [  # (pattern on the afflib name, GluonCV model); the first match wins
+    (r"(?:aff|iaff|add)_resnet(\d+)$", "resnet{0}_v1d"),
+    (r"(?:aff|iaff|add)_resnext(\d+_\d+x\d+d)$", "resnext{0}"),
+    (r"cifar_(?:aff|iaff|add)_resnet(\d+)$", "cifar_resnet{0}_v2"),
+]
+
+
+def add_twin(model: str) -> str:
+    twin = re.sub(r"(^|_)i?aff_", r"\1add_", model, count=1)
+    if twin == model:
+        raise ValueError(f"--baseline add: {model!r} has no aff/iaff in its name to replace by add")
+    return twin
+
+
+def gluoncv_twin(model: str, layers) -> str:
+    for pattern, template in GLUONCV_TWINS:
+        match = re.match(pattern, model)
+        if match:
+            key = match.group(1)
+            if template.startswith("cifar") and layers:
+                key = str(6 * int(layers[0]) + 2)  # GluonCV's CIFAR ResNet: 6n+2 layers, n blocks per stage
+            return "gluoncv:" + template.format(key)
+    raise ValueError(f"--baseline gluoncv: no GluonCV counterpart known for {model!r}; name one as gluoncv:NAME")
+
+
+def resolve_baseline(token: str, model: str, layers) -> str:
+    if token == "add":
+        return add_twin(model)
+    if token == "textbook":
+        return "textbook:" + model
+    if token == "gluoncv":
+        return gluoncv_twin(model, layers)
+    return token
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="registry name, e.g. aff_resnet50, cifar_aff_resnet20")
+    parser.add_argument("--baseline", nargs="*", default=[],
+                        help="add, textbook, gluoncv, or model names (gluoncv:NAME, textbook:NAME)")
+    parser.add_argument("--mode", choices=bench.MODES, default="train")
+    parser.add_argument("--optimize", nargs="*", default=[], choices=["fuse", "int8"],
+                        help="(--mode infer) also time these optimised copies of --model")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--input-size", type=int, default=224)
+    parser.add_argument("--in-channels", type=int, default=3)
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float16"])
+    parser.add_argument("--ctx", default="cpu", choices=["cpu", "gpu"])
+    parser.add_argument("--layers", type=int, nargs="+", help="override the blocks per stage (afflib models)")
+    parser.add_argument("--channels", type=int, nargs="+", help="override the widths (CIFAR afflib models)")
+    parser.add_argument("--classes", type=int, help="classifier outputs (all models)")
+    parser.add_argument("--iterations", type=int, default=5, help="timed iterations per configuration per round")
+    parser.add_argument("--rounds", type=int, default=3, help="round-robin rounds over the configurations")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    parser.add_argument("--data-rec", help="ImageNet-style .rec (with .idx beside it): also time the record "
+                                           "pipeline with and without AutoAugment")
+    parser.add_argument("--data-batches", type=int, default=20, help="batches drawn per pipeline measurement")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    args = parser.parse_args(argv)
+    if args.optimize and args.mode != "infer":
+        parser.error("--optimize applies to --mode infer only")
+    for flag in ("batch_size", "input_size", "iterations", "rounds"):
+        if getattr(args, flag) < 1:
+            parser.error(f"--{flag.replace('_', '-')} must be >= 1")
+    return args
+
+
+def build_configs(args: argparse.Namespace):
+    kwargs = {k: v for k, v in (("layers", args.layers), ("channels", args.channels), ("classes", args.classes))
+              if v is not None}
+    common = dict(mode=args.mode, batch_size=args.batch_size, input_size=args.input_size,
+                  in_channels=args.in_channels, dtype=args.dtype, ctx=args.ctx, model_kwargs=kwargs)
+    models = [args.model] + [resolve_baseline(t, args.model, args.layers) for t in args.baseline]
+    configs = [bench.BenchConfig(model=m, **common) for m in dict.fromkeys(models)]
+    configs += [bench.BenchConfig(model=args.model, optimize=o, **common) for o in dict.fromkeys(args.optimize)]
+    return configs
+
+
+def data_pipeline_rows(args: argparse.Namespace):
+    """Images/s of the record pipeline, plain and with AutoAugment (needs afflib.data)."""
+    try:
+        from afflib.data.imagenet import record_source
+    except ImportError as error:
+        raise SystemExit(f"--data-rec needs afflib.data.imagenet.record_source, which this checkout lacks ({error})")
+    rec = Path(args.data_rec)
+    idx = rec.with_suffix(".idx")
+    rows = []
+    for auto_augment in (False, True):
+        source = record_source(rec, idx, args.batch_size, train=True, input_size=args.input_size,
+                               num_workers=max(1, (os.cpu_count() or 2) - 1), auto_augment=auto_augment)
+        rate = bench.pipeline_images_per_second(iter(source), max_batches=args.data_batches)
+        rows.append({"pipeline": "record + AutoAugment" if auto_augment else "record", "images_per_second": rate})
+    return rows
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    configs = build_configs(args)
+    progress = (lambda message: print(f"  {message}", file=sys.stderr, flush=True)) if sys.stderr.isatty() else None
+    before = bench.machine_note()
+    rows = bench.run_benchmark(configs, iterations=args.iterations, rounds=args.rounds, warmup=args.warmup,
+                               memory=not args.no_memory, progress=progress)
+    note = f"machine before: {before}; after: {bench.machine_note()}"
+    print(f"{args.mode}, batch {args.batch_size}, {args.input_size}x{args.input_size}, {args.dtype} on {args.ctx}; "
+          f"{args.rounds} interleaved rounds x {args.iterations} iterations after {args.warmup} warm-up")
+    print(bench.format_table(rows))
+    print("peak RSS: VmHWM minus VmRSS after import, of a fresh process building the configuration and running "
+          "2 steps")
+    print(note)
+    pipeline = data_pipeline_rows(args) if args.data_rec else []
+    for row in pipeline:
+        print(f"data pipeline {row['pipeline']}: {row['images_per_second']:.1f} images/s "
+              f"(training above: {rows[0]['images_per_second']:.1f} images/s)")
+    if args.json:
+        payload = {"arguments": vars(args), "machine": note, "results": rows, "data_pipeline": pipeline}
+        tmp = args.json + ".tmp"
+        with open(tmp, "w") as handle:
+            json.dump(payload, handle, indent=2)
+        os.replace(tmp, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

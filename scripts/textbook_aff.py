@@ -1,0 +1,95 @@
+"""The "textbook" AFF networks: afflib's topology with fusion modules written the straightforward way.
+
+This is the benchmark's yardstick, deliberately NOT part of the library: MS-CAM built from
+``nn.GlobalAvgPool2D``, ``nn.Activation('sigmoid')`` and ``broadcast_*`` arithmetic, as most Gluon code
+writes attention. It computes the same function with the same parameter names as afflib's fusion
+modules, so ``textbook:<model>`` in ``scripts/benchmark.py`` shows what afflib's implementation gains.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+from mxnet.gluon import HybridBlock, nn
+
+import afflib
+from afflib.model_zoo import blocks
+from afflib.nn import DirectAdd, canonical_fusion
+
+__all__ = ["TextbookAFF", "TextbookIAFF", "textbook_fusion", "build_textbook_model"]
+
+
+def _branch(channels: int, inter_channels: int, pooled: bool) -> nn.HybridSequential:
+    branch = nn.HybridSequential(prefix="")
+    with branch.name_scope():
+        if pooled:
+            branch.add(nn.GlobalAvgPool2D())
+        branch.add(nn.Conv2D(inter_channels, kernel_size=1, in_channels=channels))
+        branch.add(nn.BatchNorm(in_channels=inter_channels))
+        branch.add(nn.Activation("relu"))
+        branch.add(nn.Conv2D(channels, kernel_size=1, in_channels=inter_channels))
+        branch.add(nn.BatchNorm(in_channels=channels))
+    return branch
+
+
+class _TextbookAttention(HybridBlock):
+    def __init__(self, channels: int, r: int, pairs: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        inter = channels // r
+        with self.name_scope():
+            self.local_att = _branch(channels, inter, pooled=False)
+            self.global_att = _branch(channels, inter, pooled=True)
+            if pairs == 2:
+                self.local_att2 = _branch(channels, inter, pooled=False)
+                self.global_att2 = _branch(channels, inter, pooled=True)
+            self.sig = nn.Activation("sigmoid")
+
+
+class TextbookAFF(_TextbookAttention):
+    """``2*x*M + 2*y*(1-M)`` with ``M = sigmoid(L(x+y) (+) G(x+y))``."""
+
+    def __init__(self, channels: int, r: int = 4, **kwargs: Any):
+        super().__init__(channels, r, pairs=1, **kwargs)
+
+    def hybrid_forward(self, F, x, y):
+        mixed = x + y
+        weights = self.sig(F.broadcast_add(self.local_att(mixed), self.global_att(mixed)))
+        return 2 * F.broadcast_mul(x, weights) + 2 * F.broadcast_mul(y, 1 - weights)
+
+
+class TextbookIAFF(_TextbookAttention):
+    """Two MS-CAM stages: the first fusion's result feeds the second attention."""
+
+    def __init__(self, channels: int, r: int = 4, **kwargs: Any):
+        super().__init__(channels, r, pairs=2, **kwargs)
+
+    def hybrid_forward(self, F, x, y):
+        mixed = x + y
+        weights = self.sig(F.broadcast_add(self.local_att(mixed), self.global_att(mixed)))
+        initial = F.broadcast_mul(x, weights) + F.broadcast_mul(y, 1 - weights)
+        weights2 = self.sig(F.broadcast_add(self.local_att2(initial), self.global_att2(initial)))
+        return F.broadcast_mul(x, weights2) + F.broadcast_mul(y, 1 - weights2)
+
+
+def textbook_fusion(name: str, channels: int, r: int = 4, **kwargs: Any) -> HybridBlock:
+    """Drop-in for :func:`afflib.nn.get_fusion` that builds the textbook modules."""
+    kind = canonical_fusion(name)
+    if kind == "add":
+        return DirectAdd(channels=channels, r=r, **kwargs)
+    return (TextbookAFF if kind == "aff" else TextbookIAFF)(channels, r=r, **kwargs)
+
+
+@contextlib.contextmanager
+def _blocks_use(factory) -> Iterator[None]:
+    original = blocks.get_fusion
+    blocks.get_fusion = factory
+    try:
+        yield
+    finally:
+        blocks.get_fusion = original
+
+
+def build_textbook_model(name: str, **kwargs: Any) -> HybridBlock:
+    """``afflib.get_model(name, **kwargs)`` with every fusion block replaced by its textbook form."""
+    with _blocks_use(textbook_fusion):
+        return afflib.get_model(name, **kwargs)
