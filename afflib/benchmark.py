@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = ["BenchConfig", "Timing", "register_engine", "register_model_source", "build_model", "make_step",
            "images_per_second", "interleaved_throughput", "peak_memory_mib", "pipeline_images_per_second",
-           "run_benchmark", "format_table", "ENGINES", "MODEL_SOURCES", "MODES"]
+           "run_benchmark", "format_table", "profile_operators", "machine_note", "ENGINES", "MODEL_SOURCES", "MODES"]
 
 MODES = ("train", "infer")
 Step = Callable[[], Any]
@@ -136,7 +136,9 @@ def _mxnet_step(config: BenchConfig) -> Step:
     if config.mode == "infer":
         if config.optimize:
             from .inference import optimize_for_inference
-            net = optimize_for_inference(net, data, mode=config.optimize, calib_data=[data])
+            # Random input: calibration only has to run, not to be representative; keep its memory small.
+            net = optimize_for_inference(net, data, mode=config.optimize, calib_data=[data],
+                                         num_calib_examples=min(config.batch_size, 8), calib_batch_size=4)
         else:
             net.hybridize(static_alloc=True, static_shape=True)
 
@@ -229,6 +231,37 @@ def pipeline_images_per_second(batches: Iterable[Any], max_batches: int = 50, wa
     return count / (time.perf_counter() - start)
 
 
+def profile_operators(step: Step, steps: int = 5, top: int = 20) -> str:
+    """MXNet profiler's per-operator table (sorted by total time, ``top`` rows) over ``steps`` calls of ``step``.
+
+    Set ``MXNET_EXEC_BULK_EXEC_TRAIN=0`` / ``MXNET_EXEC_BULK_EXEC_INFERENCE=0`` before building the network
+    to see single operators instead of bulked segments.
+    """
+    import mxnet as mx
+    step()
+    mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=os.devnull)
+    mx.profiler.set_state("run")
+    for _ in range(steps):
+        step()
+    mx.profiler.set_state("stop")
+    table = mx.profiler.dumps(format="table", sort_by="total", ascending=False, reset=True)
+    lines = table.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "operator"), None)
+    if start is None:
+        return table
+    rows = []
+    for line in lines[start + 4:]:  # after the title, "====", the header and "----"
+        if not line.strip():
+            break
+        rows.append(line)
+    total = sum(float(line.split()[2]) for line in rows)
+    out = [f"{'operator':<32s} {'calls':>6s} {'ms/step':>9s} {'share':>6s}"]
+    for line in rows[:top]:
+        name, calls, ms = line.split()[:3]
+        out.append(f"{name:<32s} {int(calls) // steps:>6d} {float(ms) / steps:>9.2f} {float(ms) / total:>6.1%}")
+    return "\n".join(out)
+
+
 # ----------------------------------------------------------------------------------------------- memory
 def _rss_kib(field: str) -> int:
     with open("/proc/self/status") as status:
@@ -236,6 +269,15 @@ def _rss_kib(field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise RuntimeError(f"/proc/self/status has no {field}")
+
+
+def _reset_peak() -> None:
+    """Reset VmHWM to the current RSS (Linux >= 4.0); without it the peak includes the build."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        pass
 
 
 def _memory_worker(config: BenchConfig, steps: int, queue, sources, engines) -> None:
@@ -247,6 +289,7 @@ def _memory_worker(config: BenchConfig, steps: int, queue, sources, engines) -> 
             import gluoncv  # noqa: F401
         before = _rss_kib("VmRSS")
         step = make_step(config)
+        _reset_peak()  # transients of building (e.g. INT8 calibration) are not the running footprint
         for _ in range(steps):
             step()
         queue.put((_rss_kib("VmHWM") - before) / 1024.0)
@@ -257,9 +300,10 @@ def _memory_worker(config: BenchConfig, steps: int, queue, sources, engines) -> 
 def peak_memory_mib(config: BenchConfig, steps: int = 2, timeout: float = 900.0) -> float:
     """Peak resident memory (MiB) that building ``config`` and running ``steps`` steps adds to a fresh process.
 
-    Measured as the child's VmHWM minus its VmRSS after importing the engine (Linux /proc), so it includes
-    parameters, gradients, optimizer state, activations and workspace, and is independent of what other
-    configurations of the same run allocated (MXNet's memory pool keeps freed blocks).
+    Measured as the child's VmHWM during the steps minus its VmRSS after importing the engine (Linux /proc),
+    so it includes parameters, gradients, optimizer state, activations and workspace but not transients of
+    building (INT8 calibration), and is independent of what other configurations of the same run allocated
+    (MXNet's memory pool keeps freed blocks).
     """
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -283,6 +327,12 @@ def run_benchmark(configs: Sequence[BenchConfig], iterations: int = 10, rounds: 
     labels = [c.label for c in configs]
     if len(set(labels)) != len(labels):
         raise ValueError(f"configuration labels must be unique, got {labels}")
+    memory_mib = {}
+    if memory:  # first, while this process holds no network: the children then have the machine's memory
+        for config in configs:
+            memory_mib[config.label] = peak_memory_mib(config)
+            if progress:
+                progress(f"measured memory of {config.label}")
     steps = {}
     for config in configs:
         steps[config.label] = make_step(config)
@@ -300,12 +350,7 @@ def run_benchmark(configs: Sequence[BenchConfig], iterations: int = 10, rounds: 
             "optimize": config.optimize, "batch_size": config.batch_size, "input_size": config.input_size,
             "images_per_second": timing.images_per_second, "round_min": min(rates), "round_max": max(rates),
             "ratio": timing.images_per_second / first, "time_ratio": first / timing.images_per_second,
-            "peak_memory_mib": None})
-    if memory:
-        for config, row in zip(configs, rows):
-            row["peak_memory_mib"] = peak_memory_mib(config)
-            if progress:
-                progress(f"measured memory of {config.label}")
+            "peak_memory_mib": memory_mib.get(config.label)})
     return rows
 
 

@@ -18,6 +18,9 @@ __all__ = ["OPTIMIZE_MODES", "optimize_for_inference", "inference_copy"]
 
 OPTIMIZE_MODES = ("fuse", "int8")
 CALIB_MODES = ("naive", "entropy")
+# Kept in float32 when quantizing: MXNet 1.9.1's quantized FullyConnected rejects the uint8 input the
+# global-mean GEMV (FullyConnected with flatten=False) gets after a ReLU; the classifier is cheap anyway.
+FLOAT32_OPERATORS = ("FullyConnected", "_sg_mkldnn_fully_connected")
 
 
 def inference_copy(net: HybridBlock, example_input: mx.nd.NDArray) -> SymbolBlock:
@@ -54,7 +57,7 @@ def _calibration_iter(calib_data, batch_size: int, limit: Optional[int]) -> mx.i
 def optimize_for_inference(net: HybridBlock, example_input: mx.nd.NDArray, mode: str = "fuse",
                            calib_data: Optional[Iterable[Union[mx.nd.NDArray, Sequence]]] = None,
                            calib_mode: str = "naive", num_calib_examples: Optional[int] = None,
-                           exclude_operators: Optional[Sequence[str]] = None) -> SymbolBlock:
+                           calib_batch_size: int = 8, exclude_operators: Optional[Sequence[str]] = None) -> SymbolBlock:
     """An inference-only copy of ``net`` optimised for the CPU.
 
     Parameters
@@ -72,8 +75,11 @@ def optimize_for_inference(net: HybridBlock, example_input: mx.nd.NDArray, mode:
         ``'naive'`` (min/max of the calibration outputs) or ``'entropy'`` (KL-optimal thresholds).
     num_calib_examples : int, optional
         Use at most this many calibration images.
+    calib_batch_size : int
+        Batch size of the calibration passes; MXNet keeps every layer's output of a pass in memory (about
+        0.5 GB per image for a ResNet-50 at 224x224), so keep it small.
     exclude_operators : sequence of str, optional
-        Operator names to keep in float32 when quantizing.
+        Operator names to keep in float32 when quantizing, besides :data:`FLOAT32_OPERATORS`.
     """
     if mode not in OPTIMIZE_MODES:
         raise ValueError(f"mode must be one of {OPTIMIZE_MODES}, got {mode!r}")
@@ -88,11 +94,11 @@ def optimize_for_inference(net: HybridBlock, example_input: mx.nd.NDArray, mode:
     if calib_data is None:
         raise ValueError("mode='int8' needs calib_data: batches of representative input images")
     from mxnet.contrib.quantization import quantize_net
-    calib_iter = _calibration_iter(calib_data, example_input.shape[0], num_calib_examples)
+    calib_iter = _calibration_iter(calib_data, calib_batch_size, num_calib_examples)
     quiet = logging.getLogger("afflib.inference.quantize")
     quiet.setLevel(logging.WARNING)
     quantized = quantize_net(copy, quantized_dtype="auto", quantize_mode="smart", calib_mode=calib_mode, calib_data=calib_iter,
-                             num_calib_examples=num_calib_examples, exclude_operators=list(exclude_operators or []),
+                             num_calib_examples=num_calib_examples, exclude_operators=[*FLOAT32_OPERATORS, *(exclude_operators or [])],
                              ctx=mx.cpu(), logger=quiet)
     quantized.hybridize(static_alloc=True, static_shape=True)
     return quantized

@@ -93,6 +93,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                            "pipeline with and without AutoAugment")
     parser.add_argument("--data-batches", type=int, default=20, help="batches drawn per pipeline measurement")
     parser.add_argument("--json", help="also write the results to this JSON file")
+    parser.add_argument("--profile", type=int, metavar="STEPS", default=0,
+                        help="instead of timing, print MXNet's per-operator profile of STEPS steps per configuration")
     args = parser.parse_args(argv)
     if args.optimize and args.mode != "infer":
         parser.error("--optimize applies to --mode infer only")
@@ -130,9 +132,20 @@ def data_pipeline_rows(args: argparse.Namespace):
     return rows
 
 
+def print_profiles(configs, steps: int) -> None:
+    os.environ["MXNET_EXEC_BULK_EXEC_TRAIN"] = "0"  # one row per operator, not per bulked segment
+    os.environ["MXNET_EXEC_BULK_EXEC_INFERENCE"] = "0"
+    for config in configs:
+        print(f"## {config.label} ({config.mode}, batch {config.batch_size}): {bench.machine_note()}")
+        print(bench.profile_operators(bench.make_step(config), steps))
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     configs = build_configs(args)
+    if args.profile:
+        print_profiles(configs, args.profile)
+        return 0
     progress = (lambda message: print(f"  {message}", file=sys.stderr, flush=True)) if sys.stderr.isatty() else None
     before = bench.machine_note()
     rows = bench.run_benchmark(configs, iterations=args.iterations, rounds=args.rounds, warmup=args.warmup,
