@@ -79,7 +79,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="(--mode infer) also time these optimised copies of --model")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--input-size", type=int, default=224)
-    parser.add_argument("--in-channels", type=int, default=3)
+    parser.add_argument("--in-channels", type=int, default=3, help="input channels (1 for Fashion-MNIST)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16"])
     parser.add_argument("--ctx", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--layers", type=int, nargs="+", help="override the blocks per stage (afflib models)")
@@ -91,6 +91,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     parser.add_argument("--data-rec", help="ImageNet-style .rec (with .idx beside it): also time the record "
                                            "pipeline with and without AutoAugment")
+    parser.add_argument("--data-fashion-mnist", metavar="REC_DIR",
+                        help="Fashion-MNIST records (scripts/pack_fashion_mnist.py): also time that pipeline with and "
+                             "without augmentation")
     parser.add_argument("--data-batches", type=int, default=20, help="batches drawn per pipeline measurement")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--profile", type=int, metavar="STEPS", default=0,
@@ -107,6 +110,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def build_configs(args: argparse.Namespace):
     kwargs = {k: v for k, v in (("layers", args.layers), ("channels", args.channels), ("classes", args.classes))
               if v is not None}
+    if args.in_channels != 3:
+        kwargs["in_channels"] = args.in_channels
     common = dict(mode=args.mode, batch_size=args.batch_size, input_size=args.input_size,
                   in_channels=args.in_channels, dtype=args.dtype, ctx=args.ctx, model_kwargs=kwargs)
     models = [args.model] + [resolve_baseline(t, args.model, args.layers) for t in args.baseline]
@@ -116,20 +121,29 @@ def build_configs(args: argparse.Namespace):
 
 
 def data_pipeline_rows(args: argparse.Namespace):
-    """Images/s of the record pipeline, plain and with AutoAugment (needs afflib.data)."""
+    """Images/s of the record pipelines (needs afflib.data): ImageNet-style with and without AutoAugment,
+    Fashion-MNIST with and without its pad-crop-flip augmentation."""
+    workers = max(1, (os.cpu_count() or 2) - 1)
+    sources = []
     try:
-        from afflib.data.imagenet import record_source
+        if args.data_rec:
+            from afflib.data.imagenet import record_source
+            rec = Path(args.data_rec)
+            for auto_augment in (False, True):
+                sources.append(("record + AutoAugment" if auto_augment else "record", lambda a=auto_augment: record_source(
+                    rec, rec.with_suffix(".idx"), args.batch_size, train=True, input_size=args.input_size,
+                    num_workers=workers, auto_augment=a)))
+        if args.data_fashion_mnist:
+            from afflib.data import fashion_mnist
+            for augment in (False, True):
+                sources.append(("Fashion-MNIST record" + (" + pad-crop-flip" if augment else ""),
+                                lambda a=augment: fashion_mnist.record_source(
+                                    args.data_fashion_mnist, train=True, batch_size=args.batch_size,
+                                    num_workers=workers, augment=a)))
     except ImportError as error:
-        raise SystemExit(f"--data-rec needs afflib.data.imagenet.record_source, which this checkout lacks ({error})")
-    rec = Path(args.data_rec)
-    idx = rec.with_suffix(".idx")
-    rows = []
-    for auto_augment in (False, True):
-        source = record_source(rec, idx, args.batch_size, train=True, input_size=args.input_size,
-                               num_workers=max(1, (os.cpu_count() or 2) - 1), auto_augment=auto_augment)
-        rate = bench.pipeline_images_per_second(iter(source), max_batches=args.data_batches)
-        rows.append({"pipeline": "record + AutoAugment" if auto_augment else "record", "images_per_second": rate})
-    return rows
+        raise SystemExit(f"the data pipeline options need afflib.data, which this checkout lacks ({error})")
+    return [{"pipeline": name, "images_per_second": bench.pipeline_images_per_second(iter(make()), args.data_batches)}
+            for name, make in sources]
 
 
 def print_profiles(configs, steps: int) -> None:
@@ -154,10 +168,10 @@ def main(argv=None) -> int:
     print(f"{args.mode}, batch {args.batch_size}, {args.input_size}x{args.input_size}, {args.dtype} on {args.ctx}; "
           f"{args.rounds} interleaved rounds x {args.iterations} iterations after {args.warmup} warm-up")
     print(bench.format_table(rows))
-    print("peak RSS: VmHWM minus VmRSS after import, of a fresh process building the configuration and running "
-          "2 steps")
+    if not args.no_memory:
+        print("peak RSS: VmHWM during 2 steps minus VmRSS after import, in a fresh process per configuration")
     print(note)
-    pipeline = data_pipeline_rows(args) if args.data_rec else []
+    pipeline = data_pipeline_rows(args) if (args.data_rec or args.data_fashion_mnist) else []
     for row in pipeline:
         print(f"data pipeline {row['pipeline']}: {row['images_per_second']:.1f} images/s "
               f"(training above: {rows[0]['images_per_second']:.1f} images/s)")
