@@ -12,7 +12,13 @@ from mxnet.gluon import HybridBlock, nn
 
 from ..nn import get_fusion
 
-__all__ = ["Identity", "projection_shortcut", "Bottleneck", "ResNeXtBlock", "PreActBasicBlock"]
+__all__ = ["relu", "Identity", "projection_shortcut", "Bottleneck", "ResNeXtBlock", "PreActBasicBlock"]
+
+
+def relu(F, x):
+    """ReLU as oneDNN's ``Activation``: faster than the plain ``relu`` kernel, and fusable into the convolution by
+    ``optimize_for``/INT8 quantization."""
+    return F.Activation(x, act_type="relu")
 
 
 class Identity(HybridBlock):
@@ -71,11 +77,11 @@ class Bottleneck(HybridBlock):
             self.attention = get_fusion(fusion, out_channels, r=fusion_r)
 
     def hybrid_forward(self, F, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = F.relu(self.bn2(self.conv2(out)))
+        out = relu(F, self.bn1(self.conv1(x)))
+        out = relu(F, self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
         shortcut = self.downsample(x) if self.downsample is not None else x
-        return F.relu(self.attention(out, shortcut))
+        return relu(F, self.attention(out, shortcut))
 
 
 class ResNeXtBlock(HybridBlock):
@@ -106,7 +112,7 @@ class ResNeXtBlock(HybridBlock):
 
     def hybrid_forward(self, F, x):
         shortcut = self.downsample(x) if self.downsample is not None else x
-        return F.relu(self.attention(self.body(x), shortcut))
+        return relu(F, self.attention(self.body(x), shortcut))
 
 
 class PreActBasicBlock(HybridBlock):

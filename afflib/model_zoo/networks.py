@@ -11,7 +11,7 @@ from typing import List, Sequence, Union
 from mxnet.gluon import HybridBlock, nn
 
 from ..nn import GlobalMean, canonical_fusion
-from .blocks import Bottleneck, PreActBasicBlock, ResNeXtBlock, zero_last_gamma
+from .blocks import Bottleneck, PreActBasicBlock, ResNeXtBlock, relu, zero_last_gamma
 
 __all__ = ["AFFResNet", "AFFResNeXt", "CIFARAFFResNet", "CIFARAFFResNeXt"]
 
@@ -92,7 +92,7 @@ class AFFResNet(HybridBlock):
             self.fc = nn.Dense(classes, in_units=inplanes)
 
     def hybrid_forward(self, F, x):
-        x = self.maxpool(F.relu(self.bn1(self.conv1(x))))
+        x = self.maxpool(relu(F, self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         x = F.flatten(self.avgpool(x))
         if self.drop is not None:
