@@ -1,0 +1,219 @@
+"""PyTorch twins of afflib's fusion modules (MS-CAM, AFF, iAFF, plain add) and MXNet-convention BatchNorm.
+
+Child names and indices equal those of ``afflib.nn.fusion`` (``local_att.0.weight``...), so a converted
+state_dict carries the MXNet structural names with PyTorch's suffixes (gamma -> weight, beta -> bias).
+The blend ``k * (y + M * (x - y))`` with ``M = sigmoid(local + global)`` runs as one autograd function
+(:func:`attention_blend`) that saves three tensors and computes its gradient in a few passes.
+"""
+from __future__ import annotations
+
+from typing import Dict, Optional, Type
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["BatchNorm2d", "GlobalMean", "MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "RELEASE_NAMES",
+           "attention_blend", "canonical_fusion", "get_fusion", "set_fused_blend"]
+
+
+class BatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm with MXNet Gluon's conventions and arguments.
+
+    eps 1e-5; MXNet's momentum 0.9 is PyTorch's 0.1; the running variance blends in the *biased* batch
+    variance as MXNet does (PyTorch would use the unbiased one). ``scale=False`` is MXNet's ``fix_gamma``: the
+    stored ``weight`` (gamma) is kept for the file format but the op uses 1 and it is not trained.
+    ``center=False`` freezes ``bias`` (beta) but, as in MXNet, it is still added.
+    """
+
+    def __init__(self, num_features: int, momentum: float = 0.9, epsilon: float = 1e-5, scale: bool = True,
+                 center: bool = True):
+        super().__init__(num_features, eps=epsilon, momentum=1.0 - momentum)
+        self.scale, self.center = scale, center
+        self.weight.requires_grad_(scale)
+        self.bias.requires_grad_(center)
+
+    def forward(self, x: Tensor) -> Tensor:
+        weight = self.weight if self.scale else None
+        if not self.training:
+            return F.batch_norm(x, self.running_mean, self.running_var, weight, self.bias, False, 0.0, self.eps)
+        if self.num_batches_tracked is not None:
+            self.num_batches_tracked.add_(1)
+        previous_var = self.running_var.clone()
+        out = F.batch_norm(x, self.running_mean, self.running_var, weight, self.bias, True, self.momentum, self.eps)
+        n = x.numel() // x.shape[1]
+        with torch.no_grad():  # turn the blended-in unbiased variance into the biased one
+            self.running_var.sub_((self.running_var - (1.0 - self.momentum) * previous_var) / n)
+        return out
+
+
+class GlobalMean(nn.Module):
+    """Global average pooling that keeps the spatial dims (N, C, 1, 1)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.mean((2, 3), keepdim=True)
+
+
+class _AttentionBlend(torch.autograd.Function):
+    """``k * (y + sigmoid(local + glob) * (x - y))`` with a hand-written backward (saves x, y and the map)."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, y: Tensor, local: Tensor, glob: Tensor, k: float) -> Tensor:
+        weights = torch.sigmoid(local + glob)
+        out = torch.lerp(y, x, weights)
+        if k != 1.0:
+            out.mul_(k)
+        ctx.save_for_backward(x, y, weights)
+        ctx.k = k
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, y, weights = ctx.saved_tensors
+        grad = grad * ctx.k if ctx.k != 1.0 else grad
+        grad_x = grad * weights
+        grad_y = grad - grad_x
+        grad_local = torch.ops.aten.sigmoid_backward(grad * (x - y), weights)
+        grad_glob = grad_local.sum((2, 3), keepdim=True)
+        return grad_x, grad_y, grad_local, grad_glob, None
+
+
+def attention_blend(x: Tensor, y: Tensor, local: Tensor, glob: Tensor, k: float = 1.0, fused: bool = True) -> Tensor:
+    """``k * (M * x + (1 - M) * y)`` with ``M = sigmoid(local + glob)``, ``glob`` broadcast over H and W."""
+    if fused:
+        return _AttentionBlend.apply(x, y, local, glob, k)
+    weights = torch.sigmoid(local + glob)
+    return k * (y + weights * (x - y))
+
+
+def _context_branch(channels: int, inter_channels: int, pooled: bool) -> nn.Sequential:
+    """[global mean], conv1x1 C->C/r, BN, ReLU, conv1x1 C/r->C, BN (indices as in the MXNet release)."""
+    layers = [GlobalMean()] if pooled else []
+    layers += [nn.Conv2d(channels, inter_channels, 1), BatchNorm2d(inter_channels), nn.ReLU(inplace=True),
+               nn.Conv2d(inter_channels, channels, 1), BatchNorm2d(channels)]
+    return nn.Sequential(*layers)
+
+
+class _Fusion(nn.Module):
+    """Shared input checks: two inputs of equal shape with the module's channel count."""
+
+    channels: Optional[int] = None
+
+    def _check(self, x: Tensor, y: Tensor) -> None:
+        if x.shape != y.shape:
+            raise ValueError(f"{type(self).__name__}: the two inputs must have the same shape, got "
+                             f"{tuple(x.shape)} and {tuple(y.shape)}")
+        if self.channels is not None and (x.dim() != 4 or x.shape[1] != self.channels):
+            raise ValueError(f"{type(self).__name__} was built for {self.channels} channels (NCHW input), got an "
+                             f"input of shape {tuple(x.shape)}")
+
+
+class _ContextAttention(_Fusion):
+    """Holds one or two (local, global) context pairs named as in the release."""
+
+    def __init__(self, channels: int, r: int, pairs: int):
+        super().__init__()
+        if channels <= 0 or r <= 0 or channels // r < 1:
+            raise ValueError(f"channels={channels} and r={r} give no attention channels (need channels // r >= 1)")
+        self.channels, self.r, self.fused = channels, r, True
+        inter = channels // r
+        self.local_att = _context_branch(channels, inter, pooled=False)
+        self.global_att = _context_branch(channels, inter, pooled=True)
+        if pairs == 2:
+            self.local_att2 = _context_branch(channels, inter, pooled=False)
+            self.global_att2 = _context_branch(channels, inter, pooled=True)
+
+
+class MSCAM(_ContextAttention):
+    """Multi-scale channel attention module: refines ``x`` into ``x * M(x)``.
+
+    Parameters
+    ----------
+    channels : int
+        Channels of the input.
+    r : int
+        Channel reduction ratio of the two context branches.
+    return_weights : bool
+        Return the attention map ``M(x)`` instead of the refined feature.
+    """
+
+    def __init__(self, channels: int, r: int = 4, return_weights: bool = False):
+        super().__init__(channels, r, pairs=1)
+        self.return_weights = return_weights
+
+    def forward(self, x: Tensor) -> Tensor:
+        self._check(x, x)
+        weights = torch.sigmoid(self.local_att(x) + self.global_att(x))
+        return weights if self.return_weights else x * weights
+
+
+class AFF(_ContextAttention):
+    """Attentional feature fusion (release name ``ASKCFuse``): ``2 * (M*x + (1-M)*y)``, ``M = MS-CAM(x + y)``."""
+
+    def __init__(self, channels: int, r: int = 4):
+        super().__init__(channels, r, pairs=1)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        self._check(x, y)
+        both = x + y
+        return attention_blend(x, y, self.local_att(both), self.global_att(both), 2.0, self.fused)
+
+
+class IAFF(_ContextAttention):
+    """Iterative AFF (release name ``ResGlobLocaforGlobLocaCha``): a second MS-CAM with its own branches on
+    the first fusion's result; no factor 2."""
+
+    def __init__(self, channels: int, r: int = 4):
+        super().__init__(channels, r, pairs=2)
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        self._check(x, y)
+        both = x + y
+        initial = attention_blend(x, y, self.local_att(both), self.global_att(both), 1.0, self.fused)
+        return attention_blend(x, y, self.local_att2(initial), self.global_att2(initial), 1.0, self.fused)
+
+
+class DirectAdd(_Fusion):
+    """Plain addition ``x + y``: the baseline of identical topology (release name ``DirectAdd``)."""
+
+    def __init__(self, channels: Optional[int] = None, r: Optional[int] = None):
+        super().__init__()
+        self.channels = channels
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        self._check(x, y)
+        return x + y
+
+
+# Paper names, release names and class names, all lower case -> canonical paper name (as in afflib.nn).
+FUSION_ALIASES: Dict[str, str] = {
+    "aff": "aff", "askcfuse": "aff",
+    "iaff": "iaff", "resgloblocaforgloblocacha": "iaff", "resgloblocaforgloblocachafuse": "iaff",
+    "add": "add", "directadd": "add", "directaddfuse": "add",
+}
+_FUSION_CLASSES: Dict[str, Type[nn.Module]] = {"aff": AFF, "iaff": IAFF, "add": DirectAdd}
+RELEASE_NAMES = {"aff": "ASKCFuse", "iaff": "ResGlobLocaforGlobLocaCha", "add": "DirectAdd"}
+
+
+def canonical_fusion(name: str) -> str:
+    """Map a paper or release fusion name (any case) to ``'aff'``, ``'iaff'`` or ``'add'``."""
+    key = str(name).strip().lower()
+    if key not in FUSION_ALIASES:
+        valid = ", ".join(sorted({"aff", "iaff", "add", *RELEASE_NAMES.values()}))
+        raise ValueError(f"unknown fusion type {name!r}; valid (case-insensitive): {valid}")
+    return FUSION_ALIASES[key]
+
+
+def get_fusion(name: str, channels: int, r: int = 4) -> nn.Module:
+    """Build the fusion block called ``name`` (paper or release name) for ``channels`` channels."""
+    return _FUSION_CLASSES[canonical_fusion(name)](channels=channels, r=r)
+
+
+def set_fused_blend(model: nn.Module, enabled: bool) -> int:
+    """Switch every AFF/iAFF in ``model`` between the fused blend and plain autograd ops; returns their count."""
+    count = 0
+    for module in model.modules():
+        if isinstance(module, _ContextAttention):
+            module.fused = bool(enabled)
+            count += 1
+    return count
