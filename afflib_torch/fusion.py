@@ -24,6 +24,11 @@ class BatchNorm2d(nn.BatchNorm2d):
     variance as MXNet does (PyTorch would use the unbiased one). ``scale=False`` is MXNet's ``fix_gamma``: the
     stored ``weight`` (gamma) is kept for the file format but the op uses 1 and it is not trained.
     ``center=False`` freezes ``bias`` (beta) but, as in MXNet, it is still added.
+
+    MXNet updates running statistics in the backward pass, so a BatchNorm with nothing to train whose
+    input needs no gradient (the CIFAR networks' input BN) never updates them: its eval mode keeps the
+    initial (or loaded) statistics. This twin does the same (it normalises with batch statistics in
+    training mode but leaves the buffers alone); other BNs update in the forward pass as PyTorch's do.
     """
 
     def __init__(self, num_features: int, momentum: float = 0.9, epsilon: float = 1e-5, scale: bool = True,
@@ -37,13 +42,17 @@ class BatchNorm2d(nn.BatchNorm2d):
         weight = self.weight if self.scale else None
         if not self.training:
             return F.batch_norm(x, self.running_mean, self.running_var, weight, self.bias, False, 0.0, self.eps)
+        if not (self.scale or self.center or x.requires_grad):
+            return F.batch_norm(x, None, None, weight, self.bias, True, 0.0, self.eps)
         if self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
-        previous_var = self.running_var.clone()
-        out = F.batch_norm(x, self.running_mean, self.running_var, weight, self.bias, True, self.momentum, self.eps)
+        # The op blends the unbiased batch variance into a copy (which autograd keeps); the biased one goes
+        # into the buffer: blended = (1 - m) * old + m * unbiased, wanted = blended - m * unbiased / n.
+        blended = self.running_var.clone()
+        out = F.batch_norm(x, self.running_mean, blended, weight, self.bias, True, self.momentum, self.eps)
         n = x.numel() // x.shape[1]
-        with torch.no_grad():  # turn the blended-in unbiased variance into the biased one
-            self.running_var.sub_((self.running_var - (1.0 - self.momentum) * previous_var) / n)
+        with torch.no_grad():
+            self.running_var.mul_((1.0 - self.momentum) / n).add_(blended, alpha=(n - 1) / n)
         return out
 
 
