@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.afflib-installed
 
-.PHONY: venv demo test test-fast clean-venv
+.PHONY: venv demo test test-fast clean-venv venv-torch test-torch
 
 $(STAMP): setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,5 +21,20 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q tests
 
+# The PyTorch twin lives in its own environment (gluoncv refuses to import beside torch>=2).
+TORCH_VENV ?= .venv-torch
+TORCH_PY := $(TORCH_VENV)/bin/python
+TORCH_STAMP := $(TORCH_VENV)/.afflib-torch-installed
+
+$(TORCH_STAMP): requirements-torch.txt
+	$(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_PY) -m pip install -q -r requirements-torch.txt
+	touch $(TORCH_STAMP)
+
+venv-torch: $(TORCH_STAMP)
+
+test-torch: $(TORCH_STAMP)
+	$(TORCH_PY) -m pytest -q tests_torch
+
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(TORCH_VENV)

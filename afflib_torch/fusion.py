@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = ["BatchNorm2d", "GlobalMean", "MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "RELEASE_NAMES",
-           "attention_blend", "canonical_fusion", "get_fusion", "set_fused_blend"]
+           "attention_blend", "local_context", "canonical_fusion", "get_fusion", "set_fused_blend"]
 
 
 class BatchNorm2d(nn.BatchNorm2d):
@@ -95,6 +95,52 @@ def attention_blend(x: Tensor, y: Tensor, local: Tensor, glob: Tensor, k: float 
     return k * (y + weights * (x - y))
 
 
+def _conv1x1(x: Tensor, conv: nn.Conv2d, weight: Optional[Tensor] = None, bias: Optional[Tensor] = None) -> Tensor:
+    """A 1x1 convolution as one (batched) matrix product: several times faster than the convolution kernel
+    on CPU for the attention branches' few channels. Works on NCHW and channels_last tensors."""
+    weight = (conv.weight if weight is None else weight).flatten(1)
+    bias = conv.bias if bias is None else bias
+    n, c, h, w = x.shape
+    if x.is_contiguous():
+        out = torch.baddbmm(bias.view(1, -1, 1), weight.expand(n, -1, -1), x.view(n, c, h * w))
+        return out.view(n, -1, h, w)
+    if x.is_contiguous(memory_format=torch.channels_last):
+        out = torch.addmm(bias, x.permute(0, 2, 3, 1).reshape(n * h * w, c), weight.t())
+        return out.view(n, h, w, -1).permute(0, 3, 1, 2)
+    return F.conv2d(x, weight[:, :, None, None], bias)
+
+
+def local_context(branch: nn.Sequential, x: Tensor) -> Tensor:
+    """The local branch ``BN2(conv2(relu(BN1(conv1(x)))))`` with BN2 folded into conv2.
+
+    BN2 normalises the C-channel output of conv2; its batch statistics follow exactly from the mean and
+    covariance of conv2's C/r-channel input (``mean = W m + b``, ``var = diag(W S W^T)``), so the full-size
+    tensor is never normalised separately. Running statistics are updated as :class:`BatchNorm2d` would.
+    """
+    conv1, bn1, _, conv2, bn2 = branch
+    hidden = F.relu(bn1(_conv1x1(x, conv1)))
+    if bn2.training:
+        flat = (hidden.permute(0, 2, 3, 1).reshape(-1, hidden.shape[1])
+                if hidden.is_contiguous(memory_format=torch.channels_last) and not hidden.is_contiguous()
+                else hidden.transpose(0, 1).reshape(hidden.shape[1], -1).t())
+        mean_h = flat.mean(0)
+        centred = flat - mean_h
+        cov_h = centred.t() @ centred / flat.shape[0]
+        w2 = conv2.weight.flatten(1)
+        mean = w2 @ mean_h + conv2.bias
+        var = ((w2 @ cov_h) * w2).sum(1)
+        with torch.no_grad():
+            bn2.running_mean.lerp_(mean.detach(), bn2.momentum)
+            bn2.running_var.lerp_(var.detach(), bn2.momentum)  # biased, as MXNet
+            bn2.num_batches_tracked.add_(1)
+    else:
+        mean, var = bn2.running_mean, bn2.running_var
+    scale = bn2.weight * torch.rsqrt(var + bn2.eps)
+    weight = conv2.weight.flatten(1) * scale[:, None]
+    bias = bn2.bias + scale * (conv2.bias - mean)
+    return _conv1x1(hidden, conv2, weight, bias)
+
+
 def _context_branch(channels: int, inter_channels: int, pooled: bool) -> nn.Sequential:
     """[global mean], conv1x1 C->C/r, BN, ReLU, conv1x1 C/r->C, BN (indices as in the MXNet release)."""
     layers = [GlobalMean()] if pooled else []
@@ -152,7 +198,8 @@ class MSCAM(_ContextAttention):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check(x, x)
-        weights = torch.sigmoid(self.local_att(x) + self.global_att(x))
+        local = local_context(self.local_att, x) if self.fused else self.local_att(x)
+        weights = torch.sigmoid(local + self.global_att(x))
         return weights if self.return_weights else x * weights
 
 
@@ -165,7 +212,8 @@ class AFF(_ContextAttention):
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         self._check(x, y)
         both = x + y
-        return attention_blend(x, y, self.local_att(both), self.global_att(both), 2.0, self.fused)
+        local = local_context(self.local_att, both) if self.fused else self.local_att(both)
+        return attention_blend(x, y, local, self.global_att(both), 2.0, self.fused)
 
 
 class IAFF(_ContextAttention):
@@ -178,8 +226,10 @@ class IAFF(_ContextAttention):
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         self._check(x, y)
         both = x + y
-        initial = attention_blend(x, y, self.local_att(both), self.global_att(both), 1.0, self.fused)
-        return attention_blend(x, y, self.local_att2(initial), self.global_att2(initial), 1.0, self.fused)
+        local = local_context(self.local_att, both) if self.fused else self.local_att(both)
+        initial = attention_blend(x, y, local, self.global_att(both), 1.0, self.fused)
+        local = local_context(self.local_att2, initial) if self.fused else self.local_att2(initial)
+        return attention_blend(x, y, local, self.global_att2(initial), 1.0, self.fused)
 
 
 class DirectAdd(_Fusion):

@@ -27,9 +27,11 @@ VARIANTS = {
     "eager-unfused": (dict(), False),
     "eager-cl": (dict(channels_last=True), True),
     "eager-bf16": (dict(amp="bfloat16"), True),
-    "compiled": (dict(compile=True), False),
-    "compiled-cl": (dict(compile=True, channels_last=True), False),
-    "compiled-bf16": (dict(compile=True, amp="bfloat16"), False),
+    "compiled": (dict(compile=True), True),
+    "compiled-unfused": (dict(compile=True), False),
+    "compiled-cl": (dict(compile=True, channels_last=True), True),
+    "compiled-bf16": (dict(compile=True, amp="bfloat16"), True),
+    "compiled-cl-bf16": (dict(compile=True, channels_last=True, amp="bfloat16"), True),
 }
 
 

@@ -118,3 +118,38 @@ def test_fusion_modules_shapes_and_errors():
     keys = set(name_map(IAFF(16, r=4)).values())
     assert {"local_att.0.weight", "local_att.1.gamma", "global_att.1.weight", "global_att.5.running_var",
             "local_att2.4.beta", "global_att2.4.bias"} <= keys
+
+
+@pytest.mark.parametrize("channels_last", [False, True], ids=["nchw", "channels_last"])
+@pytest.mark.parametrize("training", [True, False], ids=["train", "eval"])
+def test_fused_local_branch_equals_the_module_chain(training, channels_last):
+    """BN2 folded into the second 1x1 conv through the hidden tensor's mean and covariance: same output,
+    gradients and running statistics as conv-BN-ReLU-conv-BN."""
+    from afflib_torch.fusion import local_context
+    torch.manual_seed(3)
+    fused = IAFF(16, r=4).double().local_att
+    with torch.no_grad():
+        for module in fused.modules():
+            if isinstance(module, BatchNorm2d):
+                module.weight.uniform_(0.5, 1.5)
+                module.bias.normal_(0, 0.1)
+                module.running_mean.normal_(0, 0.1)
+                module.running_var.uniform_(0.5, 2)
+    plain = IAFF(16, r=4).double().local_att
+    plain.load_state_dict(fused.state_dict())
+    fused.train(training)
+    plain.train(training)
+    x = torch.randn(6, 16, 5, 7, dtype=torch.float64) * 2 + 0.5
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out_fused, out_plain = local_context(fused, x1), plain(x2)
+    torch.testing.assert_close(out_fused, out_plain)
+    grad = torch.randn_like(out_plain)
+    out_fused.backward(grad)
+    out_plain.backward(grad)
+    torch.testing.assert_close(x1.grad, x2.grad)
+    for (name, a), b in zip(fused.named_parameters(), plain.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, msg=name)
+    for (name, a), b in zip(fused.state_dict().items(), plain.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
