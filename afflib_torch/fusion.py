@@ -64,11 +64,11 @@ class GlobalMean(nn.Module):
 
 
 class _AttentionBlend(torch.autograd.Function):
-    """``k * (y + sigmoid(local + glob) * (x - y))`` with a hand-written backward (saves x, y and the map)."""
+    """``k * (y + sigmoid(logits) * (x - y))`` with a hand-written backward (saves x, y and the map)."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, y: Tensor, local: Tensor, glob: Tensor, k: float) -> Tensor:
-        weights = torch.sigmoid(local + glob)
+    def forward(ctx, x: Tensor, y: Tensor, logits: Tensor, k: float) -> Tensor:
+        weights = torch.sigmoid(logits)
         out = torch.lerp(y, x, weights)
         if k != 1.0:
             out.mul_(k)
@@ -82,47 +82,50 @@ class _AttentionBlend(torch.autograd.Function):
         grad = grad * ctx.k if ctx.k != 1.0 else grad
         grad_x = grad * weights
         grad_y = grad - grad_x
-        grad_local = torch.ops.aten.sigmoid_backward(grad * (x - y), weights)
-        grad_glob = grad_local.sum((2, 3), keepdim=True)
-        return grad_x, grad_y, grad_local, grad_glob, None
+        grad_logits = torch.ops.aten.sigmoid_backward(grad * (x - y), weights)
+        return grad_x, grad_y, grad_logits, None
 
 
 def attention_blend(x: Tensor, y: Tensor, local: Tensor, glob: Tensor, k: float = 1.0, fused: bool = True) -> Tensor:
     """``k * (M * x + (1 - M) * y)`` with ``M = sigmoid(local + glob)``, ``glob`` broadcast over H and W."""
     if fused:
-        return _AttentionBlend.apply(x, y, local, glob, k)
+        return _AttentionBlend.apply(x, y, local + glob, k)
     weights = torch.sigmoid(local + glob)
     return k * (y + weights * (x - y))
 
 
-def _conv1x1(x: Tensor, conv: nn.Conv2d, weight: Optional[Tensor] = None, bias: Optional[Tensor] = None) -> Tensor:
-    """A 1x1 convolution as one (batched) matrix product: several times faster than the convolution kernel
-    on CPU for the attention branches' few channels. Works on NCHW and channels_last tensors."""
-    weight = (conv.weight if weight is None else weight).flatten(1)
-    bias = conv.bias if bias is None else bias
+def _conv1x1(x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    """A 1x1 convolution as one batched matrix product: several times faster than the convolution kernel on
+    CPU for the attention branches' few channels. ``bias`` is (C_out,) or per sample (N, C_out). NCHW or
+    channels_last input; the output has the same layout."""
+    weight = weight.flatten(1)
     n, c, h, w = x.shape
+    bias = bias.view(-1, bias.shape[-1])
     if x.is_contiguous():
-        out = torch.baddbmm(bias.view(1, -1, 1), weight.expand(n, -1, -1), x.view(n, c, h * w))
+        out = torch.baddbmm(bias.unsqueeze(2), weight.expand(n, -1, -1), x.view(n, c, h * w))
         return out.view(n, -1, h, w)
     if x.is_contiguous(memory_format=torch.channels_last):
-        out = torch.addmm(bias, x.permute(0, 2, 3, 1).reshape(n * h * w, c), weight.t())
+        out = torch.baddbmm(bias.unsqueeze(1), x.permute(0, 2, 3, 1).reshape(n, h * w, c),
+                            weight.t().expand(n, -1, -1))
         return out.view(n, h, w, -1).permute(0, 3, 1, 2)
-    return F.conv2d(x, weight[:, :, None, None], bias)
+    return F.conv2d(x, weight[:, :, None, None]) + bias.view(bias.shape[0], -1, 1, 1)
 
 
-def local_context(branch: nn.Sequential, x: Tensor) -> Tensor:
-    """The local branch ``BN2(conv2(relu(BN1(conv1(x)))))`` with BN2 folded into conv2.
+def local_context(branch: nn.Sequential, x: Tensor, glob: Optional[Tensor] = None) -> Tensor:
+    """The local branch ``BN2(conv2(relu(BN1(conv1(x)))))`` with BN2 folded into conv2, plus ``glob``.
 
     BN2 normalises the C-channel output of conv2; its batch statistics follow exactly from the mean and
     covariance of conv2's C/r-channel input (``mean = W m + b``, ``var = diag(W S W^T)``), so the full-size
     tensor is never normalised separately. Running statistics are updated as :class:`BatchNorm2d` would.
+    The global context ``glob`` (N, C, 1, 1), if given, is added as a per-sample bias of the same product.
     """
     conv1, bn1, _, conv2, bn2 = branch
-    hidden = F.relu(bn1(_conv1x1(x, conv1)))
+    hidden = F.relu(bn1(_conv1x1(x, conv1.weight, conv1.bias)))
     if bn2.training:
-        flat = (hidden.permute(0, 2, 3, 1).reshape(-1, hidden.shape[1])
+        channels = hidden.shape[1]
+        flat = (hidden.permute(0, 2, 3, 1).reshape(-1, channels)
                 if hidden.is_contiguous(memory_format=torch.channels_last) and not hidden.is_contiguous()
-                else hidden.transpose(0, 1).reshape(hidden.shape[1], -1).t())
+                else hidden.transpose(0, 1).reshape(channels, -1).t())
         mean_h = flat.mean(0)
         centred = flat - mean_h
         cov_h = centred.t() @ centred / flat.shape[0]
@@ -138,7 +141,9 @@ def local_context(branch: nn.Sequential, x: Tensor) -> Tensor:
     scale = bn2.weight * torch.rsqrt(var + bn2.eps)
     weight = conv2.weight.flatten(1) * scale[:, None]
     bias = bn2.bias + scale * (conv2.bias - mean)
-    return _conv1x1(hidden, conv2, weight, bias)
+    if glob is not None:
+        bias = bias + glob.flatten(1)
+    return _conv1x1(hidden, weight, bias)
 
 
 def _context_branch(channels: int, inter_channels: int, pooled: bool) -> nn.Sequential:
@@ -198,8 +203,9 @@ class MSCAM(_ContextAttention):
 
     def forward(self, x: Tensor) -> Tensor:
         self._check(x, x)
-        local = local_context(self.local_att, x) if self.fused else self.local_att(x)
-        weights = torch.sigmoid(local + self.global_att(x))
+        logits = (local_context(self.local_att, x, self.global_att(x)) if self.fused
+                  else self.local_att(x) + self.global_att(x))
+        weights = torch.sigmoid(logits)
         return weights if self.return_weights else x * weights
 
 
@@ -212,8 +218,9 @@ class AFF(_ContextAttention):
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         self._check(x, y)
         both = x + y
-        local = local_context(self.local_att, both) if self.fused else self.local_att(both)
-        return attention_blend(x, y, local, self.global_att(both), 2.0, self.fused)
+        if self.fused:
+            return _AttentionBlend.apply(x, y, local_context(self.local_att, both, self.global_att(both)), 2.0)
+        return attention_blend(x, y, self.local_att(both), self.global_att(both), 2.0, fused=False)
 
 
 class IAFF(_ContextAttention):
@@ -226,10 +233,12 @@ class IAFF(_ContextAttention):
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         self._check(x, y)
         both = x + y
-        local = local_context(self.local_att, both) if self.fused else self.local_att(both)
-        initial = attention_blend(x, y, local, self.global_att(both), 1.0, self.fused)
-        local = local_context(self.local_att2, initial) if self.fused else self.local_att2(initial)
-        return attention_blend(x, y, local, self.global_att2(initial), 1.0, self.fused)
+        if self.fused:
+            initial = _AttentionBlend.apply(x, y, local_context(self.local_att, both, self.global_att(both)), 1.0)
+            return _AttentionBlend.apply(x, y, local_context(self.local_att2, initial, self.global_att2(initial)),
+                                         1.0)
+        initial = attention_blend(x, y, self.local_att(both), self.global_att(both), 1.0, fused=False)
+        return attention_blend(x, y, self.local_att2(initial), self.global_att2(initial), 1.0, fused=False)
 
 
 class DirectAdd(_Fusion):
