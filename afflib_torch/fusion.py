@@ -121,26 +121,27 @@ def local_context(branch: nn.Sequential, x: Tensor, glob: Optional[Tensor] = Non
     """
     conv1, bn1, _, conv2, bn2 = branch
     hidden = F.relu(bn1(_conv1x1(x, conv1.weight, conv1.bias)))
-    if bn2.training:
-        channels = hidden.shape[1]
-        flat = (hidden.permute(0, 2, 3, 1).reshape(-1, channels)
-                if hidden.is_contiguous(memory_format=torch.channels_last) and not hidden.is_contiguous()
-                else hidden.transpose(0, 1).reshape(channels, -1).t())
-        mean_h = flat.mean(0)
-        centred = flat - mean_h
-        cov_h = centred.t() @ centred / flat.shape[0]
-        w2 = conv2.weight.flatten(1)
-        mean = w2 @ mean_h + conv2.bias
-        var = ((w2 @ cov_h) * w2).sum(1)
-        with torch.no_grad():
-            bn2.running_mean.lerp_(mean.detach(), bn2.momentum)
-            bn2.running_var.lerp_(var.detach(), bn2.momentum)  # biased, as MXNet
-            bn2.num_batches_tracked.add_(1)
-    else:
-        mean, var = bn2.running_mean, bn2.running_var
-    scale = bn2.weight * torch.rsqrt(var + bn2.eps)
-    weight = conv2.weight.flatten(1) * scale[:, None]
-    bias = bn2.bias + scale * (conv2.bias - mean)
+    with torch.autocast(hidden.device.type, enabled=False):  # statistics and folding in float32 under AMP
+        if bn2.training:
+            channels = hidden.shape[1]
+            flat = (hidden.permute(0, 2, 3, 1).reshape(-1, channels)
+                    if hidden.is_contiguous(memory_format=torch.channels_last) and not hidden.is_contiguous()
+                    else hidden.transpose(0, 1).reshape(channels, -1).t()).to(conv2.weight.dtype)
+            mean_h = flat.mean(0)
+            centred = flat - mean_h
+            cov_h = centred.t() @ centred / flat.shape[0]
+            w2 = conv2.weight.flatten(1)
+            mean = w2 @ mean_h + conv2.bias
+            var = ((w2 @ cov_h) * w2).sum(1)
+            with torch.no_grad():
+                bn2.running_mean.lerp_(mean.detach(), bn2.momentum)
+                bn2.running_var.lerp_(var.detach(), bn2.momentum)  # biased, as MXNet
+                bn2.num_batches_tracked.add_(1)
+        else:
+            mean, var = bn2.running_mean, bn2.running_var
+        scale = bn2.weight * torch.rsqrt(var + bn2.eps)
+        weight = conv2.weight.flatten(1) * scale[:, None]
+        bias = bn2.bias + scale * (conv2.bias - mean)
     if glob is not None:
         bias = bias + glob.flatten(1)
     return _conv1x1(hidden, weight, bias)
