@@ -90,7 +90,8 @@ def main(argv=None) -> int:
             labels = torch.randint(0, classes, (args.batch_size,))
             steps[f"{model_name} {config_name}"] = train_step_fn(prepare(net, run), run, batch, labels)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, batch "
-          f"{args.batch_size}, {args.clock} clock, {args.input_size}x{args.input_size}, load average {os.getloadavg()}", flush=True)
+          f"{args.batch_size}, {args.clock} clock, {args.input_size}x{args.input_size}, load average "
+          f"{os.getloadavg()}", flush=True)
     results = time_interleaved(steps, args.batch_size, args.warmup, args.iterations, args.rounds, args.clock)
     print(format_table(results))
     print(f"load average after: {os.getloadavg()}")

@@ -33,7 +33,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--params", required=True, help="checkpoint: .params (MXNet), .pt/.pth or .safetensors")
     p.add_argument("--classes", type=int, default=None, help="default: the dataset's (20 with --coarse-labels)")
     p.add_argument("--in-channels", type=int, default=None, help="default: the dataset's (1 for fashion-mnist)")
-    p.add_argument("--model-kwargs", default=None, help='more constructor arguments as JSON, e.g. \'{"layers": [1, 1, 1]}\'')
+    p.add_argument("--model-kwargs", default=None,
+                   help='more constructor arguments as JSON, e.g. \'{"layers": [1, 1, 1]}\'')
     p.add_argument("--data-dir", default=None, help="imagenet: folder with val/ (default ~/.mxnet/datasets/imagenet); "
                    "fashion-mnist: IDX folder (default /usr/share/datasets/fashion-mnist); cifar: binary folder")
     p.add_argument("--coarse-labels", action="store_true", help="CIFAR-100: the 20 superclasses")

@@ -1,5 +1,6 @@
 """scripts/eval_torch.py and its data readers on small generated files and (when present) Fashion-MNIST."""
 import gzip
+import json
 import struct
 import subprocess
 import sys
@@ -11,7 +12,8 @@ import torch
 
 import afflib_torch
 from afflib_torch.convert import save_checkpoint
-from afflib_torch.data import DataFormatError, load_cifar_test, load_fashion_mnist_test, read_idx
+from afflib_torch.data import (DataFormatError, imagenet_batches, imagenet_folder, load_cifar_test,
+                               load_fashion_mnist_test, read_idx)
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = '{"layers": [1, 1, 1], "channels": [8, 8, 16, 32]}'
@@ -106,3 +108,41 @@ def test_fashion_mnist_test_split_from_the_debian_files(tmp_path):
                       "--params", tmp_path / "fm.params", "--limit", 500, "--batch-size", 250)
     assert result.returncode == 0, result.stderr
     assert "dataset=fashion-mnist images=500" in result.stdout
+
+
+def test_imagenet_folder_evaluation_resizes_crops_and_scores(tmp_path):
+    """A val/<class>/ tree of generated JPEGs of different sizes; top-1/top-5 lines as eval_imagenet.py."""
+    Image = pytest.importorskip("PIL.Image")
+    rng = np.random.RandomState(4)
+    for c, name in enumerate(["n01", "n02", "n03"]):
+        (tmp_path / "val" / name).mkdir(parents=True)
+        for i in range(2):
+            pixels = rng.randint(0, 256, (40 + 9 * i, 56 - 5 * c, 3)).astype(np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "val" / name / f"{i}.jpg")
+    torch.manual_seed(0)
+    net = afflib_torch.get_model("add_resnet50", layers=[1, 1, 1, 1], classes=3)
+    save_checkpoint(net, tmp_path / "net.pt")
+    result = run_eval("--dataset", "imagenet", "--model", "add_resnet50", "--model-kwargs", '{"layers": [1, 1, 1, 1]}',
+                      "--classes", 3, "--params", tmp_path / "net.pt", "--data-dir", tmp_path, "--input-size", 32,
+                      "--batch-size", 4, "-j", 2, "--json", tmp_path / "r.json")
+    assert result.returncode == 0, result.stderr
+    assert "images=6 (3 classes)" in result.stdout and "err-top5=0.000000" in result.stdout
+    items, classes = imagenet_folder(str(tmp_path))
+    assert classes == ["n01", "n02", "n03"] and [label for _, label in items] == [0, 0, 1, 1, 2, 2]
+    images, labels = next(imagenet_batches(items, 6, input_size=32, workers=1))
+    assert images.shape == (6, 3, 32, 32)
+    with torch.no_grad():
+        errors = int((net.eval()(images).argmax(1) != labels).sum())
+    assert json.loads((tmp_path / "r.json").read_text())["top1_error"] == pytest.approx(errors / 6)
+
+
+def test_eval_crop_keeps_the_centre_of_the_shorter_side_resized_image(tmp_path):
+    Image = pytest.importorskip("PIL.Image")
+    from afflib_torch.data import _load_eval_image
+    pixels = np.zeros((100, 200, 3), np.uint8)
+    pixels[:, 75:125] = 255  # a white vertical band in the middle
+    Image.fromarray(pixels).save(tmp_path / "band.png")
+    crop = _load_eval_image(tmp_path / "band.png", input_size=56, crop_ratio=0.875)  # shorter side -> 64
+    assert crop.shape == (3, 56, 56)
+    columns = crop[0].mean(0)
+    assert columns[28] == 255 and columns[0] == 0 and columns[-1] == 0
