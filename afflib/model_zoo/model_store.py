@@ -14,13 +14,13 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator, List, Optional, Tuple, Union
+from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
 from .released import PretrainedNotAvailable, ReleasedFile, ReleaseTable, get_table, resolve_released
 
 __all__ = ["DownloadError", "ChecksumError", "PretrainedNotAvailable", "blob_sha1", "default_root",
-           "file_url", "cached_file", "get_model_file", "verify_cache", "load_pretrained"]
+           "file_url", "cached_file", "get_model_file", "CacheStatus", "verify_cache", "load_pretrained"]
 
 URL_ENV = "AFFLIB_PARAMS_URL"
 TIMEOUT_ENV = "AFFLIB_DOWNLOAD_TIMEOUT"
@@ -212,13 +212,26 @@ def get_model_file(entry: ReleasedFile, root: Optional[PathLike] = None, *, time
         return _download(entry, root, url, timeout, retries, progress)
 
 
-def verify_cache(entries: List[ReleasedFile], root: Optional[PathLike] = None) -> List[Tuple[ReleasedFile, str, Path]]:
-    """Re-hash cached files: ``(entry, 'ok' | 'corrupt' | 'missing', path)`` for each entry."""
+class CacheStatus(NamedTuple):
+    """Result of re-hashing one cached file: state is ``'ok'``, ``'corrupt'`` or ``'missing'``."""
+
+    entry: ReleasedFile
+    state: str
+    path: Path
+    actual_sha1: Optional[str]
+
+
+def verify_cache(entries: Sequence[ReleasedFile], root: Optional[PathLike] = None) -> List[CacheStatus]:
+    """Re-hash the cached copy of each entry and say whether it is there and intact."""
     root = _root(root)
     report = []
     for entry in entries:
         state, path = cached_file(entry, root)
-        report.append((entry, state, path or root / entry.cache_name))
+        if state == "missing":
+            report.append(CacheStatus(entry, state, root / entry.cache_name, None))
+        else:
+            actual = entry.sha1 if state == "ok" else blob_sha1(path)
+            report.append(CacheStatus(entry, state, path, actual))
     return report
 
 

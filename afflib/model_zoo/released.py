@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 __all__ = ["LABEL_SETS", "LABEL_TEXT", "METRICS", "ReleasedFile", "ReleaseTable", "PretrainedNotAvailable", "default_table_path",
-           "get_table", "use_table", "resolve_released"]
+           "get_table", "use_table", "resolve_released", "markdown_table"]
 
 # Label set -> number of labels a prediction is scored on (the CIFAR output layer keeps 100 units).
 LABEL_SETS = {"imagenet": 1000, "cifar100-fine": 100, "cifar100-coarse": 20}
@@ -220,3 +220,17 @@ def resolve_released(model: str, pretrained: Union[bool, str], classes: Optional
             f"{model!r} with classes={classes}: the released file has {chosen.classes} outputs{note}. "
             f"Build it with classes={chosen.classes}. Released files:\n{_choices(model, table)}")
     return chosen
+
+
+def markdown_table(table: ReleaseTable) -> str:
+    """The released files as a Markdown table (model, tag, labels, outputs, published number, file, SHA-1)."""
+    rows = ["| model | `pretrained=` | label set | outputs | published | file (download link) | "
+            "git blob SHA-1 |",
+            "|---|---|---|---|---|---|---|"]
+    for entry in table.files:
+        default = table.default_for(entry.model)
+        tag = f"`'{entry.tag}'`" + (" or `True`" if default == entry else "")
+        url = table.base_url.rstrip("/") + "/" + entry.path
+        rows.append(f"| `{entry.model}` | {tag} | {LABEL_TEXT[entry.labels]} | {entry.classes} | "
+                    f"{METRICS[entry.metric]} {entry.published:.2f}% | [{entry.original_name}]({url}) | `{entry.sha1}` |")
+    return "\n".join(rows) + "\n"
