@@ -136,12 +136,21 @@ def _fetch(url: str, target: Path, timeout: float, progress: bool, label: str) -
                     bar.update(len(chunk))
                 out.flush()
                 os.fsync(out.fileno())
-    except requests.exceptions.Timeout as err:
-        raise DownloadError(f"no data from {url} for {timeout:g} s ({type(err).__name__})", True) from err
     except requests.exceptions.RequestException as err:
+        if _is_timeout(err):
+            raise DownloadError(f"no data from {url} for {timeout:g} s (server stalled or unreachable)", True) from err
         raise DownloadError(f"transfer of {url} failed: {err}", True) from err
     if expected is not None and received != expected:
         raise DownloadError(f"transfer of {url} ended after {received} of {expected} bytes", True)
+
+
+def _is_timeout(err: Exception) -> bool:
+    """requests reports a read timeout inside the body as a ConnectionError wrapping urllib3's error."""
+    import requests
+    from urllib3.exceptions import ReadTimeoutError
+
+    cause = err.args[0] if err.args else None
+    return isinstance(err, requests.exceptions.Timeout) or isinstance(cause, ReadTimeoutError)
 
 
 def _download(entry: ReleasedFile, root: Path, url: str, timeout: float, retries: int, progress: bool) -> Path:

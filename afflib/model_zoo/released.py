@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
-__all__ = ["LABEL_SETS", "LABEL_TEXT", "METRICS", "ReleasedFile", "ReleaseTable", "PretrainedNotAvailable", "default_table_path",
-           "get_table", "use_table", "resolve_released", "markdown_table"]
+__all__ = ["LABEL_SETS", "LABEL_TEXT", "METRICS", "ReleasedFile", "ReleaseTable", "PretrainedNotAvailable",
+           "default_table_path", "get_table", "use_table", "resolve_released", "markdown_table"]
 
 # Label set -> number of labels a prediction is scored on (the CIFAR output layer keeps 100 units).
 LABEL_SETS = {"imagenet": 1000, "cifar100-fine": 100, "cifar100-coarse": 20}
@@ -231,6 +231,7 @@ def markdown_table(table: ReleaseTable) -> str:
         default = table.default_for(entry.model)
         tag = f"`'{entry.tag}'`" + (" or `True`" if default == entry else "")
         url = table.base_url.rstrip("/") + "/" + entry.path
-        rows.append(f"| `{entry.model}` | {tag} | {LABEL_TEXT[entry.labels]} | {entry.classes} | "
-                    f"{METRICS[entry.metric]} {entry.published:.2f}% | [{entry.original_name}]({url}) | `{entry.sha1}` |")
+        number = f"{METRICS[entry.metric]} {entry.published:.2f}%"
+        rows.append(f"| `{entry.model}` | {tag} | {LABEL_TEXT[entry.labels]} | {entry.classes} | {number} | "
+                    f"[{entry.original_name}]({url}) | `{entry.sha1}` |")
     return "\n".join(rows) + "\n"
