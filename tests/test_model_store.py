@@ -266,15 +266,15 @@ def test_url_environment_variable_overrides_the_table(server, releases, tmp_path
     assert path.read_bytes() == data and server.requests == ["/mirror/params/test/tiny.params"]
 
 
-def test_corrupt_cached_file_is_replaced_by_a_good_download(server, releases, release_table, tmp_path, capsys):
+def test_corrupt_cached_file_is_replaced_by_a_good_download(server, releases, release_table, tmp_path):
     root = tmp_path / "cache"
     root.mkdir()
     cached = root / release_table.files[0].cache_name
     cached.write_bytes(releases["fine"][0][:-10] + b"0123456789")
-    net = afflib.get_model("cifar_aff_resnet20", pretrained=True, root=root, **TINY)
+    with pytest.warns(UserWarning, match="does not have git blob SHA-1 .*downloading it again"):
+        net = afflib.get_model("cifar_aff_resnet20", pretrained=True, root=root, **TINY)
     np.testing.assert_array_equal(_outputs(net), releases["fine"][1])
     assert cached.read_bytes() == releases["fine"][0]
-    assert "downloading it again" in capsys.readouterr().err
 
 
 def test_concurrent_downloads_fetch_once(server, releases, tmp_path):
@@ -374,6 +374,27 @@ def test_pretrained_path_loads_that_file(releases, tmp_path):
         afflib.get_model("cifar_aff_resnet20", pretrained=str(tmp_path / "missing.params"), **TINY)
     with pytest.raises(ValueError, match="mine.params does not fit the network"):
         afflib.get_model("cifar_aff_resnet20", pretrained=path, layers=[2, 1, 1], channels=TINY["channels"])
+    path.write_bytes(b"<html>rate limited</html>")
+    with pytest.raises(ValueError, match="mine.params is not an MXNet parameter file"):
+        afflib.get_model("cifar_aff_resnet20", pretrained=path, **TINY)
+
+
+def test_float16_files_load_into_float32_networks(tmp_path):
+    """The ImageNet releases were trained in float16: their arrays are cast to the network's float32."""
+    mx.random.seed(3)
+    net = afflib.get_model("cifar_aff_resnet20", **TINY)
+    net.initialize(mx.init.Xavier())
+    net(mx.nd.array(X))
+    net.cast("float16")
+    path = tmp_path / "half.params"
+    net.save_parameters(str(path))
+    saved = mx.nd.load(str(path))
+    assert saved["features.1.weight"].dtype == np.float16
+    loaded = afflib.get_model("cifar_aff_resnet20", pretrained=path, **TINY)
+    params = loaded._collect_params_with_prefix()
+    assert params["features.1.weight"].data().dtype == np.float32
+    for name, array in saved.items():
+        np.testing.assert_array_equal(params[name].data().asnumpy(), array.asnumpy().astype(np.float32))
 
 
 def test_unavailable_choices_are_clear_errors(release_table, tmp_path):
@@ -418,7 +439,8 @@ def test_download_params_cli_fetches_lists_and_verifies(server, releases, releas
     assert code == 1
     assert f"CORRUPT  {cached}: git blob SHA-1 {_sha1(bytes(data))}, expected {fine.sha1}" in out
 
-    code, out, _ = _run_cli("--all", "--root", str(root), "--no-progress")  # repairs and completes the cache
+    with pytest.warns(UserWarning, match="downloading it again"):  # repairs and completes the cache
+        code, out, _ = _run_cli("--all", "--root", str(root), "--no-progress")
     assert code == 0
     code, out, _ = _run_cli("--verify", "--root", str(root))
     assert code == 0 and "2 of 2 files OK" in out

@@ -13,11 +13,12 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
-from .released import PretrainedNotAvailable, ReleasedFile, ReleaseTable, get_table, resolve_released
+from .released import TAGS, PretrainedNotAvailable, ReleasedFile, ReleaseTable, get_table, resolve_released
 
 __all__ = ["DownloadError", "ChecksumError", "PretrainedNotAvailable", "blob_sha1", "default_root",
            "file_url", "cached_file", "get_model_file", "CacheStatus", "verify_cache", "load_pretrained"]
@@ -216,8 +217,8 @@ def get_model_file(entry: ReleasedFile, root: Optional[PathLike] = None, *, time
         if state == "ok":
             return path
         if state == "corrupt":
-            print(f"afflib: cached {path} does not have git blob SHA-1 {entry.sha1}; downloading it again",
-                  file=sys.stderr)
+            warnings.warn(f"cached {path} does not have git blob SHA-1 {entry.sha1}; downloading it again",
+                          stacklevel=2)
         return _download(entry, root, url, timeout, retries, progress)
 
 
@@ -245,8 +246,13 @@ def verify_cache(entries: Sequence[ReleasedFile], root: Optional[PathLike] = Non
 
 
 def _load(net: Any, path: PathLike, ctx: Any, what: str) -> None:
+    """Strict load (no missing or extra names); float16 files, like the ImageNet releases, are cast to the net."""
+    from mxnet.base import MXNetError
+
     try:
-        net.load_parameters(str(path), ctx=ctx)
+        net.load_parameters(str(path), ctx=ctx, cast_dtype=True, dtype_source="current")
+    except MXNetError as err:
+        raise ValueError(f"{what} {path} is not an MXNet parameter file: {str(err).strip().splitlines()[-1]}") from err
     except (AssertionError, ValueError, KeyError) as err:
         raise ValueError(f"{what} {path} does not fit the network {type(net).__name__} built with these "
                          f"arguments: {err}") from err
@@ -259,7 +265,7 @@ def load_pretrained(net: Any, name: str, pretrained: Union[bool, str, PathLike],
     ``pretrained`` is True, a tag (``'fine'``, ``'coarse'``, ``'imagenet'``, a SHA-1 prefix) or a path to a
     ``.params`` file. Returns the released file that was loaded (None for a path).
     """
-    if isinstance(pretrained, os.PathLike) or (isinstance(pretrained, str) and _looks_like_path(pretrained)):
+    if _is_path(pretrained):
         path = Path(pretrained).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"pretrained={str(pretrained)!r}: no such parameter file")
@@ -270,5 +276,10 @@ def load_pretrained(net: Any, name: str, pretrained: Union[bool, str, PathLike],
     return entry
 
 
-def _looks_like_path(text: str) -> bool:
-    return text.endswith(".params") or os.sep in text or "/" in text or os.path.isfile(text)
+def _is_path(pretrained: Any) -> bool:
+    """A path object, or a string that is no label tag and looks like a file name."""
+    if isinstance(pretrained, os.PathLike):
+        return True
+    if not isinstance(pretrained, str) or pretrained.strip().lower() in TAGS:
+        return False
+    return pretrained.endswith(".params") or os.sep in pretrained or "/" in pretrained or os.path.isfile(pretrained)

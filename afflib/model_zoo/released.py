@@ -21,6 +21,7 @@ __all__ = ["LABEL_SETS", "LABEL_TEXT", "METRICS", "ReleasedFile", "ReleaseTable"
 LABEL_SETS = {"imagenet": 1000, "cifar100-fine": 100, "cifar100-coarse": 20}
 LABEL_TEXT = {"imagenet": "ImageNet, 1000 classes", "cifar100-fine": "CIFAR-100, 100 fine labels",
               "cifar100-coarse": "CIFAR-100, 20 coarse labels (superclasses) on outputs 0-19 of 100"}
+TAGS = frozenset(list(LABEL_SETS) + [name.rsplit("-", 1)[-1] for name in LABEL_SETS])  # 'fine', 'cifar100-fine'...
 METRICS = {"top1_error": "top-1 error", "top1_accuracy": "top-1 accuracy"}
 _REQUIRED = ("path", "sha1", "model", "classes", "labels", "metric", "published")
 
