@@ -2,7 +2,7 @@
 import hashlib
 import importlib.util
 import io
-import json
+import os
 import shutil
 import socket
 import subprocess
@@ -42,6 +42,11 @@ class _Handler(BaseHTTPRequestHandler):
         mode, data = server.routes.get(self.path, ("status", 404))
         if mode == "status":
             self.send_error(data)
+            return
+        if mode == "redirect":
+            self.send_response(302)
+            self.send_header("Location", data)
+            self.end_headers()
             return
         if mode == "stall_headers":
             server.release.wait(30)
@@ -227,10 +232,26 @@ def test_download_into_empty_cache_then_load(server, releases, release_table, tm
     entry = release_table.files[0]
     assert _files(root) == [entry.cache_name] == [f"cifar_aff_resnet20-fine-{entry.sha1[:8]}.params"]
     assert server.requests == ["/params/test/fine.params"]
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (root / entry.cache_name).stat().st_mode & 0o777 == 0o666 & ~umask  # readable like any other file
 
     coarse = afflib.get_model("cifar_aff_resnet20", pretrained="coarse", root=root, **TINY)
     np.testing.assert_array_equal(_outputs(coarse), releases["coarse"][1])
     assert len(server.requests) == 2
+
+
+def test_redirect_is_followed_and_stale_partial_files_are_cleaned(server, releases, release_table, tmp_path):
+    """GitHub answers raw URLs with a redirect; a .part file left by a killed download is removed."""
+    server.serve("params/test/moved.params", "/params/test/fine.params", mode="redirect")
+    entry = _entry(releases["fine"][0], path="params/test/moved.params")
+    root = tmp_path / "cache"
+    root.mkdir()
+    (root / f".{entry.cache_name}.killed.part").write_bytes(b"partial")
+    path = get_model_file(entry, root)
+    assert path.read_bytes() == releases["fine"][0]
+    assert server.requests == ["/params/test/moved.params", "/params/test/fine.params"]
+    assert _files(root) == [entry.cache_name]
 
 
 def test_cache_hit_makes_no_request(server, releases, release_table, tmp_path):

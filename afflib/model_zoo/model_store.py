@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import os
 import sys
-import tempfile
+import secrets
 import time
 import warnings
 from pathlib import Path
@@ -129,7 +129,7 @@ def _fetch(url: str, target: Path, timeout: float, progress: bool, label: str) -
             size = response.headers.get("Content-Length")
             expected = int(size) if size and size.isdigit() else None
             received = 0
-            with open(target, "wb") as out, tqdm(total=expected, unit="B", unit_scale=True, unit_divisor=1024,
+            with open(target, "xb") as out, tqdm(total=expected, unit="B", unit_scale=True, unit_divisor=1024,
                                                  desc=label, disable=not progress, leave=False) as bar:
                 for chunk in response.iter_content(chunk_size=_CHUNK):
                     out.write(chunk)
@@ -158,9 +158,7 @@ def _download(entry: ReleasedFile, root: Path, url: str, timeout: float, retries
     final = root / entry.cache_name
     last_error: Optional[DownloadError] = None
     for attempt in range(retries + 1):
-        fd, tmp_name = tempfile.mkstemp(dir=root, prefix=f".{entry.cache_name}.", suffix=".part")
-        os.close(fd)
-        tmp = Path(tmp_name)
+        tmp = root / f".{entry.cache_name}.{os.getpid()}-{secrets.token_hex(4)}.part"  # same folder: atomic rename
         try:
             _fetch(url, tmp, timeout, progress, entry.cache_name)
             actual = blob_sha1(tmp)
@@ -216,6 +214,9 @@ def get_model_file(entry: ReleasedFile, root: Optional[PathLike] = None, *, time
         state, path = cached_file(entry, root)  # another process may have finished it meanwhile
         if state == "ok":
             return path
+        for stale in root.glob(f".{entry.cache_name}.*.part"):  # left by a killed download; we hold the lock
+            with contextlib.suppress(OSError):
+                stale.unlink()
         if state == "corrupt":
             warnings.warn(f"cached {path} does not have git blob SHA-1 {entry.sha1}; downloading it again",
                           stacklevel=2)
