@@ -1,8 +1,8 @@
 #!/usr/bin/env python
-"""Render params/README.md from params/released.json (the table of released checkpoints).
+"""Render params/README.md, and the table in docs/readme/pretrained.md, from params/released.json.
 
-    python scripts/render_params_table.py           # rewrite params/README.md
-    python scripts/render_params_table.py --check   # exit 1 if params/README.md is out of date
+    python scripts/render_params_table.py           # rewrite both
+    python scripts/render_params_table.py --check   # exit 1 if either is out of date
 """
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ except ImportError:  # running from a checkout that is not installed
 from afflib.model_zoo.released import ReleaseTable, default_table_path, markdown_table
 
 README = default_table_path().with_name("README.md")
+DOCS = default_table_path().parents[1] / "docs" / "readme" / "pretrained.md"
+START, END = "<!-- released-table:start -->\n", "<!-- released-table:end -->"
 
 HEADER = """\
 # Released checkpoints
@@ -53,24 +55,40 @@ def render(table: ReleaseTable) -> str:
     return HEADER + markdown_table(table) + FOOTER
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="only report whether params/README.md is current")
-    args = parser.parse_args(argv)
-    text = render(ReleaseTable.from_json(default_table_path()))
-    current = README.read_text(encoding="utf-8") if README.is_file() else ""
-    if args.check:
-        if current != text:
-            print(f"{README} is out of date: run python scripts/render_params_table.py", file=sys.stderr)
-            return 1
-        print(f"{README} is up to date")
-        return 0
-    fd, tmp = tempfile.mkstemp(dir=README.parent, prefix=".README.md.", suffix=".tmp")
+def render_docs(table: ReleaseTable, docs: str) -> str:
+    """``docs`` with the text between the released-table markers replaced by the table."""
+    if START not in docs or END not in docs:
+        raise ValueError(f"{DOCS} lacks the markers {START.strip()} and {END}")
+    head, rest = docs.split(START, 1)
+    return head + START + markdown_table(table) + END + rest.split(END, 1)[1]
+
+
+def _write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
-    os.replace(tmp, README)
-    print(f"wrote {README}")
-    return 0
+    os.replace(tmp, path)
+    print(f"wrote {path}")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="only report whether the rendered files are current")
+    args = parser.parse_args(argv)
+    table = ReleaseTable.from_json(default_table_path())
+    targets = {README: lambda current: render(table), DOCS: lambda current: render_docs(table, current)}
+    stale = 0
+    for path, make in targets.items():
+        current = path.read_text(encoding="utf-8") if path.is_file() else ""
+        text = make(current)
+        if current == text:
+            print(f"{path} is up to date")
+        elif args.check:
+            stale += 1
+            print(f"{path} is out of date: run python scripts/render_params_table.py", file=sys.stderr)
+        else:
+            _write(path, text)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
