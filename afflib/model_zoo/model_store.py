@@ -140,7 +140,7 @@ def _fetch(url: str, target: Path, timeout: float, progress: bool, label: str) -
     except requests.exceptions.RequestException as err:
         if _is_timeout(err):
             raise DownloadError(f"no data from {url} for {timeout:g} s (server stalled or unreachable)", True) from err
-        raise DownloadError(f"transfer of {url} failed: {err}", True) from err
+        raise DownloadError(f"download of {url} failed: {err}", True) from err
     if expected is not None and received != expected:
         raise DownloadError(f"transfer of {url} ended after {received} of {expected} bytes", True)
 
@@ -197,6 +197,8 @@ def get_model_file(entry: ReleasedFile, root: Optional[PathLike] = None, *, time
         hash (default ``$AFFLIB_DOWNLOAD_RETRIES`` or 2).
     progress : bool
         Show a tqdm bar; default: when stderr is a terminal.
+    table : ReleaseTable
+        Whose base URL to download from when ``$AFFLIB_PARAMS_URL`` is unset (default: the active table).
     """
     root = _root(root)
     root.mkdir(parents=True, exist_ok=True)
