@@ -6,6 +6,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from contextlib import redirect_stderr, redirect_stdout
@@ -479,3 +480,11 @@ def test_download_params_cli_errors(server, release_table, tmp_path):
     code, _, err = _run_cli("aff_resnet50", "--root", str(tmp_path / "c"))
     assert code == 2 and "no released weights for 'aff_resnet50'" in err
     assert _files(tmp_path / "c") == []
+
+
+def test_download_params_runs_as_a_script(tmp_path):
+    """The command of the README, in a fresh interpreter from the checkout."""
+    result = subprocess.run([sys.executable, str(REPO / "scripts" / "download_params.py"), "--list",
+                             "--root", str(tmp_path)], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "cifar_aff_resnext38_32x4d   coarse" in result.stdout and "aff_resnet50-aedcb94b.params" in result.stdout
