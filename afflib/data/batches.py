@@ -13,7 +13,8 @@ from typing import Callable, Iterator, List, NamedTuple, Optional, Protocol, Seq
 import mxnet as mx
 import numpy as np
 
-__all__ = ["Batch", "BatchSource", "ShardedBatchSampler", "LoaderSource", "RecordIterSource", "shard_range"]
+__all__ = ["Batch", "BatchSource", "ShardedBatchSampler", "LoaderSource", "RecordIterSource", "shard_range",
+           "normalize_nhwc", "stack_batch"]
 
 
 class Batch(NamedTuple):
@@ -185,14 +186,21 @@ def _as_float_nd(array) -> mx.nd.NDArray:
     return mx.nd.array(array, dtype="float32")
 
 
-def stack_batch(samples: Sequence, mean: np.ndarray, std: np.ndarray) -> tuple:
-    """Batchify HWC uint8 numpy samples into normalized NCHW float32 data and float32 labels (numpy arrays).
-
-    Numpy (not NDArray) so that DataLoader worker processes pass batches back by plain pickling.
-    """
-    images = np.stack([np.asarray(s[0]) for s in samples])
+def normalize_nhwc(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """NHWC (or NHW) images on the 0-255 scale -> NCHW float32 ``(x/255 - mean) / std`` (mean, std on 0-1 scale)."""
     if images.ndim == 3:
         images = images[..., None]
-    data = (images.astype(np.float32) / 255.0 - mean) / std
+    mean, std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
+    data = (images.astype(np.float32) * np.float32(1 / 255) - mean) / std
+    return np.ascontiguousarray(data.transpose(0, 3, 1, 2))
+
+
+def stack_batch(samples: Sequence, mean: Sequence[float], std: Sequence[float]) -> tuple:
+    """Batchify ``(HWC image, label)`` samples into normalized NCHW float32 data and float32 labels (numpy).
+
+    Numpy (not NDArray) so that DataLoader worker processes pass batches back by plain pickling; use it through
+    ``functools.partial`` (a lambda cannot be sent to the workers).
+    """
+    images = np.stack([np.asarray(s[0]) for s in samples])
     labels = np.asarray([s[1] for s in samples], dtype=np.float32)
-    return np.ascontiguousarray(data.transpose(0, 3, 1, 2)), labels
+    return normalize_nhwc(images, mean, std), labels
