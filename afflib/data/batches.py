@@ -141,40 +141,37 @@ class LoaderSource:
 
 
 class RecordIterSource:
-    """:class:`BatchSource` over an ``mx.io.ImageRecordIter`` (or any MXNet DataIter with ``round_batch=True``).
+    """:class:`BatchSource` over ``mx.io.ImageRecordIter`` (or any MXNet DataIter with ``round_batch=True``).
 
-    ``num_samples`` is this part's record count (MXNet's indexed splitter gives each part ceil(N/P) records, the
-    last part the rest). With ``equal_batches`` (set for sharded training) every part yields the same number of
-    batches per epoch, the largest part's, by continuing into its next pass when it runs out early, so that
-    synchronous distributed workers take the same number of steps.
+    ``make_iter(epoch)`` builds the iterator of one epoch (seeded with the epoch, so training reshuffles): a fresh
+    iterator per epoch, because ``reset()`` after a wrapped last batch makes the next pass start after the wrapped
+    samples, which would drop images from evaluation. ``num_samples`` is this part's record count (MXNet's indexed
+    splitter gives each part ceil(N/P) records, the last part the rest). With ``equal_batches`` (used for sharded
+    training) every part yields that many batches per epoch, continuing into a new pass when it runs out early, so
+    that synchronous distributed workers take the same number of steps.
     """
 
-    def __init__(self, data_iter: mx.io.DataIter, num_samples: int, batch_size: int, equal_batches: int = 0):
-        self.data_iter, self.num_samples, self.batch_size = data_iter, num_samples, batch_size
+    def __init__(self, make_iter: Callable[[int], mx.io.DataIter], num_samples: int, batch_size: int,
+                 equal_batches: int = 0):
+        self.make_iter, self.num_samples, self.batch_size = make_iter, num_samples, batch_size
         self._len = max(math.ceil(num_samples / batch_size), equal_batches)
-        self._fresh = True
+        self.epoch = 0
 
     def __len__(self) -> int:
         return self._len
 
-    def _restart(self) -> None:
-        # After a wrapped (padded) last batch, one reset() only clears the overflow and the next pass would start
-        # after the wrapped samples, so evaluation would skip them; the second reset() rewinds the records.
-        self.data_iter.reset()
-        self.data_iter.reset()
-
     def __iter__(self) -> Iterator[Batch]:
-        if not self._fresh:
-            self._restart()
-        self._fresh = False
-        produced = 0
+        data_iter = self.make_iter(self.epoch)
+        self.epoch += 1
+        produced, passes = 0, 0
         while produced < self._len:
             try:
-                batch = next(self.data_iter)
+                batch = next(data_iter)
             except StopIteration:
-                if produced < math.ceil(self.num_samples / self.batch_size):
+                if produced < math.ceil(self.num_samples / self.batch_size) or passes > self._len:
                     break  # fewer records than announced: end the epoch rather than loop forever
-                self._restart()
+                passes += 1
+                data_iter = self.make_iter(self.epoch * 1000 + passes)
                 continue
             produced += 1
             yield Batch(batch.data[0], batch.label[0].reshape((-1,)), int(batch.pad or 0))

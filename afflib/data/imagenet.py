@@ -102,12 +102,15 @@ def record_source(rec_path: os.PathLike, idx_path: os.PathLike, batch_size: int,
                       "ignored --auto_aug with --use-rec); drop --faithful-aug to apply it")
     with open(idx_path, "rb") as handle:
         num_records = sum(1 for _ in handle)
-    data_iter = mx.io.ImageRecordIter(
-        path_imgrec=str(rec_path), path_imgidx=str(idx_path), batch_size=batch_size, shuffle=train, seed=seed,
-        seed_aug=seed, preprocess_threads=max(1, num_workers), num_parts=num_parts, part_index=part_index,
-        round_batch=True, **imagenet_record_args(train, input_size, crop_ratio))
+
+    def make_iter(epoch: int) -> mx.io.DataIter:
+        return mx.io.ImageRecordIter(
+            path_imgrec=str(rec_path), path_imgidx=str(idx_path), batch_size=batch_size, shuffle=train,
+            seed=seed + epoch, seed_aug=seed + epoch, preprocess_threads=max(1, num_workers), num_parts=num_parts,
+            part_index=part_index, round_batch=True, **imagenet_record_args(train, input_size, crop_ratio))
+
     equal = -(-len(shard_range(num_records, num_parts, 0)) // batch_size) if (train and num_parts > 1) else 0
-    return RecordIterSource(data_iter, len(shard_range(num_records, num_parts, part_index)), batch_size,
+    return RecordIterSource(make_iter, len(shard_range(num_records, num_parts, part_index)), batch_size,
                             equal_batches=equal)
 
 
