@@ -108,18 +108,24 @@ def test_training_sources_shuffle_augment_and_shard(tiny, tmp_path):
     assert [s.num_samples for s in folder_shards] == [8, 8] and [len(s) for s in folder_shards] == [2, 2]
 
 
-def test_refuses_to_overwrite_finished_outputs_without_force(tiny, tmp_path):
+def test_refuses_to_overwrite_finished_outputs_without_force(tiny, tmp_path, capsys):
     out = tmp_path / "rec"
-    command = [sys.executable, str(REPO / "scripts" / "prepare_imagenet.py"), "--train-dir", str(tiny["train"]),
-               "--out", str(out), "--resize", "0", "--no-progress"]
+    args = ["--train-dir", str(tiny["train"]), "--out", str(out), "--resize", "0", "--no-progress"]
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    assert subprocess.run(command, env=env, capture_output=True).returncode == 0
+    script = subprocess.run([sys.executable, str(REPO / "scripts" / "prepare_imagenet.py")] + args, env=env,
+                            capture_output=True, text=True)
+    assert script.returncode == 0 and "train: 15 records written" in script.stdout, script.stderr
     before = (out / "train.rec").read_bytes()
-    refused = subprocess.run(command + ["--resize", "24"], env=env, capture_output=True, text=True)
-    assert refused.returncode == 2 and "already exist" in refused.stderr and "--force" in refused.stderr
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import prepare_imagenet as cli
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    assert cli.main(args + ["--resize", "24"]) == 2
+    message = capsys.readouterr().err
+    assert "already exist" in message and "--force" in message and str(out / "train.rec") in message
     assert (out / "train.rec").read_bytes() == before
-    forced = subprocess.run(command + ["--resize", "24", "--force"], env=env, capture_output=True, text=True)
-    assert forced.returncode == 0, forced.stderr
+    assert cli.main(args + ["--resize", "24", "--force"]) == 0
     assert len((out / "train.rec").read_bytes()) < len(before)
     assert not list(out.glob("*.partial"))
 

@@ -14,7 +14,7 @@ import mxnet as mx
 import numpy as np
 
 __all__ = ["Batch", "BatchSource", "ShardedBatchSampler", "LoaderSource", "RecordIterSource", "shard_range",
-           "normalize_nhwc", "stack_batch"]
+           "normalize_nhwc", "stack_batch", "measure_throughput"]
 
 
 class Batch(NamedTuple):
@@ -148,12 +148,15 @@ class RecordIterSource:
     samples, which would drop images from evaluation. ``num_samples`` is this part's record count (MXNet's indexed
     splitter gives each part ceil(N/P) records, the last part the rest). With ``equal_batches`` (used for sharded
     training) every part yields that many batches per epoch, continuing into a new pass when it runs out early, so
-    that synchronous distributed workers take the same number of steps.
+    that synchronous distributed workers take the same number of steps. Batches live on ``mx.cpu()`` like every
+    other source's, unless ``pinned``: then they stay in the iterator's page-locked ``cpu_pinned(0)`` memory (faster
+    copies to a GPU; move them with ``split_and_load`` / ``as_in_context`` before use).
     """
 
     def __init__(self, make_iter: Callable[[int], mx.io.DataIter], num_samples: int, batch_size: int,
-                 equal_batches: int = 0):
+                 equal_batches: int = 0, pinned: bool = False):
         self.make_iter, self.num_samples, self.batch_size = make_iter, num_samples, batch_size
+        self.pinned = pinned
         self._len = max(math.ceil(num_samples / batch_size), equal_batches)
         self.epoch = 0
 
@@ -174,7 +177,31 @@ class RecordIterSource:
                 data_iter = self.make_iter(self.epoch * 1000 + passes)
                 continue
             produced += 1
-            yield Batch(batch.data[0], batch.label[0].reshape((-1,)), int(batch.pad or 0))
+            data, label = batch.data[0], batch.label[0].reshape((-1,))
+            if not self.pinned:
+                data, label = data.as_in_context(mx.cpu()), label.as_in_context(mx.cpu())
+            yield Batch(data, label, int(batch.pad or 0))
+
+
+def measure_throughput(source: BatchSource, max_batches: Optional[int] = None, warmup: int = 2) -> dict:
+    """Images per second of a source alone (one epoch, or ``max_batches`` after ``warmup`` batches).
+
+    Returns ``{"images", "seconds", "images_per_s"}``; filler rows (``pad``) are not counted.
+    """
+    import time
+    images, start = 0, None
+    for count, batch in enumerate(source):
+        batch.data.wait_to_read()
+        if count == warmup:
+            start = time.perf_counter()
+        if count >= warmup:
+            images += batch.data.shape[0] - batch.pad
+        if max_batches is not None and count + 1 >= warmup + max_batches:
+            break
+    if start is None:
+        raise ValueError(f"the source yielded fewer than {warmup + 1} batches; lower warmup")
+    seconds = time.perf_counter() - start
+    return {"images": images, "seconds": seconds, "images_per_s": images / seconds if seconds > 0 else float("inf")}
 
 
 def _as_float_nd(array) -> mx.nd.NDArray:

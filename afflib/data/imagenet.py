@@ -84,12 +84,14 @@ def _loader_source(dataset, batch_size: int, train: bool, num_workers: int, num_
 
 def record_source(rec_path: os.PathLike, idx_path: os.PathLike, batch_size: int, train: bool, input_size: int = 224,
                   crop_ratio: float = 0.875, num_workers: int = 4, auto_augment: bool = False,
-                  faithful_aug: bool = False, num_parts: int = 1, part_index: int = 0, seed: int = 0):
+                  faithful_aug: bool = False, num_parts: int = 1, part_index: int = 0, seed: int = 0,
+                  pinned: bool = False):
     """Batches from ImageNet-style ``.rec/.idx`` files (NCHW float32, ImageNet mean/std).
 
     Without AutoAugment (or with ``faithful_aug``): ``mx.io.ImageRecordIter`` with the recipe's augmentation,
     ``num_workers`` decoding threads, sharded by ``num_parts``/``part_index``. With ``auto_augment`` for training:
-    :class:`RecordImageDataset` + DataLoader (``num_workers`` processes, sharded sampler).
+    :class:`RecordImageDataset` + DataLoader (``num_workers`` processes, sharded sampler). ``pinned`` keeps
+    ImageRecordIter batches in page-locked memory (for GPU copies) instead of ``mx.cpu()``.
     """
     for path in (rec_path, idx_path):
         if not Path(path).is_file():
@@ -111,7 +113,7 @@ def record_source(rec_path: os.PathLike, idx_path: os.PathLike, batch_size: int,
 
     equal = -(-len(shard_range(num_records, num_parts, 0)) // batch_size) if (train and num_parts > 1) else 0
     return RecordIterSource(make_iter, len(shard_range(num_records, num_parts, part_index)), batch_size,
-                            equal_batches=equal)
+                            equal_batches=equal, pinned=pinned)
 
 
 def folder_source(root: os.PathLike, batch_size: int, train: bool, input_size: int = 224, crop_ratio: float = 0.875,
