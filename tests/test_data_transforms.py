@@ -85,3 +85,12 @@ def test_record_iterator_arguments_follow_the_recipe():
         (0.08, 4 / 3, 0.4, 0.1)
     assert train["mean_r"] == 123.68 and train["std_b"] == 57.375
     assert T.imagenet_record_args(False, 224, 0.875)["resize"] == 256
+
+
+def test_colour_jitter_formulas():
+    x = np.random.RandomState(0).uniform(0, 255, (20, 30, 3)).astype(np.float32)
+    luma = x @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    J = T.ImageNetTrainTransform
+    np.testing.assert_allclose(J._brightness(x, 1.3), x * 1.3, rtol=1e-5)
+    np.testing.assert_allclose(J._contrast(x, 0.7), x * 0.7 + luma.mean() * 0.3, rtol=1e-4)
+    np.testing.assert_allclose(J._saturation(x, 0.7), x * 0.7 + luma[:, :, None] * 0.3, rtol=1e-4, atol=1e-3)

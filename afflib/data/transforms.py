@@ -122,7 +122,7 @@ class ImageNetTrainTransform:
             image = image[:, ::-1]
         if self.auto_augment is not None:
             image = self.auto_augment(np.ascontiguousarray(image), rng)
-        image = image.astype(np.float32)
+        image = np.ascontiguousarray(image, dtype=np.float32)
         jitters = [self._brightness, self._contrast, self._saturation]
         rng.shuffle(jitters)
         for jitter in jitters:
@@ -133,15 +133,17 @@ class ImageNetTrainTransform:
 
     @staticmethod
     def _brightness(image: np.ndarray, alpha: float) -> np.ndarray:
-        return image * alpha
+        return cv2.multiply(image, alpha)  # cv2 is several times faster than numpy on these float32 images
 
     @staticmethod
     def _contrast(image: np.ndarray, alpha: float) -> np.ndarray:
-        return image * alpha + float((image @ _LUMA).mean()) * (1 - alpha)
+        mean_luma = float(np.dot(cv2.mean(image)[:3], _LUMA))
+        return cv2.addWeighted(image, alpha, image, 0.0, mean_luma * (1 - alpha))
 
     @staticmethod
     def _saturation(image: np.ndarray, alpha: float) -> np.ndarray:
-        return image * alpha + (image @ _LUMA)[:, :, None] * (1 - alpha)
+        luma = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)  # 0.299 R + 0.587 G + 0.114 B
+        return cv2.addWeighted(image, alpha, cv2.merge([luma, luma, luma]), 1 - alpha, 0.0)
 
 
 class CifarTrainTransform:
