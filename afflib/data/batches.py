@@ -131,6 +131,15 @@ class LoaderSource:
         self.loader = mx.gluon.data.DataLoader(dataset, batch_sampler=self.sampler, num_workers=num_workers,
                                                **kwargs)
 
+    @property
+    def epoch(self) -> int:
+        """Number of the next epoch (its shuffle); set it when resuming a run."""
+        return self.sampler.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.sampler.epoch = value
+
     def __len__(self) -> int:
         return len(self.sampler)
 
@@ -157,8 +166,8 @@ class RecordIterSource:
                  equal_batches: int = 0, pinned: bool = False):
         self.make_iter, self.num_samples, self.batch_size = make_iter, num_samples, batch_size
         self.pinned = pinned
+        self.epoch = 0  # number of the next epoch (its shuffle seed); set it when resuming a run
         self._len = max(math.ceil(num_samples / batch_size), equal_batches)
-        self.epoch = 0
 
     def __len__(self) -> int:
         return self._len

@@ -19,7 +19,7 @@ import mxnet as mx
 import numpy as np
 
 from .batches import RecordIterSource, shard_range
-from .records import OutputsExistError, RecordWriter, record_paths
+from .records import RecordWriter, record_paths
 
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DEFAULT_DIRS",
            "find_fashion_mnist_dir", "load_fashion_mnist", "read_idx", "pack_fashion_mnist", "record_source",

@@ -18,7 +18,7 @@ import mxnet as mx
 import numpy as np
 
 from .batches import LoaderSource, RecordIterSource, shard_range, stack_batch
-from .records import Entry, class_folder_entries
+from .records import class_folder_entries
 from .transforms import DATASET_STATS, ImageNetEvalTransform, ImageNetTrainTransform, imagenet_record_args
 
 __all__ = ["record_source", "folder_source", "RecordImageDataset", "FolderImageDataset", "decode_image"]
