@@ -102,6 +102,10 @@ def test_training_sources_shuffle_augment_and_shard(tiny, tmp_path):
     shards = [imagenet.record_source(rec, idx, 4, True, input_size=32, num_workers=1, num_parts=2, part_index=k)
               for k in range(2)]
     assert [s.num_samples for s in shards] == [8, 7] and [len(list(s)) for s in shards] == [2, 2]
+    short = imagenet.record_source(rec, idx, 3, True, input_size=32, num_workers=1, num_parts=4, part_index=3)
+    assert short.num_samples == 3 and len(short) == 2 and len(list(short)) == 2, "as many steps as the larger parts"
+    with pytest.raises(ValueError, match="part 5 of 6 gets no records"):
+        imagenet.record_source(rec, idx, 3, True, num_parts=6, part_index=5)
     folder_shards = [imagenet.folder_source(tiny["train"], 4, True, input_size=32, num_workers=0, num_parts=2,
                                             part_index=k, seed=3) for k in range(2)]
     assert [s.num_samples for s in folder_shards] == [8, 8] and [len(s) for s in folder_shards] == [2, 2]

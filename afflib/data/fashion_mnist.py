@@ -164,6 +164,9 @@ def record_source(rec_dir: os.PathLike, train: bool, batch_size: int, num_worker
                                     f"python scripts/pack_fashion_mnist.py --out {rec_dir}")
     num_records = _count_lines(paths[".idx"])
     part = shard_range(num_records, num_parts, part_index)
+    if not part:
+        raise ValueError(f"{paths['.rec']}: part {part_index} of {num_parts} gets no records ({num_records} records, "
+                         f"ceil(N/P) per part); use fewer parts")
     augment = augment and train
 
     def make_iter(epoch: int) -> mx.io.DataIter:

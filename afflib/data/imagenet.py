@@ -104,6 +104,9 @@ def record_source(rec_path: os.PathLike, idx_path: os.PathLike, batch_size: int,
                       "ignored --auto_aug with --use-rec); drop --faithful-aug to apply it")
     with open(idx_path, "rb") as handle:
         num_records = sum(1 for _ in handle)
+    if not shard_range(num_records, num_parts, part_index):
+        raise ValueError(f"{rec_path}: part {part_index} of {num_parts} gets no records ({num_records} records, "
+                         f"ceil(N/P) per part); use fewer parts")
 
     def make_iter(epoch: int) -> mx.io.DataIter:
         return mx.io.ImageRecordIter(
