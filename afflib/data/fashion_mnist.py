@@ -149,13 +149,12 @@ def _count_lines(path: Path) -> int:
 
 
 def record_source(rec_dir: os.PathLike, train: bool, batch_size: int, num_workers: int = 1, augment: bool = True,
-                  num_parts: int = 1, part_index: int = 0, seed: int = 0,
-                  pinned: bool = False) -> RecordIterSource:
+                  num_parts: int = 1, part_index: int = 0, seed: int = 0, pinned: bool = False) -> RecordIterSource:
     """Batches of normalized (N, 1, 28, 28) images from :func:`pack_fashion_mnist`'s records.
 
     Training shuffles every epoch and, with ``augment``, pads 2 pixels (black) then crops 28x28 at random and flips
-    left-right at random. ``num_workers`` is the decoder thread count (MXNet caps it at max(nproc/2-1, 1)); ``pinned`` keeps batches
-    in page-locked memory (for GPU copies) instead of ``mx.cpu()``.
+    left-right at random. ``num_workers`` is the decoder thread count (MXNet caps it at max(nproc/2-1, 1));
+    ``pinned`` keeps batches in page-locked memory (for GPU copies) instead of ``mx.cpu()``.
     """
     paths = record_paths(Path(rec_dir) / _split_name(train))["final"]
     for ext in (".rec", ".idx"):
