@@ -7,6 +7,7 @@ CIFAR-10 records are a label byte + 3072 image bytes (R, G, B planes of 32x32); 
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import http.client
 import os
@@ -16,6 +17,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -136,7 +138,7 @@ def download_cifar(name: str, root: Optional[os.PathLike] = None, url: Optional[
                     shutil.copyfileobj(source, out)
         for path in staging.iterdir():
             os.replace(path, root / path.name)
-    except tarfile.TarError as error:
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
         archive.unlink(missing_ok=True)
         raise IOError(f"{archive} is not a valid tar.gz archive ({error}); it was removed, run again") from error
     finally:
