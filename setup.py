@@ -21,7 +21,8 @@ setup(
     packages=find_packages(exclude=("tests", "tests.*")),
     python_requires=">=3.8,<3.12",
     # The MXNet build itself is an extra (cpu / cuXXX) so that GPU users do not get the CPU wheel too.
-    install_requires=["gluoncv==0.10.5.post0", "numpy<1.24", "tqdm", "requests"],
+    install_requires=["gluoncv==0.10.5.post0", "numpy<1.24", "tqdm", "requests", "Pillow", "opencv-python",
+                      "scipy", "matplotlib"],
     extras_require=extras,
     include_package_data=True,
     package_data={"afflib": ["py.typed"]},
