@@ -13,7 +13,7 @@ def disable_weight_decay_on_bias_and_bn(net: gluon.Block) -> int:
     params = net.collect_params(".*beta|.*gamma|.*bias")
     for param in params.values():
         param.wd_mult = 0.0
-    return len(params)
+    return len(list(params.keys()))
 
 
 def make_trainer(net: gluon.Block, lr: float, momentum: float = 0.9, wd: float = 1e-4, no_wd: bool = False,

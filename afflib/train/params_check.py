@@ -50,23 +50,28 @@ def check_params_fit(net: gluon.Block, path: str) -> Dict[str, List[Any]]:
             "shape": shape}
 
 
-def closest_registry_model(path: str, classes: Optional[int] = None) -> Tuple[Optional[str], int]:
-    """The registry model whose parameter names and shapes fit ``path`` best: (name, number of misfits)."""
+def closest_registry_model(path: str, classes: Optional[int] = None) -> Tuple[Optional[str], int, int]:
+    """The registry model whose parameter names fit ``path`` best: (name, name differences, shape differences).
+
+    Names decide (a model whose names all match is what the file was saved from, maybe with other widths or
+    classes); shape differences break ties.
+    """
     from afflib.model_zoo.registry import MODELS, get_model
     stored = _file_arrays(path)
-    best: Tuple[Optional[str], int] = (None, 1 << 30)
+    best: Tuple[Optional[str], int, int] = (None, 1 << 30, 1 << 30)
     for name in sorted(MODELS):
         kwargs = {"classes": classes} if classes else {}
         try:
             expected = _model_arrays(get_model(name, **kwargs))
         except Exception:
             continue
-        misfits = len(set(stored) ^ set(expected)) + sum(
-            1 for n in set(stored) & set(expected)
-            if len(stored[n]) != len(expected[n]) or any(e not in (0, s) for e, s in zip(expected[n], stored[n])))
-        if misfits < best[1]:
-            best = (name, misfits)
-            if misfits == 0:
+        names = len(set(stored) ^ set(expected))
+        shapes = sum(1 for n in set(stored) & set(expected)
+                     if len(stored[n]) != len(expected[n])
+                     or any(e not in (0, s) for e, s in zip(expected[n], stored[n])))
+        if (names, shapes) < best[1:]:
+            best = (name, names, shapes)
+            if names == shapes == 0:
                 break
     return best
 
@@ -95,11 +100,15 @@ def load_checked(net: gluon.Block, path: str, ctx: Any = None, model_name: str =
             shown = "; ".join(f"{n}: model {w}, file {g}" for n, w, g in report["shape"][:SHOWN])
             lines.append(f"  {len(report['shape'])} shape mismatches: {shown}")
         if suggest:
-            name, misfits = closest_registry_model(path, _classes_in_file(path))
+            classes = _classes_in_file(path)
+            name, names, shapes = closest_registry_model(path, classes)
             if name is not None:
-                fit = "fits exactly" if misfits == 0 else f"closest, {misfits} misfits"
-                classes = _classes_in_file(path)
-                lines.append(f"  registry model whose names fit this file: {name} ({fit}"
-                             f"{', classes=%d' % classes if classes else ''})")
+                if names == 0:
+                    fit = "names and shapes fit" if shapes == 0 else \
+                        f"all names fit, {shapes} shapes differ: other widths or input channels"
+                else:
+                    fit = f"no registry model fits all names; closest: {names} names differ, {shapes} shapes"
+                lines.append(f"  closest registry model: {name} ({fit}"
+                             f"{'; file has classes=%d' % classes if classes else ''})")
         raise ParamsMismatchError("\n".join(lines))
     net.load_parameters(path, ctx=ctx, cast_dtype=True)
