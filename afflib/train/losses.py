@@ -37,8 +37,8 @@ class DistillationLoss(gluon.loss.Loss):
     def hybrid_forward(self, F, pred, target, teacher_logits):
         t = self.temperature
         hard = -F.sum(target * F.log_softmax(pred, axis=-1), axis=-1)
-        teacher_prob = F.softmax(teacher_logits / t, axis=-1)
-        soft = F.sum(teacher_prob * (F.log(teacher_prob + 1e-12) - F.log_softmax(pred / t, axis=-1)), axis=-1)
+        teacher_log_prob = F.log_softmax(teacher_logits / t, axis=-1)
+        soft = F.sum(F.exp(teacher_log_prob) * (teacher_log_prob - F.log_softmax(pred / t, axis=-1)), axis=-1)
         return self.hard_weight * hard + (1 - self.hard_weight) * t * t * soft
 
 
