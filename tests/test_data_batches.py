@@ -1,3 +1,5 @@
+import functools
+
 import mxnet as mx
 import numpy as np
 import pytest
@@ -32,7 +34,8 @@ def test_loader_source_yields_batches_with_pad_and_normalized_nchw_data():
     images = np.stack([np.full((4, 4, 3), i * 10, dtype=np.uint8) for i in range(5)])
     dataset = mx.gluon.data.ArrayDataset(images, np.arange(5))
     mean, std = np.array([0.5, 0.5, 0.5], np.float32), np.array([0.25, 0.25, 0.25], np.float32)
-    source = LoaderSource(dataset, batch_size=2, train=False, batchify_fn=lambda s: stack_batch(s, mean, std))
+    source = LoaderSource(dataset, batch_size=2, train=False, 
+                          batchify_fn=functools.partial(stack_batch, mean=mean, std=std), num_workers=1)
     assert isinstance(source, BatchSource) and len(source) == 3 and source.num_samples == 5
     batches = list(source)
     assert all(isinstance(b, Batch) for b in batches)

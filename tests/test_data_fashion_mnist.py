@@ -1,6 +1,7 @@
 import gzip
 import struct
 
+import mxnet as mx
 import numpy as np
 import pytest
 
@@ -85,7 +86,7 @@ def test_pack_and_read_back_records_exactly(tmp_path):
     assert [b.pad for b in batches] == [0, 0, 2]
     data = np.concatenate([b.data.asnumpy() for b in batches])[:10]
     labels = np.concatenate([b.label.asnumpy() for b in batches])[:10]
-    assert data.shape == (10, 1, 28, 28)
+    assert data.shape == (10, 1, 28, 28) and batches[0].data.context == mx.cpu()
     restored = data[:, 0] * (fm.FASHION_MNIST_STD * 255) + fm.FASHION_MNIST_MEAN * 255
     np.testing.assert_allclose(restored, arrays["t10k"][0], atol=1e-3)  # PNG records are lossless
     assert labels.tolist() == arrays["t10k"][1].tolist()

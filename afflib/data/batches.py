@@ -13,7 +13,8 @@ from typing import Callable, Iterator, List, NamedTuple, Optional, Protocol, Seq
 import mxnet as mx
 import numpy as np
 
-__all__ = ["Batch", "BatchSource", "ShardedBatchSampler", "LoaderSource", "RecordIterSource", "shard_range"]
+__all__ = ["Batch", "BatchSource", "ShardedBatchSampler", "LoaderSource", "RecordIterSource", "shard_range",
+           "normalize_nhwc", "stack_batch", "measure_throughput"]
 
 
 class Batch(NamedTuple):
@@ -140,43 +141,67 @@ class LoaderSource:
 
 
 class RecordIterSource:
-    """:class:`BatchSource` over an ``mx.io.ImageRecordIter`` (or any MXNet DataIter with ``round_batch=True``).
+    """:class:`BatchSource` over ``mx.io.ImageRecordIter`` (or any MXNet DataIter with ``round_batch=True``).
 
-    ``num_samples`` is this part's record count (MXNet's indexed splitter gives each part ceil(N/P) records, the
-    last part the rest). With ``equal_batches`` (set for sharded training) every part yields the same number of
-    batches per epoch, the largest part's, by continuing into its next pass when it runs out early, so that
-    synchronous distributed workers take the same number of steps.
+    ``make_iter(epoch)`` builds the iterator of one epoch (seeded with the epoch, so training reshuffles): a fresh
+    iterator per epoch, because ``reset()`` after a wrapped last batch makes the next pass start after the wrapped
+    samples, which would drop images from evaluation. ``num_samples`` is this part's record count (MXNet's indexed
+    splitter gives each part ceil(N/P) records, the last part the rest). With ``equal_batches`` (used for sharded
+    training) every part yields that many batches per epoch, continuing into a new pass when it runs out early, so
+    that synchronous distributed workers take the same number of steps. Batches live on ``mx.cpu()`` like every
+    other source's, unless ``pinned``: then they stay in the iterator's page-locked ``cpu_pinned(0)`` memory (faster
+    copies to a GPU; move them with ``split_and_load`` / ``as_in_context`` before use).
     """
 
-    def __init__(self, data_iter: mx.io.DataIter, num_samples: int, batch_size: int, equal_batches: int = 0):
-        self.data_iter, self.num_samples, self.batch_size = data_iter, num_samples, batch_size
+    def __init__(self, make_iter: Callable[[int], mx.io.DataIter], num_samples: int, batch_size: int,
+                 equal_batches: int = 0, pinned: bool = False):
+        self.make_iter, self.num_samples, self.batch_size = make_iter, num_samples, batch_size
+        self.pinned = pinned
         self._len = max(math.ceil(num_samples / batch_size), equal_batches)
-        self._fresh = True
+        self.epoch = 0
 
     def __len__(self) -> int:
         return self._len
 
-    def _restart(self) -> None:
-        # After a wrapped (padded) last batch, one reset() only clears the overflow and the next pass would start
-        # after the wrapped samples, so evaluation would skip them; the second reset() rewinds the records.
-        self.data_iter.reset()
-        self.data_iter.reset()
-
     def __iter__(self) -> Iterator[Batch]:
-        if not self._fresh:
-            self._restart()
-        self._fresh = False
-        produced = 0
+        data_iter = self.make_iter(self.epoch)
+        self.epoch += 1
+        produced, passes = 0, 0
         while produced < self._len:
             try:
-                batch = next(self.data_iter)
+                batch = next(data_iter)
             except StopIteration:
-                if produced < math.ceil(self.num_samples / self.batch_size):
+                if produced < math.ceil(self.num_samples / self.batch_size) or passes > self._len:
                     break  # fewer records than announced: end the epoch rather than loop forever
-                self._restart()
+                passes += 1
+                data_iter = self.make_iter(self.epoch * 1000 + passes)
                 continue
             produced += 1
-            yield Batch(batch.data[0], batch.label[0].reshape((-1,)), int(batch.pad or 0))
+            data, label = batch.data[0], batch.label[0].reshape((-1,))
+            if not self.pinned:
+                data, label = data.as_in_context(mx.cpu()), label.as_in_context(mx.cpu())
+            yield Batch(data, label, int(batch.pad or 0))
+
+
+def measure_throughput(source: BatchSource, max_batches: Optional[int] = None, warmup: int = 2) -> dict:
+    """Images per second of a source alone (one epoch, or ``max_batches`` after ``warmup`` batches).
+
+    Returns ``{"images", "seconds", "images_per_s"}``; filler rows (``pad``) are not counted.
+    """
+    import time
+    images, start = 0, None
+    for count, batch in enumerate(source):
+        batch.data.wait_to_read()
+        if count == warmup:
+            start = time.perf_counter()
+        if count >= warmup:
+            images += batch.data.shape[0] - batch.pad
+        if max_batches is not None and count + 1 >= warmup + max_batches:
+            break
+    if start is None:
+        raise ValueError(f"the source yielded fewer than {warmup + 1} batches; lower warmup")
+    seconds = time.perf_counter() - start
+    return {"images": images, "seconds": seconds, "images_per_s": images / seconds if seconds > 0 else float("inf")}
 
 
 def _as_float_nd(array) -> mx.nd.NDArray:
@@ -185,14 +210,21 @@ def _as_float_nd(array) -> mx.nd.NDArray:
     return mx.nd.array(array, dtype="float32")
 
 
-def stack_batch(samples: Sequence, mean: np.ndarray, std: np.ndarray) -> tuple:
-    """Batchify HWC uint8 numpy samples into normalized NCHW float32 data and float32 labels (numpy arrays).
-
-    Numpy (not NDArray) so that DataLoader worker processes pass batches back by plain pickling.
-    """
-    images = np.stack([np.asarray(s[0]) for s in samples])
+def normalize_nhwc(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
+    """NHWC (or NHW) images on the 0-255 scale -> NCHW float32 ``(x/255 - mean) / std`` (mean, std on 0-1 scale)."""
     if images.ndim == 3:
         images = images[..., None]
-    data = (images.astype(np.float32) / 255.0 - mean) / std
+    mean, std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
+    data = (images.astype(np.float32) * np.float32(1 / 255) - mean) / std
+    return np.ascontiguousarray(data.transpose(0, 3, 1, 2))
+
+
+def stack_batch(samples: Sequence, mean: Sequence[float], std: Sequence[float]) -> tuple:
+    """Batchify ``(HWC image, label)`` samples into normalized NCHW float32 data and float32 labels (numpy).
+
+    Numpy (not NDArray) so that DataLoader worker processes pass batches back by plain pickling; use it through
+    ``functools.partial`` (a lambda cannot be sent to the workers).
+    """
+    images = np.stack([np.asarray(s[0]) for s in samples])
     labels = np.asarray([s[1] for s in samples], dtype=np.float32)
-    return np.ascontiguousarray(data.transpose(0, 3, 1, 2)), labels
+    return normalize_nhwc(images, mean, std), labels

@@ -149,11 +149,13 @@ def _count_lines(path: Path) -> int:
 
 
 def record_source(rec_dir: os.PathLike, train: bool, batch_size: int, num_workers: int = 1, augment: bool = True,
-                  num_parts: int = 1, part_index: int = 0, seed: int = 0) -> RecordIterSource:
+                  num_parts: int = 1, part_index: int = 0, seed: int = 0,
+                  pinned: bool = False) -> RecordIterSource:
     """Batches of normalized (N, 1, 28, 28) images from :func:`pack_fashion_mnist`'s records.
 
     Training shuffles every epoch and, with ``augment``, pads 2 pixels (black) then crops 28x28 at random and flips
-    left-right at random. ``num_workers`` is the decoder thread count (MXNet caps it at max(nproc/2-1, 1)).
+    left-right at random. ``num_workers`` is the decoder thread count (MXNet caps it at max(nproc/2-1, 1)); ``pinned`` keeps batches
+    in page-locked memory (for GPU copies) instead of ``mx.cpu()``.
     """
     paths = record_paths(Path(rec_dir) / _split_name(train))["final"]
     for ext in (".rec", ".idx"):
@@ -163,12 +165,16 @@ def record_source(rec_dir: os.PathLike, train: bool, batch_size: int, num_worker
     num_records = _count_lines(paths[".idx"])
     part = shard_range(num_records, num_parts, part_index)
     augment = augment and train
-    data_iter = mx.io.ImageRecordIter(
-        path_imgrec=str(paths[".rec"]), path_imgidx=str(paths[".idx"]), data_shape=(1, 28, 28),
-        batch_size=batch_size, shuffle=train, seed=seed, seed_aug=seed, rand_crop=augment, rand_mirror=augment,
-        pad=2 if augment else 0, fill_value=0, mean_r=FASHION_MNIST_MEAN * 255, std_r=FASHION_MNIST_STD * 255,
-        num_parts=num_parts, part_index=part_index, preprocess_threads=max(1, num_workers), round_batch=True,
-        prefetch_buffer=4)
+
+    def make_iter(epoch: int) -> mx.io.DataIter:
+        return mx.io.ImageRecordIter(
+            path_imgrec=str(paths[".rec"]), path_imgidx=str(paths[".idx"]), data_shape=(1, 28, 28),
+            batch_size=batch_size, shuffle=train, seed=seed + epoch, seed_aug=seed + epoch, rand_crop=augment,
+            rand_mirror=augment, pad=2 if augment else 0, fill_value=0, mean_r=FASHION_MNIST_MEAN * 255,
+            std_r=FASHION_MNIST_STD * 255, num_parts=num_parts, part_index=part_index,
+            preprocess_threads=max(1, num_workers), round_batch=True, prefetch_buffer=4)
+
     largest = len(shard_range(num_records, num_parts, 0))
     equal = -(-largest // batch_size) if (train and num_parts > 1) else 0
-    return RecordIterSource(data_iter, len(part), batch_size, equal_batches=equal)
+    return RecordIterSource(make_iter, len(part), batch_size, equal_batches=equal,
+                            pinned=pinned)

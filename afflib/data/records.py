@@ -206,11 +206,12 @@ def _encode_item(args):
 
 def write_records(prefix: os.PathLike, entries: Sequence[Entry], read: Callable[[Sequence[Entry]], Iterable[bytes]],
                   encoder: Callable[[bytes], Optional[bytes]], workers: int = 1, force: bool = False,
-                  progress: Optional[bool] = None, desc: str = "pack") -> dict:
+                  progress: Optional[bool] = None, desc: str = "pack", chunk: int = 64) -> dict:
     """Pack ``entries`` into ``prefix.lst/.rec/.idx`` (record key = line number of the ``.lst``).
 
     ``read(entries)`` yields the raw bytes of each entry in order (reading stays in this process: tar members
-    are read sequentially); ``encoder`` runs in ``workers`` processes. Images that fail to decode are skipped
+    are read sequentially); ``encoder`` runs in ``workers`` processes on windows of ``workers * chunk`` images
+    (an interruption loses at most the window in flight). Images that fail to decode are skipped
     with a warning and listed in the result. Returns ``{"written": n, "skipped": [paths], "resumed_from": k}``.
     Raises :class:`OutputsExistError` when the finished outputs exist and ``force`` is False.
     """
@@ -236,7 +237,7 @@ def write_records(prefix: os.PathLike, entries: Sequence[Entry], read: Callable[
     try:
         with progress_bar(len(entries), desc, progress) as bar:
             bar.update(start)
-            window = max(1, workers) * 64
+            window = max(1, workers) * chunk
             raw_stream = iter(read(entries[start:]))
             index = start
             while index < len(entries):
