@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, List, Optional, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 import mxnet as mx
 import numpy as np
@@ -24,6 +24,13 @@ class DatasetPreset:
     class_names: List[str]
     channels: int
     input_size: int
+    mean: Tuple[float, ...]
+    std: Tuple[float, ...]
+
+    def network_view(self, data: mx.nd.NDArray) -> np.ndarray:
+        """The preprocessed image (1, C, H, W) back as H x W x C uint8: what the network sees (crop included)."""
+        pixels = data[0].asnumpy().transpose(1, 2, 0) * np.asarray(self.std) + np.asarray(self.mean)
+        return np.clip(np.rint(pixels * 255), 0, 255).astype(np.uint8)
 
 
 def _check_dataset(dataset: str) -> str:
@@ -65,5 +72,7 @@ def dataset_preset(dataset: str, input_size: Optional[int] = None, crop_ratio: f
     from afflib.data.transforms import DATASET_STATS, eval_preprocess
     key = _check_dataset(dataset)
     stats_key, channels = DATASETS[key]
-    size = input_size or DATASET_STATS[stats_key][2]
-    return DatasetPreset(key, eval_preprocess(stats_key, size, crop_ratio), dataset_class_names(key), channels, size)
+    mean, std, default_size, _ = DATASET_STATS[stats_key]
+    size = input_size or default_size
+    return DatasetPreset(key, eval_preprocess(stats_key, size, crop_ratio), dataset_class_names(key), channels, size,
+                         tuple(mean), tuple(std))
