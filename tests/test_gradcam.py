@@ -208,3 +208,35 @@ def test_gradcam_finds_the_deciding_object_and_a_shuffled_control_does_not(tmp_p
     path = save_gradcam_figure(tmp_path / "object.png", test_pixels[0], [
         (f"{CLASS_NAMES[result.classes[0]]} {result.class_probabilities[0]:.2f}", result.cams[0])])
     assert path.stat().st_size > 1000
+
+
+def test_gradcam_script_compares_two_models_side_by_side(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+    from PIL import Image
+    spec = importlib.util.spec_from_file_location("gradcam_script",
+                                                  Path(__file__).resolve().parents[1] / "scripts" / "gradcam.py")
+    gradcam = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gradcam)
+    for fusion in ("aff", "add"):
+        net = afflib.get_model(f"cifar_{fusion}_resnet20", classes=10)
+        net.initialize(mx.init.Xavier())
+        net(mx.nd.zeros((1, 3, 32, 32)))
+        net.save_parameters(str(tmp_path / f"{fusion}.params"))
+    images = tmp_path / "images"
+    (images / "sub").mkdir(parents=True)
+    Image.fromarray(np.random.RandomState(0).randint(0, 255, (48, 64, 3), dtype=np.uint8)).save(images / "a.png")
+    Image.fromarray(np.full((32, 32, 3), 90, dtype=np.uint8)).save(images / "sub" / "a.png")
+    (images / "bad.png").write_text("not a PNG")
+    status = gradcam.main([str(images), "--out", str(tmp_path / "cams"), "--class", "3",
+                           "--model", "cifar_aff_resnet20", "--dataset", "cifar10", "--params", str(tmp_path / "aff.params"),
+                           "--compare-model", "cifar_add_resnet20", "--compare-dataset", "cifar10",
+                           "--compare-params", str(tmp_path / "add.params")])
+    captured = capsys.readouterr()
+    assert status == 1 and "bad.png: not an image file" in captured.err
+    written = sorted(p.name for p in (tmp_path / "cams").iterdir())
+    assert written == ["a-gradcam.png", "a_-gradcam.png"]              # same stem in two folders: both kept
+    assert "cifar_aff_resnet20 [features.6] cat (3) p=" in captured.out
+    assert "cifar_add_resnet20 [features.6] cat (3) p=" in captured.out
+    with Image.open(tmp_path / "cams" / "a-gradcam.png") as figure:
+        assert figure.size[0] > 2.5 * figure.size[1]                   # input + two overlays in a row
