@@ -156,20 +156,38 @@ def object_images(count, seed):
     return mx.nd.array(normalised.transpose(0, 3, 1, 2)), labels, pixels, boxes
 
 
+class ArraySource:
+    """In-memory batches for the training engine: shuffled each epoch, the last partial batch dropped."""
+
+    def __init__(self, data, labels, batch_size, seed):
+        self.data, self.labels = data, mx.nd.array(labels)
+        self.batch_size, self.rng = batch_size, np.random.RandomState(seed)
+        self.num_samples = len(labels)
+
+    def __len__(self):
+        return self.num_samples // self.batch_size
+
+    def __iter__(self):
+        from afflib.data.batches import Batch
+        order = mx.nd.array(self.rng.permutation(self.num_samples))
+        for i in range(len(self)):
+            index = order[i * self.batch_size:(i + 1) * self.batch_size]
+            yield Batch(self.data.take(index), self.labels.take(index), 0)
+
+
 def train_small_net(data, labels, epochs, seed):
+    """A few epochs of Adam through the training engine's ``train_epoch``."""
+    import logging
+    from afflib.train import LRSchedule, Recipe, SoftTargetLoss, make_trainer, train_epoch
     net = small_cifar_net(classes=len(CLASS_NAMES), seed=seed)
     net.hybridize(static_alloc=True, static_shape=True)
-    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 2e-3})
-    loss_fn = gluon.loss.SoftmaxCrossEntropyLoss()
-    targets, batch, rng = mx.nd.array(labels), 50, np.random.RandomState(seed)
-    for _ in range(epochs):
-        order = rng.permutation(len(labels))
-        for start in range(0, len(labels), batch):
-            index = mx.nd.array(order[start:start + batch])
-            with autograd.record():
-                loss = loss_fn(net(data.take(index)), targets.take(index))
-            loss.backward()
-            trainer.step(batch)
+    source = ArraySource(data, labels, batch_size=50, seed=seed)
+    trainer = make_trainer(net, lr=2e-3, wd=0.0, optimizer="adam")
+    schedule = LRSchedule("constant", 2e-3, epochs, len(source))
+    recipe = Recipe(num_epochs=epochs, classes=len(CLASS_NAMES), log_interval=0, seed=seed)
+    for epoch in range(epochs):
+        train_epoch(epoch, source, net, SoftTargetLoss(), trainer, schedule, [mx.cpu()], recipe,
+                    logging.getLogger("test_gradcam"))
     return net
 
 
