@@ -44,6 +44,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     models = [_explainer(args)]
     if args.compare_model or args.compare_params:
+        if args.compare_model and args.compare_dataset is None:
+            args.compare_dataset = models[0][2].name      # same preprocessing and classes as the first model
         models.append(_explainer(args, "compare-"))
     paths = list_images(args.images)
     if not paths:

@@ -1,6 +1,5 @@
 """Export: MXNet symbol files and ONNX (opset 13) give the network's outputs back through their runtimes."""
 import importlib.util
-import json
 from pathlib import Path
 
 import numpy as np

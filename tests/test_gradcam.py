@@ -248,7 +248,7 @@ def test_gradcam_script_compares_two_models_side_by_side(tmp_path, capsys):
     (images / "bad.png").write_text("not a PNG")
     status = gradcam.main([str(images), "--out", str(tmp_path / "cams"), "--class", "3",
                            "--model", "cifar_aff_resnet20", "--dataset", "cifar10", "--params", str(tmp_path / "aff.params"),
-                           "--compare-model", "cifar_add_resnet20", "--compare-dataset", "cifar10",
+                           "--compare", "cifar_add_resnet20",
                            "--compare-params", str(tmp_path / "add.params")])
     captured = capsys.readouterr()
     assert status == 1 and "bad.png: not an image file" in captured.err

@@ -8,8 +8,7 @@ import mxnet as mx
 import pytest
 from PIL import Image
 
-import afflib
-from afflib.deploy import dataset_class_names, dataset_preset, list_images, load_model, read_image, ImageReadError
+from afflib.deploy import ImageReadError, dataset_class_names, dataset_preset, list_images, load_model, read_image
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -18,7 +18,8 @@ def add_model_flags(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     ``--crop-ratio`` (with ``prefix``, e.g. ``compare-``, for a second model)."""
     p = f"--{prefix}"
     group = parser.add_argument_group(f"{prefix.rstrip('-') or 'the'} model")
-    group.add_argument(f"{p}model", default=None,
+    aliases = [f"--{prefix.rstrip('-')}"] if prefix else []      # --compare MODEL2 = --compare-model MODEL2
+    group.add_argument(*aliases, f"{p}model", dest=f"{prefix.replace('-', '_')}model", default=None,
                        help="afflib registry name (afflib.get_model_list()) or GluonCV model name; omit with "
                             "--params from a training run (its run_config.json names the model)")
     group.add_argument(f"{p}pretrained", action="store_true", help="released weights (downloaded once)")
