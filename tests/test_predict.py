@@ -122,3 +122,14 @@ def test_predict_with_the_params_of_a_training_run(tmp_path, capsys):
         predict.main(["--params", str(run / "best.params"), "--dataset", "cifar10", str(tmp_path / "images")])
     with pytest.raises(FileNotFoundError, match="no model given and no run_config.json beside"):
         predict.main(["--params", str(tmp_path / "nowhere.params"), str(tmp_path / "images")])
+
+
+def test_load_model_takes_afflib_and_gluoncv_names():
+    gluoncv_net = load_model("resnet18_v1", classes=5)
+    assert gluoncv_net(mx.nd.zeros((1, 3, 64, 64))).shape == (1, 5)
+    grey = load_model("cifar_aff_resnet20", classes=10, in_channels=1)
+    assert grey(mx.nd.zeros((2, 1, 28, 28))).shape == (2, 10)
+    with pytest.raises(ValueError, match="unknown model 'aff_resnet51'. Did you mean: aff_resnet50"):
+        load_model("aff_resnet51")
+    with pytest.raises(ValueError, match="either pretrained or a params file"):
+        load_model("aff_resnet50", pretrained=True, params="x.params")
