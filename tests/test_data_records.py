@@ -131,6 +131,11 @@ def test_refuses_to_overwrite_finished_outputs_without_force(tiny, tmp_path, cap
     assert cli.main(args + ["--resize", "24", "--force"]) == 0
     assert len((out / "train.rec").read_bytes()) < len(before)
     assert not list(out.glob("*.partial"))
+    rebuilt = (out / "train.rec").read_bytes()
+    # Adding the val split later keeps the finished train split and packs only val.
+    assert cli.main(args + ["--val-dir", str(tiny["val"])]) == 0
+    assert (out / "train.rec").read_bytes() == rebuilt and (out / "val.idx").read_text().count("\n") == 9
+    assert "train.rec is finished, kept" in capsys.readouterr().out
 
 
 def test_interrupted_pack_resumes_to_the_same_files(tiny, tmp_path):

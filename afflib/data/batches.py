@@ -127,6 +127,8 @@ class LoaderSource:
                                            part_index=part_index, seed=seed)
         self.num_samples = self.sampler.num_samples
         self.batch_size = batch_size
+        if batchify_fn is not None and num_workers > 0:
+            batchify_fn = _SharedMemoryBatchify(batchify_fn)
         kwargs = {"batchify_fn": batchify_fn} if batchify_fn is not None else {}
         self.loader = mx.gluon.data.DataLoader(dataset, batch_sampler=self.sampler, num_workers=num_workers,
                                                **kwargs)
@@ -213,8 +215,20 @@ def measure_throughput(source: BatchSource, max_batches: Optional[int] = None, w
     return {"images": images, "seconds": seconds, "images_per_s": images / seconds if seconds > 0 else float("inf")}
 
 
+class _SharedMemoryBatchify:
+    """Wraps a numpy batchify for DataLoader workers: the arrays go back in shared memory, not through a pipe."""
+
+    def __init__(self, batchify_fn: Callable):
+        self.batchify_fn = batchify_fn
+
+    def __call__(self, samples):
+        return tuple(mx.nd.array(a, dtype=a.dtype, ctx=mx.Context("cpu_shared", 0)) for a in self.batchify_fn(samples))
+
+
 def _as_float_nd(array) -> mx.nd.NDArray:
     if isinstance(array, mx.nd.NDArray):
+        if array.context != mx.cpu():
+            array = array.as_in_context(mx.cpu())
         return array.astype("float32", copy=False)
     return mx.nd.array(array, dtype="float32")
 
