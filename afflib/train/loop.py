@@ -19,7 +19,7 @@ from .metrics import RunningLoss, TopKErrors
 from .schedule import LRSchedule
 
 __all__ = ["Recipe", "EvalResult", "NonFiniteLossError", "TrainingInterrupted", "StopFlag", "train_epoch",
-           "evaluate", "fit"]
+           "sync_running_stats", "evaluate", "fit"]
 
 
 @dataclass
@@ -171,6 +171,17 @@ def train_epoch(epoch: int, source: Iterable, net: gluon.Block, loss_fn: gluon.l
     return {"loss": loss, "accuracy": accuracy, "samples": samples, "seconds": time.time() - tic, "lr": lr}
 
 
+def sync_running_stats(net: gluon.Block) -> None:
+    """Average BatchNorm running statistics over the devices (each saw only its share of the batches), so that
+    validation on several devices and a saved checkpoint (which stores the average) give the same numbers."""
+    for param in net.collect_params().values():
+        if param.grad_req == "null" and param._data is not None and len(param.list_ctx()) > 1:
+            copies = param.list_data()
+            mean = mx.nd.add_n(*[c.as_in_context(copies[0].context) for c in copies]) / len(copies)
+            for copy in copies:  # in place: Parameter.set_data would make the Trainer re-initialise its KVStore
+                mean.copyto(copy)
+
+
 def evaluate(net: gluon.Block, source: Iterable, contexts: Sequence[mx.Context], dtype: str = "float32",
              show_progress: bool = False) -> EvalResult:
     """Top-1/top-5 error of ``net`` over one pass of ``source`` (filler rows dropped)."""
@@ -207,6 +218,7 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, cont
         checkpoints.best_error = min(errors)
 
     def save_interrupted(epoch: int, batch: int) -> Optional[str]:
+        sync_running_stats(net)
         return checkpoints.save_interrupted(net, trainer, epoch, batch, {"history": history})
 
     with StopFlag() as stop:
@@ -220,6 +232,7 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, cont
             record: Dict[str, Any] = {"epoch": epoch, "train_loss": stats["loss"], "train_accuracy": stats["accuracy"],
                                       "lr": stats["lr"], "train_seconds": stats["seconds"],
                                       "val_top1_error": None, "val_top5_error": None}
+            sync_running_stats(net)
             if val_source is not None:
                 result = evaluate(net, val_source, contexts, recipe.dtype, show_progress)
                 log.info("[Epoch %d] validation: err-top1=%f err-top5=%f", epoch, result.top1_error, result.top5_error)
