@@ -7,7 +7,7 @@ CUDA_BUILDS = ("cu101", "cu102", "cu110", "cu112", "cu117")
 extras = {
     "cpu": [f"mxnet=={MXNET_VERSION}"],
     "dev": ["pytest>=7", "Pillow", "matplotlib"],
-    "onnx": ["onnx<=1.18", "onnxruntime"],
+    "onnx": ["onnx>=1.14,<=1.18", "onnxruntime>=1.16"],
 }
 for build in CUDA_BUILDS:
     extras[build] = [f"mxnet-{build}=={MXNET_VERSION}"]
