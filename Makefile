@@ -17,8 +17,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) scripts/summary.py --table
 
-test: $(STAMP)
+# Both suites: MXNet (tests/) and the PyTorch twin in its own environment (tests_torch/).
+test: $(STAMP) $(TORCH_STAMP)
 	$(PY) -m pytest -q tests
+	$(TORCH_PY) -m pytest -q tests_torch
 
 # The PyTorch twin lives in its own environment (gluoncv refuses to import beside torch>=2).
 TORCH_VENV ?= .venv-torch
