@@ -4,6 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.afflib-installed
+# The PyTorch twin lives in its own environment (gluoncv refuses to import beside torch>=2).
+TORCH_VENV ?= .venv-torch
+TORCH_PY := $(TORCH_VENV)/bin/python
+TORCH_STAMP := $(TORCH_VENV)/.afflib-torch-installed
 
 .PHONY: venv demo test test-fast clean-venv venv-torch test-torch
 
@@ -22,10 +26,6 @@ test: $(STAMP) $(TORCH_STAMP)
 	$(PY) -m pytest -q tests
 	$(TORCH_PY) -m pytest -q tests_torch
 
-# The PyTorch twin lives in its own environment (gluoncv refuses to import beside torch>=2).
-TORCH_VENV ?= .venv-torch
-TORCH_PY := $(TORCH_VENV)/bin/python
-TORCH_STAMP := $(TORCH_VENV)/.afflib-torch-installed
 
 $(TORCH_STAMP): requirements-torch.txt
 	$(PYTHON) -m venv $(TORCH_VENV)
