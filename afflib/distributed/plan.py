@@ -115,7 +115,8 @@ def remote_shell_command(argv: Sequence[str], env: Dict[str, str], workdir: str,
     grace = max(1, int(round(timeout_dead)))
     return (f"cd {shlex.quote(workdir)} || exit 1; export {exports}; "
             f"setsid {command} </dev/null & p=$!; "
-            f"( cat >/dev/null; kill -TERM -$p; sleep {grace}; kill -KILL -$p ) >/dev/null 2>&1 & "
+            f"( cat >/dev/null; kill -TERM -$p || kill -TERM $p; sleep {grace}; kill -KILL -$p || kill -KILL $p ) "
+            f">/dev/null 2>&1 & "
             f"w=$!; wait $p; s=$?; kill $w 2>/dev/null; exit $s")
 
 
