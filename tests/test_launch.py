@@ -87,7 +87,7 @@ def test_ssh_plan_command_lines():
     for item in ("DMLC_ROLE=worker", "DMLC_PS_ROOT_URI=10.0.0.11", "DMLC_PS_ROOT_PORT=9091",
                  "DMLC_NUM_WORKER=3", "DMLC_NUM_SERVER=2", "DMLC_NODE_HOST=node2", "OMP_NUM_THREADS=4"):
         assert item in remote
-    assert "setsid python scripts/train_imagenet.py --kvstore dist_sync </dev/null" in remote
+    assert "setsid python scripts/train_imagenet.py --kvstore dist_sync </dev/null 3<&- &" in remote
     assert "sleep 10; kill -KILL -$p" in remote
     server = plan[1].argv[-1]
     assert "DMLC_ROLE=server" in server and "DMLC_NODE_HOST=10.0.0.11" in server

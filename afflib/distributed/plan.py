@@ -113,9 +113,10 @@ def remote_shell_command(argv: Sequence[str], env: Dict[str, str], workdir: str,
     exports = " ".join(f"{key}={shlex.quote(value)}" for key, value in sorted(env.items()))
     command = " ".join(shlex.quote(arg) for arg in argv)
     grace = max(1, int(round(timeout_dead)))
-    return (f"cd {shlex.quote(workdir)} || exit 1; export {exports}; "
-            f"setsid {command} </dev/null & p=$!; "
-            f"( cat >/dev/null; kill -TERM -$p || kill -TERM $p; sleep {grace}; kill -KILL -$p || kill -KILL $p ) "
+    # A background list's stdin is /dev/null in sh, hence the channel is handed to the watchdog as fd 3.
+    return (f"cd {shlex.quote(workdir)} || exit 1; export {exports}; exec 3<&0; "
+            f"setsid {command} </dev/null 3<&- & p=$!; "
+            f"( cat <&3 >/dev/null; kill -TERM -$p || kill -TERM $p; sleep {grace}; kill -KILL -$p || kill -KILL $p ) "
             f">/dev/null 2>&1 & "
             f"w=$!; wait $p; s=$?; kill $w 2>/dev/null; exit $s")
 
