@@ -19,6 +19,7 @@ import afflib  # noqa: E402
 from afflib.train import LRSchedule, Recipe, find_resume_point, resolve_dtype, select_contexts, setup_logging  # noqa: E402
 from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, small_image_source  # noqa: E402
 from afflib.train.plot import plot_history  # noqa: E402
+from afflib.distributed import DistSession  # noqa: E402
 from afflib.train.runner import add_engine_flags, exit_on_error, prepare_net, run_training, seed_everything  # noqa: E402
 
 
@@ -95,7 +96,8 @@ def main(argv=None) -> None:
     net, name = build_model(args, classes, channels)
     labels = "-coarse" if args.coarse_labels else ""
     log_file = os.path.join(args.logging_dir, f"train_{args.dataset}{labels}-{name}.log") if args.logging_dir else None
-    log = setup_logging(log_file)
+    dist = DistSession.from_flag(args.kvstore)      # joins a dist_* job (rank, shard); inactive otherwise
+    log = dist.configure_logging(setup_logging(dist.log_file(log_file)))
     log.info(str(args))
     dtype = resolve_dtype(args.dtype, contexts, log)
     seed_everything(args.seed)
@@ -106,10 +108,7 @@ def main(argv=None) -> None:
     resume = find_resume_point(args.resume_from, "", args.resume_epoch) if args.resume_from else None
     prepare_net(net, contexts, dtype, mx.init.Xavier(magnitude=2), resume, args.mode == "hybrid", name)
     batch_size = args.batch_size * len(contexts)
-    num_parts, part_index = 1, 0
-    if args.kvstore.startswith("dist"):
-        kv = mx.kv.create(args.kvstore)
-        num_parts, part_index = kv.num_workers, kv.rank
+    num_parts, part_index = dist.shard
     common = dict(batch_size=batch_size, data_dir=args.data_dir, rec_dir=args.rec_dir,
                   coarse_labels=args.coarse_labels, num_workers=args.num_workers, seed=args.seed, log=log)
     train = small_image_source(args.dataset, True, auto_augment=args.auto_aug, num_parts=num_parts,
@@ -131,8 +130,8 @@ def main(argv=None) -> None:
 
     history = run_training(net, name, args.dataset + labels, train, val, contexts, recipe, schedule, args, log,
                            args.save_dir, args.save_period, best_as_accuracy=True, resume=resume,
-                           epoch_line=cifar_line)
-    if args.save_plot_dir and history:
+                           epoch_line=cifar_line, dist=dist)
+    if args.save_plot_dir and history and dist.is_chief:
         path = plot_history(history, os.path.join(args.save_plot_dir, f"{args.dataset}{labels}-{name}.png"),
                             f"{name} on {args.dataset}{labels}")
         log.info("training curves: %s", path)

@@ -20,6 +20,7 @@ import mxnet as mx  # noqa: E402
 import afflib  # noqa: E402
 from afflib.nn.fusion import canonical_fusion  # noqa: E402
 from afflib.train import LRSchedule, Recipe, find_resume_point, resolve_dtype, select_contexts, setup_logging  # noqa: E402
+from afflib.distributed import DistSession  # noqa: E402
 from afflib.train.runner import add_engine_flags, exit_on_error, prepare_net, run_training, seed_everything  # noqa: E402
 
 
@@ -140,7 +141,8 @@ def main(argv=None) -> None:
             raise ValueError(f"--{flag.replace('_', '-')} belongs to other GluonCV models; AFF networks don't have it")
     if args.mode not in ("hybrid", "imperative"):
         raise ValueError(f"--mode must be hybrid or imperative, got {args.mode!r}")
-    log = setup_logging(args.logging_file)
+    dist = DistSession.from_flag(args.kvstore)      # joins a dist_* job (rank, shard); inactive otherwise
+    log = dist.configure_logging(setup_logging(dist.log_file(args.logging_file)))
     log.info(str(args).replace("Namespace(", "Namespace(", 1))
     contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
     dtype = resolve_dtype(args.dtype, contexts, log)
@@ -163,10 +165,7 @@ def main(argv=None) -> None:
         if dtype != "float32":
             teacher.cast(dtype)
         teacher.hybridize(static_alloc=True, static_shape=True)
-    num_parts, part_index = 1, 0
-    if args.kvstore.startswith("dist"):
-        kv = mx.kv.create(args.kvstore)
-        num_parts, part_index = kv.num_workers, kv.rank
+    num_parts, part_index = dist.shard
     train, val = data_sources(args, args.batch_size * len(contexts), num_parts, part_index)
     recipe = Recipe(num_epochs=args.num_epochs, classes=args.classes,
                     label_smoothing=0.1 if args.label_smoothing else 0.0, mixup=args.mixup,
@@ -177,7 +176,7 @@ def main(argv=None) -> None:
                           step_factor=args.lr_decay, step_period=args.lr_decay_period, power=2.0)
     run_training(net, name, "imagenet", train, val, contexts, recipe, schedule, args, log, args.save_dir,
                  args.save_frequency, best_as_accuracy=False, resume=resume, teacher=teacher,
-                 temperature=args.temperature, hard_weight=args.hard_weight)
+                 temperature=args.temperature, hard_weight=args.hard_weight, dist=dist)
 
 
 if __name__ == "__main__":

@@ -70,8 +70,8 @@ def main() -> int:
         trainer.step(args.batch_size * info.num_workers)
         print(f"{info.tag} step {step} loss {loss.mean().asscalar():.6f}", flush=True)
         if args.save_every and (step + 1) % args.save_every == 0:
-            save_server_states(trainer, checkpoint + ".states")
             if info.is_chief:
+                save_server_states(trainer, checkpoint + ".states")
                 for suffix, write in ((".params", net.save_parameters),
                                       (".step", lambda p: open(p, "w").write(str(step + 1)))):
                     tmp = checkpoint + suffix + ".tmp"

@@ -32,6 +32,8 @@ def _import_mxnet_quietly():
 
 
 def main() -> int:
+    # The optimizer arrives pickled with afflib's learning-rate schedule: make the checkout importable.
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     mx = _import_mxnet_quietly()
     from mxnet.base import _LIB, check_call
     import ctypes

@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional
 from .launcher import RANK_DIR_ENV, SLOT_ENV
 
 __all__ = ["DIST_KVSTORES", "is_distributed", "WorkerInfo", "worker_info", "report_rank", "shard_kwargs",
-           "pin_multipliers", "exit_hard_on_failure", "save_server_states", "load_server_states", "is_server_states", "STATES_FORMAT"]
+           "pin_multipliers", "exit_hard_on_failure", "joined_dist_job", "mark_joined", "save_server_states", "load_server_states", "is_server_states", "STATES_FORMAT"]
 
 DIST_KVSTORES = ("dist_sync", "dist_device_sync", "dist_async")
 STATES_FORMAT = "afflib-dist-optimizer-states/1"
@@ -81,13 +81,25 @@ def shard_kwargs(info: WorkerInfo) -> Dict[str, int]:
     return {"num_parts": info.num_workers, "part_index": info.rank}
 
 
-def exit_hard_on_failure(main: Callable[[], Optional[int]]) -> int:
+def exit_hard_on_failure(main: Callable[[], Optional[int]], always: bool = True) -> int:
     """Run ``main``; if it raises or returns non-zero, print and end the process at once with ``os._exit``.
 
     A dist worker that leaves normally runs MXNet's kvstore shutdown, a barrier with the other workers, which
     never completes when only this worker stops: it would hang instead of exiting, and the launcher would never
-    see it fail. Success returns normally (all workers reach that barrier together).
+    see it fail. Success returns normally (all workers reach that barrier together). With ``always=False`` the
+    hard exit applies only once this process joined a dist job (:func:`joined_dist_job`); otherwise a failure
+    leaves through the ordinary ``SystemExit`` / exception.
     """
+    if not always:
+        try:
+            status = main()
+        except BaseException:
+            if not joined_dist_job():
+                raise
+            return exit_hard_on_failure(_reraise(sys.exc_info()[1]))
+        if status and joined_dist_job():
+            return exit_hard_on_failure(lambda: status)
+        return status or 0
     try:
         status = main()
     except SystemExit as stop:
@@ -102,6 +114,24 @@ def exit_hard_on_failure(main: Callable[[], Optional[int]]) -> int:
         sys.stderr.flush()
         os._exit(status)
     return 0
+
+
+def _reraise(error: BaseException) -> Callable[[], None]:
+    def again() -> None:
+        raise error
+    return again
+
+
+_JOINED: List[bool] = []
+
+
+def mark_joined() -> None:
+    """Record that this process created a dist_* KVStore (see :func:`exit_hard_on_failure`)."""
+    _JOINED.append(True)
+
+
+def joined_dist_job() -> bool:
+    return bool(_JOINED)
 
 
 def pin_multipliers(trainer: Any) -> None:
@@ -141,37 +171,33 @@ def _wait_all() -> None:
     mx.nd.waitall()
 
 
-def save_server_states(trainer: Any, path: str) -> Optional[str]:
+def save_server_states(trainer: Any, path: str) -> str:
     """Write the servers' optimizer (with its update counts) and momentum to ``path``, one atomic file.
 
-    Every worker must call it at the same point (it ends with a barrier); only rank 0 writes. Returns ``path``
-    on rank 0, None on the others.
+    Called by rank 0 alone, between its steps: in dist_sync the servers cannot apply the next update before rank 0
+    pushes its gradients, so the states are exactly those after the last step.
     """
     kvstore = _ensure_kvstore(trainer)
     # push/pull run asynchronously in MXNet's engine; the command is not ordered after them, so finish them first
     # (the servers have then applied this worker's last update, and, in dist_sync, everyone's).
     _wait_all()
-    written = None
-    if kvstore.rank == 0:
-        prefix = f"{path}.part{os.getpid()}"
-        kvstore._send_command_to_servers(CONTROLLER, SAVE_STATES + prefix)    # returns once every server has written
-        parts: List[bytes] = []
-        for server in range(_num_servers()):
-            part = Path(f"{prefix}.server{server}")
-            if not part.exists():
-                raise RuntimeError(f"server {server} did not write its optimizer states to {part}: the servers must "
-                                   f"run afflib/distributed/server.py (scripts/launch.py does), and the "
-                                   f"checkpoint folder be on a file system shared by worker 0 and the servers")
-            parts.append(part.read_bytes())
-            part.unlink()
-        bundle = {"format": STATES_FORMAT, "num_servers": len(parts), "servers": parts, "time": time.time()}
-        tmp = f"{path}.tmp{os.getpid()}"
-        with open(tmp, "wb") as handle:
-            pickle.dump(bundle, handle, protocol=4)
-        os.replace(tmp, path)
-        written = path
-    kvstore._barrier()
-    return written
+    prefix = f"{path}.part{os.getpid()}"
+    kvstore._send_command_to_servers(CONTROLLER, SAVE_STATES + prefix)    # returns once every server has written
+    parts: List[bytes] = []
+    for server in range(_num_servers()):
+        part = Path(f"{prefix}.server{server}")
+        if not part.exists():
+            raise RuntimeError(f"server {server} did not write its optimizer states to {part}: the servers must "
+                               f"run afflib/distributed/server.py (scripts/launch.py does), and the "
+                               f"checkpoint folder be on a file system shared by worker 0 and the servers")
+        parts.append(part.read_bytes())
+        part.unlink()
+    bundle = {"format": STATES_FORMAT, "num_servers": len(parts), "servers": parts, "time": time.time()}
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as handle:
+        pickle.dump(bundle, handle, protocol=4)
+    os.replace(tmp, path)
+    return path
 
 
 def is_server_states(path: str) -> bool:

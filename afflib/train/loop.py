@@ -38,6 +38,7 @@ class Recipe:
     log_interval: int = 50
     dtype: str = "float32"
     seed: int = 0
+    num_workers: int = 1    # workers of a dist_* job: their servers sum gradients of num_workers batches
 
     def mixup_active(self, epoch: int) -> bool:
         return self.mixup and epoch < self.num_epochs - self.mixup_off_epoch
@@ -151,7 +152,7 @@ def train_epoch(epoch: int, source: Iterable, net: gluon.Block, loss_fn: gluon.l
                     f"checkpoint is kept")
             lr = schedule(epoch * iters + i + 1)
             trainer.set_learning_rate(lr)
-            trainer.step(rows)
+            trainer.step(rows * recipe.num_workers)
             logits = np.concatenate([o.asnumpy() for o in outputs])[:real]
             meter.update(loss_values[:real], logits, labels.asnumpy()[:real])
             samples += real

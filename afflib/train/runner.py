@@ -17,7 +17,10 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from .checkpoint import CheckpointManager, ResumePoint
+from afflib.distributed.session import DistSession
+from afflib.distributed.worker import exit_hard_on_failure
+
+from .checkpoint import ResumePoint
 from .devices import make_kvstore
 from .logs import want_progress
 from .loop import NonFiniteLossError, Recipe, TrainingInterrupted, fit
@@ -81,14 +84,24 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
                  log: logging.Logger, save_dir: str, save_frequency: int, best_as_accuracy: bool,
                  resume: Optional[ResumePoint] = None, teacher: Optional[gluon.Block] = None,
                  temperature: float = 20.0, hard_weight: float = 0.5,
-                 epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None) -> List[Dict[str, Any]]:
-    """Trainer, loss, checkpoints and the loop for an initialised ``net``; returns the history."""
-    kvstore = make_kvstore(args.kvstore, contexts)
+                 epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None,
+                 dist: Optional[DistSession] = None) -> List[Dict[str, Any]]:
+    """Trainer, loss, checkpoints and the loop for an initialised ``net``; returns the history.
+
+    ``dist``: the :class:`afflib.distributed.DistSession` of a ``dist_*`` run (its KVStore, rank, shard).
+    """
+    dist = dist or DistSession(None)
+    kvstore = dist.kvstore or make_kvstore(args.kvstore, contexts)
     trainer = make_trainer(net, lr=schedule.base_lr, momentum=args.momentum, wd=args.wd, no_wd=args.no_wd,
                            dtype=recipe.dtype, optimizer="nag", kvstore=kvstore)
-    if resume is not None and resume.states:
+    if dist.active:
+        recipe.num_workers = dist.num_workers
+        dist.prepare_trainer(trainer, schedule, train_source.batch_size, resume.start_epoch if resume else 0,
+                             resume.states if resume else None)
+        val_source = dist.validation_source(val_source)
+    elif resume is not None and resume.states:
         trainer.load_states(resume.states)
-    checkpoints = CheckpointManager(save_dir, tag, model_name, save_frequency, best_as_accuracy)
+    checkpoints = dist.checkpoint_manager(save_dir, tag, model_name, save_frequency, best_as_accuracy)
     checkpoints.write_config(run_config(args, contexts, recipe.dtype, model_name))
     start = resume.start_epoch if resume is not None else 0
     if resume is not None:
@@ -98,13 +111,21 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
     history = fit(net, trainer, train_source, val_source, contexts, schedule, recipe, loss_fn, checkpoints, log,
                   start_epoch=start, teacher=teacher, show_progress=want_progress(args.no_progress),
                   epoch_line=epoch_line)
+    dist.finish()
     if checkpoints.best_path:
         log.info("best validation checkpoint: %s", checkpoints.best_path)
     return history
 
 
 def exit_on_error(main: Callable[[], Any]) -> None:
-    """Run ``main``; turn the engine's expected failures into one clear line on stderr and an exit status."""
+    """Run ``main``; turn the engine's expected failures into one clear line on stderr and an exit status.
+
+    A failing worker of a dist_* job ends at once (MXNet's kvstore shutdown would wait for the other workers).
+    """
+    exit_hard_on_failure(lambda: _report_errors(main), always=False)
+
+
+def _report_errors(main: Callable[[], Any]) -> None:
     try:
         main()
     except TrainingInterrupted as err:
