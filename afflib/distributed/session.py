@@ -21,7 +21,7 @@ import logging
 from typing import Any, Optional, Tuple
 
 from .worker import (WorkerInfo, is_distributed, is_server_states, load_server_states, mark_joined,
-                     pin_multipliers, report_rank, save_server_states, worker_info)
+                     pin_multipliers, report_rank, save_server_states, trainable_digest, worker_info)
 
 __all__ = ["DistSession", "DistCheckpointManager"]
 
@@ -115,16 +115,20 @@ class DistSession:
         if states:
             load_server_states(trainer, states, per_worker_batch * self.num_workers)
 
-    def finish(self) -> None:
-        """End of training: complete this worker's last push/pull, then wait for every worker.
+    def finish(self, net: Any = None, log: Optional[logging.Logger] = None) -> None:
+        """End of training: complete this worker's last push/pull, log a digest of the weights, wait for all.
 
         Leaving with a push still queued would let MXNet's shutdown stop the engine before the push is sent,
-        and the job would hang in the kvstore's exit barrier.
+        and the job would hang in the kvstore's exit barrier. Every rank logs ``final weights sha1=...`` of its
+        trainable parameters: equal digests show that the workers ended with identical weights.
         """
         if not self.active:
             return
         import mxnet as mx
         mx.nd.waitall()
+        if net is not None and log is not None:
+            log.info("final weights sha1=%s (rank %d of %d workers)", trainable_digest(net), self.rank,
+                     self.num_workers)
         self.kvstore._barrier()
 
     def checkpoint_manager(self, *args: Any, **kwargs: Any) -> Any:

@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional
 from .launcher import RANK_DIR_ENV, SLOT_ENV
 
 __all__ = ["DIST_KVSTORES", "is_distributed", "WorkerInfo", "worker_info", "report_rank", "shard_kwargs",
-           "pin_multipliers", "exit_hard_on_failure", "joined_dist_job", "mark_joined", "save_server_states", "load_server_states", "is_server_states", "STATES_FORMAT"]
+           "pin_multipliers", "trainable_digest", "exit_hard_on_failure", "joined_dist_job", "mark_joined", "save_server_states", "load_server_states", "is_server_states", "STATES_FORMAT"]
 
 DIST_KVSTORES = ("dist_sync", "dist_device_sync", "dist_async")
 STATES_FORMAT = "afflib-dist-optimizer-states/1"
@@ -132,6 +132,23 @@ def mark_joined() -> None:
 
 def joined_dist_job() -> bool:
     return bool(_JOINED)
+
+
+def trainable_digest(net: Any) -> str:
+    """SHA-1 of the trainable parameters of ``net`` (names and float bytes, first context), in name order.
+
+    BatchNorm running statistics are left out: each worker estimates them on its own shard.
+    """
+    import hashlib
+    digest = hashlib.sha1()
+    params = net._collect_params_with_prefix()
+    for name in sorted(params):
+        param = params[name]
+        if param.grad_req == "null":
+            continue
+        digest.update(name.encode())
+        digest.update(param.list_data()[0].asnumpy().tobytes())
+    return digest.hexdigest()
 
 
 def pin_multipliers(trainer: Any) -> None:

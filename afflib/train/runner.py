@@ -111,7 +111,7 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
     history = fit(net, trainer, train_source, val_source, contexts, schedule, recipe, loss_fn, checkpoints, log,
                   start_epoch=start, teacher=teacher, show_progress=want_progress(args.no_progress),
                   epoch_line=epoch_line)
-    dist.finish()
+    dist.finish(net, log)
     if checkpoints.best_path:
         log.info("best validation checkpoint: %s", checkpoints.best_path)
     return history
