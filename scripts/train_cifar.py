@@ -16,7 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import mxnet as mx  # noqa: E402
 
 import afflib  # noqa: E402
-from afflib.train import LRSchedule, Recipe, find_resume_point, resolve_dtype, select_contexts, setup_logging  # noqa: E402
+from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
+                          select_contexts, setup_logging)
 from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, small_image_source  # noqa: E402
 from afflib.train.plot import plot_history  # noqa: E402
 from afflib.train.runner import add_engine_flags, exit_on_error, prepare_net, run_training, seed_everything  # noqa: E402
@@ -106,10 +107,8 @@ def main(argv=None) -> None:
     resume = find_resume_point(args.resume_from, "", args.resume_epoch) if args.resume_from else None
     prepare_net(net, contexts, dtype, mx.init.Xavier(magnitude=2), resume, args.mode == "hybrid", name)
     batch_size = args.batch_size * len(contexts)
-    num_parts, part_index = 1, 0
-    if args.kvstore.startswith("dist"):
-        kv = mx.kv.create(args.kvstore)
-        num_parts, part_index = kv.num_workers, kv.rank
+    kvstore = make_kvstore(args.kvstore, contexts)
+    num_parts, part_index = (kvstore.num_workers, kvstore.rank) if "dist" in kvstore.type else (1, 0)
     common = dict(batch_size=batch_size, data_dir=args.data_dir, rec_dir=args.rec_dir,
                   coarse_labels=args.coarse_labels, num_workers=args.num_workers, seed=args.seed, log=log)
     train = small_image_source(args.dataset, True, auto_augment=args.auto_aug, num_parts=num_parts,
@@ -130,7 +129,7 @@ def main(argv=None) -> None:
             record["train_seconds"])
 
     history = run_training(net, name, args.dataset + labels, train, val, contexts, recipe, schedule, args, log,
-                           args.save_dir, args.save_period, best_as_accuracy=True, resume=resume,
+                           args.save_dir, args.save_period, best_as_accuracy=True, kvstore=kvstore, resume=resume,
                            epoch_line=cifar_line)
     if args.save_plot_dir and history:
         path = plot_history(history, os.path.join(args.save_plot_dir, f"{args.dataset}{labels}-{name}.png"),

@@ -19,7 +19,8 @@ import mxnet as mx  # noqa: E402
 
 import afflib  # noqa: E402
 from afflib.nn.fusion import canonical_fusion  # noqa: E402
-from afflib.train import LRSchedule, Recipe, find_resume_point, resolve_dtype, select_contexts, setup_logging  # noqa: E402
+from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
+                          load_checked, select_contexts, setup_logging)
 from afflib.train.runner import add_engine_flags, exit_on_error, prepare_net, run_training, seed_everything  # noqa: E402
 
 
@@ -158,15 +159,17 @@ def main(argv=None) -> None:
     prepare_net(net, contexts, dtype, mx.init.MSRAPrelu(), resume, args.mode == "hybrid", name, pretrained)
     teacher = None
     if args.teacher:
-        teacher = afflib.get_model(args.teacher, pretrained=args.teacher_params or True, classes=args.classes)
-        teacher.collect_params().reset_ctx(contexts)
+        if args.teacher_params:
+            teacher = afflib.get_model(args.teacher, classes=args.classes)
+            load_checked(teacher, args.teacher_params, ctx=contexts, model_name=args.teacher)
+        else:
+            teacher = afflib.get_model(args.teacher, pretrained=True, classes=args.classes)
+            teacher.collect_params().reset_ctx(contexts)
         if dtype != "float32":
             teacher.cast(dtype)
         teacher.hybridize(static_alloc=True, static_shape=True)
-    num_parts, part_index = 1, 0
-    if args.kvstore.startswith("dist"):
-        kv = mx.kv.create(args.kvstore)
-        num_parts, part_index = kv.num_workers, kv.rank
+    kvstore = make_kvstore(args.kvstore, contexts)
+    num_parts, part_index = (kvstore.num_workers, kvstore.rank) if "dist" in kvstore.type else (1, 0)
     train, val = data_sources(args, args.batch_size * len(contexts), num_parts, part_index)
     recipe = Recipe(num_epochs=args.num_epochs, classes=args.classes,
                     label_smoothing=0.1 if args.label_smoothing else 0.0, mixup=args.mixup,
@@ -176,7 +179,7 @@ def main(argv=None) -> None:
                           step_epochs=[int(e) for e in args.lr_decay_epoch.split(",") if e.strip()],
                           step_factor=args.lr_decay, step_period=args.lr_decay_period, power=2.0)
     run_training(net, name, "imagenet", train, val, contexts, recipe, schedule, args, log, args.save_dir,
-                 args.save_frequency, best_as_accuracy=False, resume=resume, teacher=teacher,
+                 args.save_frequency, best_as_accuracy=False, kvstore=kvstore, resume=resume, teacher=teacher,
                  temperature=args.temperature, hard_weight=args.hard_weight)
 
 

@@ -18,7 +18,6 @@ import numpy as np
 from mxnet import gluon
 
 from .checkpoint import CheckpointManager, ResumePoint
-from .devices import make_kvstore
 from .logs import want_progress
 from .loop import NonFiniteLossError, Recipe, TrainingInterrupted, fit
 from .losses import make_loss
@@ -78,17 +77,26 @@ def prepare_net(net: gluon.HybridBlock, contexts: Sequence[mx.Context], dtype: s
 
 def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source, val_source,
                  contexts: Sequence[mx.Context], recipe: Recipe, schedule: LRSchedule, args: argparse.Namespace,
-                 log: logging.Logger, save_dir: str, save_frequency: int, best_as_accuracy: bool,
+                 log: logging.Logger, save_dir: str, save_frequency: int, best_as_accuracy: bool, kvstore: Any,
                  resume: Optional[ResumePoint] = None, teacher: Optional[gluon.Block] = None,
                  temperature: float = 20.0, hard_weight: float = 0.5,
                  epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None) -> List[Dict[str, Any]]:
-    """Trainer, loss, checkpoints and the loop for an initialised ``net``; returns the history."""
-    kvstore = make_kvstore(args.kvstore, contexts)
+    """Trainer, loss, checkpoints and the loop for an initialised ``net``; returns the history.
+
+    ``kvstore`` comes from :func:`afflib.train.make_kvstore`. In distributed mode (``dist_*``) only worker 0
+    writes checkpoints, and without optimizer states (MXNet cannot save them from a distributed KVStore), so
+    such runs resume from weights only.
+    """
+    distributed = "dist" in kvstore.type
+    workers = kvstore.num_workers if distributed else 1
+    if distributed and kvstore.rank != 0:
+        save_dir = ""
     trainer = make_trainer(net, lr=schedule.base_lr, momentum=args.momentum, wd=args.wd, no_wd=args.no_wd,
                            dtype=recipe.dtype, optimizer="nag", kvstore=kvstore)
     if resume is not None and resume.states:
         trainer.load_states(resume.states)
-    checkpoints = CheckpointManager(save_dir, tag, model_name, save_frequency, best_as_accuracy)
+    checkpoints = CheckpointManager(save_dir, tag, model_name, save_frequency, best_as_accuracy,
+                                    save_states=not distributed)
     checkpoints.write_config(run_config(args, contexts, recipe.dtype, model_name))
     start = resume.start_epoch if resume is not None else 0
     if resume is not None:
@@ -97,7 +105,7 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
     loss_fn = make_loss(teacher is not None, temperature, hard_weight)
     history = fit(net, trainer, train_source, val_source, contexts, schedule, recipe, loss_fn, checkpoints, log,
                   start_epoch=start, teacher=teacher, show_progress=want_progress(args.no_progress),
-                  epoch_line=epoch_line)
+                  epoch_line=epoch_line, workers=workers)
     if checkpoints.best_path:
         log.info("best validation checkpoint: %s", checkpoints.best_path)
     return history
