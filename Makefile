@@ -14,8 +14,9 @@ $(STAMP): setup.py constraints.txt
 
 venv: $(STAMP)
 
+FUSION ?= aff
 demo: $(STAMP)
-	$(PY) scripts/summary.py --table
+	$(PY) scripts/demo.py --fusion $(FUSION)
 
 test: $(STAMP)
 	$(PY) -m pytest -q tests

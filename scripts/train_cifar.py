@@ -16,7 +16,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import mxnet as mx  # noqa: E402
 
 import afflib  # noqa: E402
-from afflib.train import LRSchedule, Recipe, find_resume_point, resolve_dtype, select_contexts, setup_logging  # noqa: E402
+from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
+                          select_contexts, setup_logging)
 from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, small_image_source  # noqa: E402
 from afflib.train.plot import plot_history  # noqa: E402
 from afflib.distributed import DistSession  # noqa: E402
@@ -96,7 +97,8 @@ def main(argv=None) -> None:
     net, name = build_model(args, classes, channels)
     labels = "-coarse" if args.coarse_labels else ""
     log_file = os.path.join(args.logging_dir, f"train_{args.dataset}{labels}-{name}.log") if args.logging_dir else None
-    dist = DistSession.from_flag(args.kvstore)      # joins a dist_* job (rank, shard); inactive otherwise
+    kvstore = make_kvstore(args.kvstore, contexts)     # a dist_* store joins the job: rank 0 alone writes the log
+    dist = DistSession(kvstore)
     log = dist.configure_logging(setup_logging(dist.log_file(log_file)))
     log.info(str(args))
     dtype = resolve_dtype(args.dtype, contexts, log)
@@ -129,8 +131,8 @@ def main(argv=None) -> None:
             record["train_seconds"])
 
     history = run_training(net, name, args.dataset + labels, train, val, contexts, recipe, schedule, args, log,
-                           args.save_dir, args.save_period, best_as_accuracy=True, resume=resume,
-                           epoch_line=cifar_line, dist=dist)
+                           args.save_dir, args.save_period, best_as_accuracy=True, kvstore=kvstore, resume=resume,
+                           epoch_line=cifar_line)
     if args.save_plot_dir and history and dist.is_chief:
         path = plot_history(history, os.path.join(args.save_plot_dir, f"{args.dataset}{labels}-{name}.png"),
                             f"{name} on {args.dataset}{labels}")

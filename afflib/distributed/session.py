@@ -1,7 +1,7 @@
 """The distributed side of one training run, as the engine (``afflib.train.runner``) uses it.
 
-``DistSession.from_flag(args.kvstore)`` creates the ``dist_*`` KVStore once (ranks exist only after that) and
-then answers what differs on a worker of a multi-machine job:
+``DistSession(kvstore)``, built on the run's KVStore (``afflib.train.make_kvstore``; ranks exist only once a
+``dist_*`` store is created), answers what differs on a worker of a multi-machine job:
 
 * its shard of the training data (``num_parts``/``part_index`` = ``num_workers``/``rank``);
 * the batch size given to ``trainer.step``: per-worker batch x workers, because the servers sum the gradients of
@@ -40,18 +40,6 @@ class DistSession:
         if self.kvstore is not None:
             mark_joined()
             report_rank(self.kvstore)
-
-    @classmethod
-    def from_flag(cls, name: str) -> "DistSession":
-        """Create the ``dist_*`` KVStore named by ``--kvstore`` (joining the job), or an inactive session."""
-        if not is_distributed(name):
-            return cls(None)
-        import mxnet as mx
-        import os
-        if "DMLC_ROLE" not in os.environ:
-            raise RuntimeError(f"--kvstore {name} needs the DMLC_* environment of a job: start the script with "
-                               f"scripts/launch.py -n WORKERS -s SERVERS -- python ...")
-        return cls(mx.kv.create(name))
 
     @property
     def active(self) -> bool:

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from .launcher import RANK_DIR_ENV, SLOT_ENV
 
-__all__ = ["DIST_KVSTORES", "is_distributed", "WorkerInfo", "worker_info", "report_rank", "shard_kwargs",
+__all__ = ["DIST_KVSTORES", "require_job_environment", "is_distributed", "WorkerInfo", "worker_info", "report_rank", "shard_kwargs",
            "pin_multipliers", "trainable_digest", "exit_hard_on_failure", "joined_dist_job", "mark_joined", "save_server_states", "load_server_states", "is_server_states", "STATES_FORMAT"]
 
 DIST_KVSTORES = ("dist_sync", "dist_device_sync", "dist_async")
@@ -31,6 +31,16 @@ STATES_FORMAT = "afflib-dist-optimizer-states/1"
 CONTROLLER = 0                          # the only command head MXNet hands to a server's Python controller
 SAVE_STATES = "afflib-save-states:"     # command bodies understood by afflib/distributed/server.py
 LOAD_STATES = "afflib-load-states:"
+
+
+def require_job_environment(kvstore_name: str) -> None:
+    """Refuse a ``dist_*`` store outside a launched job, before ps-lite fails with a bare CHECK message."""
+    missing = [var for var in ("DMLC_ROLE", "DMLC_PS_ROOT_URI", "DMLC_PS_ROOT_PORT", "DMLC_NUM_WORKER",
+                               "DMLC_NUM_SERVER") if var not in os.environ]
+    if is_distributed(kvstore_name) and missing:
+        raise ValueError(f"--kvstore {kvstore_name} joins a parameter-server job, but {', '.join(missing)} "
+                         f"{'is' if len(missing) == 1 else 'are'} not set: start the script with "
+                         f"scripts/launch.py -n WORKERS -s SERVERS -- python ... --kvstore {kvstore_name}")
 
 
 def is_distributed(kvstore: Any) -> bool:

@@ -19,7 +19,7 @@ from .metrics import RunningLoss, TopKErrors
 from .schedule import LRSchedule
 
 __all__ = ["Recipe", "EvalResult", "NonFiniteLossError", "TrainingInterrupted", "StopFlag", "train_epoch",
-           "evaluate", "fit"]
+           "sync_running_stats", "evaluate", "fit"]
 
 
 @dataclass
@@ -38,7 +38,6 @@ class Recipe:
     log_interval: int = 50
     dtype: str = "float32"
     seed: int = 0
-    num_workers: int = 1    # workers of a dist_* job: their servers sum gradients of num_workers batches
 
     def mixup_active(self, epoch: int) -> bool:
         return self.mixup and epoch < self.num_epochs - self.mixup_off_epoch
@@ -110,13 +109,14 @@ def _targets(batch_data: mx.nd.NDArray, label: mx.nd.NDArray, recipe: Recipe, ep
 def train_epoch(epoch: int, source: Iterable, net: gluon.Block, loss_fn: gluon.loss.Loss, trainer: gluon.Trainer,
                 schedule: LRSchedule, contexts: Sequence[mx.Context], recipe: Recipe, log: logging.Logger,
                 teacher: Optional[gluon.Block] = None, stop: Optional[StopFlag] = None,
-                show_progress: bool = False, on_interrupt: Optional[Callable[[int, int], Optional[str]]] = None
-                ) -> Dict[str, float]:
+                show_progress: bool = False, on_interrupt: Optional[Callable[[int, int], Optional[str]]] = None,
+                workers: int = 1) -> Dict[str, float]:
     """Train one epoch; returns ``{'loss', 'accuracy', 'samples', 'seconds', 'lr'}``.
 
     The learning rate of every update comes from ``schedule(global update number)``. A non-finite loss raises
     :class:`NonFiniteLossError` before the update; a signal in ``stop`` calls ``on_interrupt(epoch, batch)``
-    (which saves) and raises :class:`TrainingInterrupted`.
+    (which saves) and raises :class:`TrainingInterrupted`. ``workers``: processes of a distributed run (their
+    gradients are summed, so the update is normalised by the global batch).
     """
     rng = np.random.RandomState(recipe.seed * 100003 + epoch)
     meter = RunningLoss()
@@ -152,7 +152,7 @@ def train_epoch(epoch: int, source: Iterable, net: gluon.Block, loss_fn: gluon.l
                     f"checkpoint is kept")
             lr = schedule(epoch * iters + i + 1)
             trainer.set_learning_rate(lr)
-            trainer.step(rows * recipe.num_workers)
+            trainer.step(rows * workers)
             logits = np.concatenate([o.asnumpy() for o in outputs])[:real]
             meter.update(loss_values[:real], logits, labels.asnumpy()[:real])
             samples += real
@@ -170,6 +170,17 @@ def train_epoch(epoch: int, source: Iterable, net: gluon.Block, loss_fn: gluon.l
         bar.close()
     loss, accuracy = meter.get()
     return {"loss": loss, "accuracy": accuracy, "samples": samples, "seconds": time.time() - tic, "lr": lr}
+
+
+def sync_running_stats(net: gluon.Block) -> None:
+    """Average BatchNorm running statistics over the devices (each saw only its share of the batches), so that
+    validation on several devices and a saved checkpoint (which stores the average) give the same numbers."""
+    for param in net.collect_params().values():
+        if param.grad_req == "null" and param._data is not None and len(param.list_ctx()) > 1:
+            copies = param.list_data()
+            mean = mx.nd.add_n(*[c.as_in_context(copies[0].context) for c in copies]) / len(copies)
+            for copy in copies:  # in place: Parameter.set_data would make the Trainer re-initialise its KVStore
+                mean.copyto(copy)
 
 
 def evaluate(net: gluon.Block, source: Iterable, contexts: Sequence[mx.Context], dtype: str = "float32",
@@ -194,8 +205,8 @@ def evaluate(net: gluon.Block, source: Iterable, contexts: Sequence[mx.Context],
 def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, contexts: Sequence[mx.Context],
         schedule: LRSchedule, recipe: Recipe, loss_fn: gluon.loss.Loss, checkpoints: CheckpointManager,
         log: logging.Logger, start_epoch: int = 0, teacher: Optional[gluon.Block] = None,
-        show_progress: bool = False, epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None
-        ) -> List[Dict[str, Any]]:
+        show_progress: bool = False, epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None,
+        workers: int = 1) -> List[Dict[str, Any]]:
     """Train from ``start_epoch`` to ``recipe.num_epochs``, validating and checkpointing after every epoch.
 
     Logs the original release's lines (``[Epoch N] training: ...``, ``[Epoch N] speed: ...``,
@@ -208,19 +219,21 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, cont
         checkpoints.best_error = min(errors)
 
     def save_interrupted(epoch: int, batch: int) -> Optional[str]:
+        sync_running_stats(net)
         return checkpoints.save_interrupted(net, trainer, epoch, batch, {"history": history})
 
     with StopFlag() as stop:
         for epoch in range(start_epoch, recipe.num_epochs):
             stats = train_epoch(epoch, train_source, net, loss_fn, trainer, schedule, contexts, recipe, log,
                                 teacher=teacher, stop=stop, show_progress=show_progress,
-                                on_interrupt=save_interrupted)
+                                on_interrupt=save_interrupted, workers=workers)
             log.info("[Epoch %d] training: loss=%f\taccuracy=%f", epoch, stats["loss"], stats["accuracy"])
             log.info("[Epoch %d] speed: %d samples/sec\ttime cost: %f", epoch,
                      int(stats["samples"] / max(stats["seconds"], 1e-9)), stats["seconds"])
             record: Dict[str, Any] = {"epoch": epoch, "train_loss": stats["loss"], "train_accuracy": stats["accuracy"],
                                       "lr": stats["lr"], "train_seconds": stats["seconds"],
                                       "val_top1_error": None, "val_top5_error": None}
+            sync_running_stats(net)
             if val_source is not None:
                 result = evaluate(net, val_source, contexts, recipe.dtype, show_progress)
                 log.info("[Epoch %d] validation: err-top1=%f err-top5=%f", epoch, result.top1_error, result.top5_error)

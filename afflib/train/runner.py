@@ -21,7 +21,6 @@ from afflib.distributed.session import DistSession
 from afflib.distributed.worker import exit_hard_on_failure
 
 from .checkpoint import ResumePoint
-from .devices import make_kvstore
 from .logs import want_progress
 from .loop import NonFiniteLossError, Recipe, TrainingInterrupted, fit
 from .losses import make_loss
@@ -81,21 +80,20 @@ def prepare_net(net: gluon.HybridBlock, contexts: Sequence[mx.Context], dtype: s
 
 def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source, val_source,
                  contexts: Sequence[mx.Context], recipe: Recipe, schedule: LRSchedule, args: argparse.Namespace,
-                 log: logging.Logger, save_dir: str, save_frequency: int, best_as_accuracy: bool,
+                 log: logging.Logger, save_dir: str, save_frequency: int, best_as_accuracy: bool, kvstore: Any,
                  resume: Optional[ResumePoint] = None, teacher: Optional[gluon.Block] = None,
                  temperature: float = 20.0, hard_weight: float = 0.5,
-                 epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None,
-                 dist: Optional[DistSession] = None) -> List[Dict[str, Any]]:
+                 epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None) -> List[Dict[str, Any]]:
     """Trainer, loss, checkpoints and the loop for an initialised ``net``; returns the history.
 
-    ``dist``: the :class:`afflib.distributed.DistSession` of a ``dist_*`` run (its KVStore, rank, shard).
+    ``kvstore`` comes from :func:`afflib.train.make_kvstore`. In distributed mode (``dist_*``) the
+    :class:`afflib.distributed.DistSession` of the run decides what differs: only worker 0 validates and writes
+    checkpoints (with the servers' optimizer states, so dist runs resume exactly), the schedule runs on the servers.
     """
-    dist = dist or DistSession(None)
-    kvstore = dist.kvstore or make_kvstore(args.kvstore, contexts)
+    dist = DistSession(kvstore)
     trainer = make_trainer(net, lr=schedule.base_lr, momentum=args.momentum, wd=args.wd, no_wd=args.no_wd,
                            dtype=recipe.dtype, optimizer="nag", kvstore=kvstore)
     if dist.active:
-        recipe.num_workers = dist.num_workers
         dist.prepare_trainer(trainer, schedule, train_source.batch_size, resume.start_epoch if resume else 0,
                              resume.states if resume else None)
         val_source = dist.validation_source(val_source)
@@ -110,7 +108,7 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
     loss_fn = make_loss(teacher is not None, temperature, hard_weight)
     history = fit(net, trainer, train_source, val_source, contexts, schedule, recipe, loss_fn, checkpoints, log,
                   start_epoch=start, teacher=teacher, show_progress=want_progress(args.no_progress),
-                  epoch_line=epoch_line)
+                  epoch_line=epoch_line, workers=dist.num_workers)
     dist.finish(net, log)
     if checkpoints.best_path:
         log.info("best validation checkpoint: %s", checkpoints.best_path)
