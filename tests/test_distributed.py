@@ -176,3 +176,36 @@ def test_server_side_optimizer_states_resume_exactly(tmp_path):
     assert np.array_equal(final["straight"][0], final["straight"][1])
     assert np.array_equal(final["straight"][0], final["split"][0])
     assert np.array_equal(final["split"][0], final["split"][1])
+
+
+FAKE_SSH = """#!/bin/sh
+# Stands in for ssh: drops the options and the host, runs the remote line here in a new session like sshd.
+while [ $# -gt 0 ]; do case "$1" in -o|-p) shift 2;; -*) shift;; *) break;; esac; done
+shift
+exec setsid -w sh -c "$*"
+"""
+
+
+@pytest.mark.slow
+def test_ssh_launcher_runs_a_job_through_its_command_lines(tmp_path):
+    """The ssh plan's command lines, run by a stand-in for ssh on this machine, form a working dist_sync job."""
+    from afflib.distributed.launcher import run_job
+    from afflib.distributed.plan import Host, ssh_plan
+    fake = tmp_path / "fake-ssh"
+    fake.write_text(FAKE_SSH)
+    fake.chmod(0o755)
+    out = tmp_path / "out"
+    out.mkdir()
+    command = [PY, str(REPO / "tests" / "dist_worker.py"), "--out", str(out), "--steps", "6"]
+    plan = ssh_plan([Host("127.0.0.1"), Host("localhost", addr="127.0.0.1")], 2, 1, command,
+                    {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}, port=free_tcp_port(), workdir=str(REPO),
+                    python=PY, timeout_dead=3, ssh=[str(fake)])
+    result = run_job(plan, timeout_dead=3)
+    assert result.status == 0, result.reason
+    weights = [np.load(out / f"params-rank{r}.npy") for r in (0, 1)]
+    assert np.array_equal(weights[0], weights[1])
+
+
+def free_tcp_port():
+    from afflib.distributed.launcher import free_port
+    return free_port()

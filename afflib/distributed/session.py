@@ -31,6 +31,20 @@ def _checkpoint_base():
     return CheckpointManager
 
 
+class PerStepSchedule:
+    """A schedule of global steps evaluated on server updates, ``updates_per_step`` of which make a step.
+
+    In dist_async every worker's push is applied as its own update, so the servers count
+    ``num_workers`` updates per global step.
+    """
+
+    def __init__(self, schedule: Any, updates_per_step: int):
+        self.schedule, self.updates_per_step = schedule, updates_per_step
+
+    def __call__(self, num_update: int) -> float:
+        return self.schedule((num_update + self.updates_per_step - 1) // self.updates_per_step)
+
+
 class DistSession:
     """Rank, workers and KVStore of this process (inactive outside ``dist_*`` stores)."""
 
@@ -92,9 +106,14 @@ class DistSession:
                              f"alone with --resume-states '' (momentum restarts at zero)")
         optimizer = trainer._optimizer
         pin_multipliers(trainer)
-        start_update = start_epoch * schedule.iters_per_epoch
+        server_schedule = schedule
+        updates_per_step = 1
+        if "async" in self.kvstore.type:           # every worker's push is an update of its own
+            updates_per_step = self.num_workers
+            server_schedule = PerStepSchedule(schedule, updates_per_step)
+        start_update = start_epoch * schedule.iters_per_epoch * updates_per_step
         optimizer.begin_num_update = optimizer.num_update = start_update
-        optimizer.lr_scheduler = schedule          # pickled to the servers with the optimizer
+        optimizer.lr_scheduler = server_schedule   # pickled to the servers with the optimizer
         optimizer.rescale_grad = trainer._scale / (per_worker_batch * self.num_workers)
         trainer._init_kvstore()                    # sends the optimizer (MXNet would do it at the first step)
         trainer._init_params()
