@@ -59,20 +59,22 @@ def main(argv=None) -> int:
             server_argv = [args.python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                                      "afflib", "distributed", "server.py")]
             plan = local_plan(args.num_workers, args.num_servers, command, env, args.port, server_argv)
+            root = f"127.0.0.1:{plan[0].env['DMLC_PS_ROOT_PORT']}"
         else:
             if not args.hostfile:
                 raise ValueError("--launcher ssh needs -H/--hostfile")
-            plan = ssh_plan(parse_hostfile(args.hostfile), args.num_workers, args.num_servers, command, env,
-                            args.port or 9091, args.workdir, args.python, args.timeout_dead, args.ssh.split())
+            hosts = parse_hostfile(args.hostfile)
+            plan = ssh_plan(hosts, args.num_workers, args.num_servers, command, env, args.port or 9091,
+                            args.workdir, args.python, args.timeout_dead, args.ssh.split())
+            root = f"{hosts[0].address}:{args.port or 9091}"
         if args.timeout_dead <= 0:
             raise ValueError(f"--timeout-dead must be positive seconds, got {args.timeout_dead}")
     except ValueError as err:
         print(f"launch.py: error: {err}", file=sys.stderr)
         return 2
 
-    root = plan[0].env.get("DMLC_PS_ROOT_URI") or args.hostfile
-    print(f"[launch] {args.launcher}: scheduler at {root}:{plan[0].env.get('DMLC_PS_ROOT_PORT', args.port)}, "
-          f"{args.num_servers} server(s), {args.num_workers} worker(s)", file=sys.stderr, flush=True)
+    print(f"[launch] {args.launcher}: scheduler at {root}, {args.num_servers} server(s), {args.num_workers} "
+          f"worker(s); a failure stops the job within {args.timeout_dead:g} s", file=sys.stderr, flush=True)
     rank_dir = tempfile.mkdtemp(prefix="afflib-launch-") if args.launcher == "local" else None
     try:
         result = run_job(plan, timeout_dead=args.timeout_dead, rank_dir=rank_dir)

@@ -4,7 +4,6 @@ The supervision tests run small shell/Python processes (no MXNet) in place of se
 exercise the real process-group, failure and streaming logic in a second or two.
 """
 import io
-import os
 import signal
 import subprocess
 import sys

@@ -151,7 +151,7 @@ class DistCheckpointManager(_checkpoint_base()):
     """:class:`afflib.train.CheckpointManager` for dist runs: rank 0 writes params, server states and records.
 
     The other ranks write nothing (their weights are the same; their BatchNorm running statistics, which are
-    not synchronised, are not kept).
+    not synchronised, are not kept). Checkpoints are written at the ends of epochs only.
     """
     session: DistSession
 
@@ -160,12 +160,19 @@ class DistCheckpointManager(_checkpoint_base()):
             return stem + ".params"
         from afflib.train.checkpoint import atomic_write, _write_json
         import os
-        atomic_write(stem + ".params", net.save_parameters)
+        # The servers first: if they are gone, this blocks until the launcher kills the job, and nothing of
+        # the checkpoint has been replaced yet.
         if trainer is not None:
             atomic_write(stem + ".states", lambda tmp: save_server_states(trainer, tmp))
+        atomic_write(stem + ".params", net.save_parameters)
         _write_json(stem + ".json", dict(record, model=self.model_name, params=os.path.basename(stem + ".params"),
                                          num_workers=self.session.num_workers))
         return stem + ".params"
+
+    def save_interrupted(self, net: Any, trainer: Any, epoch: int, batch: int, record: dict) -> Optional[str]:
+        """No mid-epoch checkpoint in dist runs: a signal there usually means the launcher is stopping a job
+        whose peer died, when the servers may not answer; the last end-of-epoch checkpoint is the resume point."""
+        return None
 
     def write_config(self, config: dict) -> Optional[str]:
         return super().write_config(config) if self.session.is_chief else None

@@ -19,12 +19,13 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, List, Optional
 
 from .launcher import RANK_DIR_ENV, SLOT_ENV
 
-__all__ = ["DIST_KVSTORES", "require_job_environment", "is_distributed", "WorkerInfo", "worker_info", "report_rank", "shard_kwargs",
-           "pin_multipliers", "trainable_digest", "exit_hard_on_failure", "joined_dist_job", "mark_joined", "save_server_states", "load_server_states", "is_server_states", "STATES_FORMAT"]
+__all__ = ["DIST_KVSTORES", "require_job_environment", "is_distributed", "WorkerInfo", "worker_info",
+           "report_rank", "pin_multipliers", "trainable_digest", "exit_hard_on_failure", "joined_dist_job",
+           "mark_joined", "save_server_states", "load_server_states", "is_server_states", "STATES_FORMAT"]
 
 DIST_KVSTORES = ("dist_sync", "dist_device_sync", "dist_async")
 STATES_FORMAT = "afflib-dist-optimizer-states/1"
@@ -84,11 +85,6 @@ def report_rank(kvstore: Any) -> None:
         os.replace(tmp, path)
     except OSError:
         pass        # only a nicer launcher message is lost
-
-
-def shard_kwargs(info: WorkerInfo) -> Dict[str, int]:
-    """``num_parts``/``part_index`` for ``ImageRecordIter`` and afflib's sharded sources."""
-    return {"num_parts": info.num_workers, "part_index": info.rank}
 
 
 def exit_hard_on_failure(main: Callable[[], Optional[int]], always: bool = True) -> int:
