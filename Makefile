@@ -9,8 +9,7 @@ STAMP := $(VENV)/.afflib-installed
 
 $(STAMP): setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade "pip<25" wheel
-	$(PY) -m pip install -q -c constraints.txt -e ".[cpu,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[cpu,dev,onnx]"
 	touch $(STAMP)
 
 venv: $(STAMP)
