@@ -127,7 +127,7 @@ def exit_on_error(main: Callable[[], Any]) -> None:
         print(f"error: this afflib checkout lacks {err.name} (needed for released weights / this data set)",
               file=sys.stderr)
         sys.exit(2)
-    except (ValueError, FileNotFoundError, RuntimeError, ParamsMismatchError) as err:
+    except (ValueError, OSError, RuntimeError, ParamsMismatchError) as err:
         if isinstance(err, mx.base.MXNetError):
             raise
         print(f"error: {err}", file=sys.stderr)
