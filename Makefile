@@ -9,7 +9,7 @@ STAMP := $(VENV)/.afflib-installed
 
 $(STAMP): setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -c constraints.txt -e ".[cpu,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[cpu,dev,onnx]"
 	touch $(STAMP)
 
 venv: $(STAMP)

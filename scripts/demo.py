@@ -25,7 +25,7 @@ TARGET_SECONDS = 600
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--fusion", default="aff", help="aff (default), iaff or add")
-    p.add_argument("--out", default="", help="output folder (default: demo-output/<fusion>-<date-time>)")
+    p.add_argument("--out", default="", help="output folder (default: demo_output/<fusion>-<date-time>)")
     p.add_argument("--data-dir", default=None, help="Fashion-MNIST IDX folder (default: the standard locations)")
     p.add_argument("--rec-dir", default="~/.mxnet/datasets/fashion-mnist/rec", help="RecordIO folder (packed once)")
     # The recipe: a 1-block-per-stage CIFAR-style AFF-ResNet, widths 16/32/64 (x2), warmup + cosine, NAG,
@@ -83,7 +83,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     from afflib.nn.fusion import canonical_fusion
     fusion = canonical_fusion(args.fusion)
-    out = Path(args.out or REPO / "demo-output" / f"{fusion}-{time.strftime('%Y%m%d-%H%M%S')}")
+    out = Path(args.out or REPO / "demo_output" / f"{fusion}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and any(out.iterdir()):
         sys.exit(f"demo: output folder {out} already has files; choose another --out")
     out.mkdir(parents=True, exist_ok=True)

@@ -105,7 +105,8 @@ def main(argv=None) -> None:
     seed_everything(args.seed)
     if args.summary:
         net.initialize()
-        net.summary(mx.nd.zeros((1, channels, 28 if args.dataset == "fashion-mnist" else 32) + (28 if args.dataset == "fashion-mnist" else 32,)))
+        size = 28 if args.dataset == "fashion-mnist" else 32
+        net.summary(mx.nd.zeros((1, channels, size, size)))
         net, name = build_model(args, classes, channels)
     resume = find_resume_point(args.resume_from, "", args.resume_epoch) if args.resume_from else None
     prepare_net(net, contexts, dtype, mx.init.Xavier(magnitude=2), resume, args.mode == "hybrid", name)

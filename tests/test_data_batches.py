@@ -43,3 +43,15 @@ def test_loader_source_yields_batches_with_pad_and_normalized_nchw_data():
     assert batches[0].data.shape == (2, 3, 4, 4) and batches[0].data.dtype == np.float32
     np.testing.assert_allclose(batches[1].data[0, 0, 0, 0].asscalar(), (20 / 255 - 0.5) / 0.25, rtol=1e-5)
     np.testing.assert_array_equal(np.concatenate([b.label.asnumpy() for b in batches]), [0, 1, 2, 3, 4, 0])
+
+
+def test_dataloader_workers_draw_different_augmentations():
+    from afflib.data.transforms import CifarTrainTransform
+
+    image = (np.arange(32 * 32 * 3) % 251).astype(np.uint8).reshape(32, 32, 3)
+    dataset = mx.gluon.data.ArrayDataset(np.stack([image] * 16), np.zeros(16)).transform_first(
+        CifarTrainTransform(seed=0))
+    source = LoaderSource(dataset, batch_size=8, train=True, num_workers=2,
+                          batchify_fn=functools.partial(stack_batch, mean=(0, 0, 0), std=(1, 1, 1)))
+    first, second = (b.data.asnumpy() for b in source)
+    assert not np.array_equal(first, second), "forked workers must not repeat each other's random crops"

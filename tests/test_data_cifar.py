@@ -1,8 +1,8 @@
-import functools
 import http.server
 import io
 import tarfile
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -77,6 +77,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Length", str(claimed or len(body)))
         self.end_headers()
+        if self.path.startswith("/stall"):
+            time.sleep(2)  # longer than the client's timeout
         self.wfile.write(body)
 
     def log_message(self, *args):
@@ -109,15 +111,18 @@ def test_download_unpacks_atomically_and_loads(tmp_path, server):
     assert cifar.download_cifar("cifar10", tmp_path, url=url) == folder
 
 
-@pytest.mark.parametrize("route", ["missing", "truncated", "not-a-tar"])
+@pytest.mark.parametrize("route", ["missing", "truncated", "not-a-tar", "cut-gzip", "stall"])
 def test_failed_downloads_leave_nothing_behind(tmp_path, server, route):
     archive, _ = cifar10_archive()
     server.routes["/truncated.tar.gz"] = (archive[:100], 200, len(archive))
     server.routes["/not-a-tar.tar.gz"] = (b"<html>oops</html>", 200, 0)
+    server.routes["/cut-gzip.tar.gz"] = (archive[:len(archive) // 2], 200, 0)  # complete transfer, broken archive
+    server.routes["/stall.tar.gz"] = (archive, 200, 0)
     url = f"http://127.0.0.1:{server.server_port}/{route}.tar.gz"
-    expected = {"missing": "404", "truncated": "cannot download|stopped after", "not-a-tar": "not a valid tar.gz"}
+    expected = {"missing": "404", "truncated": "cannot download|stopped after", "not-a-tar": "not a valid tar.gz",
+                "cut-gzip": "not a valid tar.gz", "stall": "cannot download .*timed out"}
     with pytest.raises(IOError, match=expected[route]):
-        cifar.download_cifar("cifar10", tmp_path, url=url, progress=False, timeout=5)
+        cifar.download_cifar("cifar10", tmp_path, url=url, progress=False, timeout=0.5)
     assert list(tmp_path.iterdir()) == []
 
 

@@ -87,7 +87,7 @@ def test_pack_and_read_back_records_exactly(tmp_path):
     data = np.concatenate([b.data.asnumpy() for b in batches])[:10]
     labels = np.concatenate([b.label.asnumpy() for b in batches])[:10]
     assert data.shape == (10, 1, 28, 28) and batches[0].data.context == mx.cpu()
-    restored = data[:, 0] * (fm.FASHION_MNIST_STD * 255) + fm.FASHION_MNIST_MEAN * 255
+    restored = data[:, 0] * (fm.FASHION_MNIST_STD[0] * 255) + fm.FASHION_MNIST_MEAN[0] * 255
     np.testing.assert_allclose(restored, arrays["t10k"][0], atol=1e-3)  # PNG records are lossless
     assert labels.tolist() == arrays["t10k"][1].tolist()
     again = list(source)  # a second iteration is a whole second epoch, the same in evaluation
@@ -118,4 +118,4 @@ def test_real_fashion_mnist_when_installed():
         pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
     images, labels = fm.load_fashion_mnist(train=False)
     assert images.shape == (10000, 28, 28) and np.bincount(labels).tolist() == [1000] * 10
-    assert abs(fm.load_fashion_mnist(train=True)[0].mean() / 255 - fm.FASHION_MNIST_MEAN) < 1e-3
+    assert abs(fm.load_fashion_mnist(train=True)[0].mean() / 255 - fm.FASHION_MNIST_MEAN[0]) < 1e-3

@@ -3,7 +3,6 @@ import os
 import subprocess
 import sys
 import tarfile
-import warnings
 from pathlib import Path
 
 import cv2
@@ -103,6 +102,10 @@ def test_training_sources_shuffle_augment_and_shard(tiny, tmp_path):
     shards = [imagenet.record_source(rec, idx, 4, True, input_size=32, num_workers=1, num_parts=2, part_index=k)
               for k in range(2)]
     assert [s.num_samples for s in shards] == [8, 7] and [len(list(s)) for s in shards] == [2, 2]
+    short = imagenet.record_source(rec, idx, 3, True, input_size=32, num_workers=1, num_parts=4, part_index=3)
+    assert short.num_samples == 3 and len(short) == 2 and len(list(short)) == 2, "as many steps as the larger parts"
+    with pytest.raises(ValueError, match="part 5 of 6 gets no records"):
+        imagenet.record_source(rec, idx, 3, True, num_parts=6, part_index=5)
     folder_shards = [imagenet.folder_source(tiny["train"], 4, True, input_size=32, num_workers=0, num_parts=2,
                                             part_index=k, seed=3) for k in range(2)]
     assert [s.num_samples for s in folder_shards] == [8, 8] and [len(s) for s in folder_shards] == [2, 2]
@@ -128,6 +131,11 @@ def test_refuses_to_overwrite_finished_outputs_without_force(tiny, tmp_path, cap
     assert cli.main(args + ["--resize", "24", "--force"]) == 0
     assert len((out / "train.rec").read_bytes()) < len(before)
     assert not list(out.glob("*.partial"))
+    rebuilt = (out / "train.rec").read_bytes()
+    # Adding the val split later keeps the finished train split and packs only val.
+    assert cli.main(args + ["--val-dir", str(tiny["val"])]) == 0
+    assert (out / "train.rec").read_bytes() == rebuilt and (out / "val.idx").read_text().count("\n") == 9
+    assert "train.rec is finished, kept" in capsys.readouterr().out
 
 
 def test_interrupted_pack_resumes_to_the_same_files(tiny, tmp_path):

@@ -127,9 +127,20 @@ class LoaderSource:
                                            part_index=part_index, seed=seed)
         self.num_samples = self.sampler.num_samples
         self.batch_size = batch_size
+        if batchify_fn is not None and num_workers > 0:
+            batchify_fn = _SharedMemoryBatchify(batchify_fn)
         kwargs = {"batchify_fn": batchify_fn} if batchify_fn is not None else {}
         self.loader = mx.gluon.data.DataLoader(dataset, batch_sampler=self.sampler, num_workers=num_workers,
                                                **kwargs)
+
+    @property
+    def epoch(self) -> int:
+        """Number of the next epoch (its shuffle); set it when resuming a run."""
+        return self.sampler.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.sampler.epoch = value
 
     def __len__(self) -> int:
         return len(self.sampler)
@@ -157,8 +168,8 @@ class RecordIterSource:
                  equal_batches: int = 0, pinned: bool = False):
         self.make_iter, self.num_samples, self.batch_size = make_iter, num_samples, batch_size
         self.pinned = pinned
+        self.epoch = 0  # number of the next epoch (its shuffle seed); set it when resuming a run
         self._len = max(math.ceil(num_samples / batch_size), equal_batches)
-        self.epoch = 0
 
     def __len__(self) -> int:
         return self._len
@@ -204,8 +215,20 @@ def measure_throughput(source: BatchSource, max_batches: Optional[int] = None, w
     return {"images": images, "seconds": seconds, "images_per_s": images / seconds if seconds > 0 else float("inf")}
 
 
+class _SharedMemoryBatchify:
+    """Wraps a numpy batchify for DataLoader workers: the arrays go back in shared memory, not through a pipe."""
+
+    def __init__(self, batchify_fn: Callable):
+        self.batchify_fn = batchify_fn
+
+    def __call__(self, samples):
+        return tuple(mx.nd.array(a, dtype=a.dtype, ctx=mx.Context("cpu_shared", 0)) for a in self.batchify_fn(samples))
+
+
 def _as_float_nd(array) -> mx.nd.NDArray:
     if isinstance(array, mx.nd.NDArray):
+        if array.context != mx.cpu():
+            array = array.as_in_context(mx.cpu())
         return array.astype("float32", copy=False)
     return mx.nd.array(array, dtype="float32")
 

@@ -7,21 +7,23 @@ CIFAR-10 records are a label byte + 3072 image bytes (R, G, B planes of 32x32); 
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import http.client
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from .batches import LoaderSource, stack_batch
+from .records import progress_bar
 from .transforms import CIFAR_MEAN, CIFAR_STD, CifarTrainTransform
 
 __all__ = ["CIFAR10_CLASSES", "CIFAR100_FINE_CLASSES", "CIFAR100_COARSE_CLASSES", "CIFAR_URLS", "class_names",
@@ -75,12 +77,6 @@ def default_root(name: str) -> Path:
     return Path(os.environ.get("MXNET_HOME", "~/.mxnet")).expanduser() / "datasets" / _check_name(name)
 
 
-def _progress(total: Optional[int], desc: str, enabled: Optional[bool]):
-    from tqdm import tqdm
-    return tqdm(total=total, desc=desc, unit="B", unit_scale=True, disable=not (sys.stderr.isatty()
-                                                                                 if enabled is None else enabled))
-
-
 def download_cifar(name: str, root: Optional[os.PathLike] = None, url: Optional[str] = None, timeout: float = 60,
                    progress: Optional[bool] = None, sha256: Optional[str] = None) -> Path:
     """Download and unpack the binary archive of ``name`` into ``root`` unless its files are already there.
@@ -105,7 +101,7 @@ def download_cifar(name: str, root: Optional[os.PathLike] = None, url: Optional[
                 length = response.headers.get("Content-Length")
                 expected = int(length) if length else None
                 received = 0
-                with _progress(expected, f"download {archive.name}", progress) as bar:
+                with progress_bar(expected, f"download {archive.name}", progress, unit="B", unit_scale=True) as bar:
                     while True:
                         chunk = response.read(1 << 20)
                         if not chunk:
@@ -136,7 +132,7 @@ def download_cifar(name: str, root: Optional[os.PathLike] = None, url: Optional[
                     shutil.copyfileobj(source, out)
         for path in staging.iterdir():
             os.replace(path, root / path.name)
-    except tarfile.TarError as error:
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
         archive.unlink(missing_ok=True)
         raise IOError(f"{archive} is not a valid tar.gz archive ({error}); it was removed, run again") from error
     finally:

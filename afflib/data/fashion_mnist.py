@@ -19,7 +19,8 @@ import mxnet as mx
 import numpy as np
 
 from .batches import RecordIterSource, shard_range
-from .records import OutputsExistError, RecordWriter, record_paths
+from .records import RecordWriter, record_paths
+from .transforms import FASHION_MNIST_MEAN, FASHION_MNIST_STD  # (mean,), (std,) of the training pixels on 0-1
 
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DEFAULT_DIRS",
            "find_fashion_mnist_dir", "load_fashion_mnist", "read_idx", "pack_fashion_mnist", "record_source",
@@ -27,9 +28,6 @@ __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "
 
 FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                          "Ankle boot"]
-# Mean and standard deviation of the 60,000 training images' pixels scaled to [0, 1].
-FASHION_MNIST_MEAN = 0.2860
-FASHION_MNIST_STD = 0.3530
 DEFAULT_DIRS = (Path("/usr/share/datasets/fashion-mnist"), Path("~/.mxnet/datasets/fashion-mnist").expanduser())
 _FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
@@ -149,13 +147,12 @@ def _count_lines(path: Path) -> int:
 
 
 def record_source(rec_dir: os.PathLike, train: bool, batch_size: int, num_workers: int = 1, augment: bool = True,
-                  num_parts: int = 1, part_index: int = 0, seed: int = 0,
-                  pinned: bool = False) -> RecordIterSource:
+                  num_parts: int = 1, part_index: int = 0, seed: int = 0, pinned: bool = False) -> RecordIterSource:
     """Batches of normalized (N, 1, 28, 28) images from :func:`pack_fashion_mnist`'s records.
 
     Training shuffles every epoch and, with ``augment``, pads 2 pixels (black) then crops 28x28 at random and flips
-    left-right at random. ``num_workers`` is the decoder thread count (MXNet caps it at max(nproc/2-1, 1)); ``pinned`` keeps batches
-    in page-locked memory (for GPU copies) instead of ``mx.cpu()``.
+    left-right at random. ``num_workers`` is the decoder thread count (MXNet caps it at max(nproc/2-1, 1));
+    ``pinned`` keeps batches in page-locked memory (for GPU copies) instead of ``mx.cpu()``.
     """
     paths = record_paths(Path(rec_dir) / _split_name(train))["final"]
     for ext in (".rec", ".idx"):
@@ -164,14 +161,17 @@ def record_source(rec_dir: os.PathLike, train: bool, batch_size: int, num_worker
                                     f"python scripts/pack_fashion_mnist.py --out {rec_dir}")
     num_records = _count_lines(paths[".idx"])
     part = shard_range(num_records, num_parts, part_index)
+    if not part:
+        raise ValueError(f"{paths['.rec']}: part {part_index} of {num_parts} gets no records ({num_records} records, "
+                         f"ceil(N/P) per part); use fewer parts")
     augment = augment and train
 
     def make_iter(epoch: int) -> mx.io.DataIter:
         return mx.io.ImageRecordIter(
             path_imgrec=str(paths[".rec"]), path_imgidx=str(paths[".idx"]), data_shape=(1, 28, 28),
             batch_size=batch_size, shuffle=train, seed=seed + epoch, seed_aug=seed + epoch, rand_crop=augment,
-            rand_mirror=augment, pad=2 if augment else 0, fill_value=0, mean_r=FASHION_MNIST_MEAN * 255,
-            std_r=FASHION_MNIST_STD * 255, num_parts=num_parts, part_index=part_index,
+            rand_mirror=augment, pad=2 if augment else 0, fill_value=0, mean_r=FASHION_MNIST_MEAN[0] * 255,
+            std_r=FASHION_MNIST_STD[0] * 255, num_parts=num_parts, part_index=part_index,
             preprocess_threads=max(1, num_workers), round_batch=True, prefetch_buffer=4)
 
     largest = len(shard_range(num_records, num_parts, 0))

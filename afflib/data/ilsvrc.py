@@ -44,16 +44,18 @@ def read_train_tar(tar_path: os.PathLike) -> Reader:
     """Reader of ``train_tar_entries`` entries: streams each class tar once, in entry order."""
     def read(entries: Sequence[Entry]) -> Iterator[bytes]:
         with tarfile.open(tar_path) as outer:
-            current, inner = None, None
+            class_tars = {m.name: m for m in outer.getmembers()}
+            current, inner, members = None, None, {}
             try:
                 for path, _ in entries:
                     wnid, name = path.split("/", 1)
                     if wnid != current:
                         if inner is not None:
                             inner.close()
-                        inner = tarfile.open(fileobj=outer.extractfile(f"{wnid}.tar"))
+                        inner = tarfile.open(fileobj=outer.extractfile(class_tars[f"{wnid}.tar"]))
+                        members = {m.name: m for m in inner.getmembers()}  # tarfile's own lookup is linear
                         current = wnid
-                    yield inner.extractfile(name).read()
+                    yield inner.extractfile(members[name]).read()
             finally:
                 if inner is not None:
                     inner.close()
@@ -107,8 +109,9 @@ def read_val_tar(tar_path: os.PathLike) -> Reader:
     """Reader of ``val_tar_entries`` entries (flat tar of images)."""
     def read(entries: Sequence[Entry]) -> Iterator[bytes]:
         with tarfile.open(tar_path) as archive:
+            members = {m.name: m for m in archive.getmembers()}  # tarfile's own lookup is linear
             for name, _ in entries:
-                yield archive.extractfile(name).read()
+                yield archive.extractfile(members[name]).read()
     return read
 
 
@@ -120,8 +123,9 @@ def prepare_imagenet(out_dir: os.PathLike, train_tar: Optional[os.PathLike] = No
     """Pack ImageNet (or any class-folder dataset) into ``out_dir/{train,val}.{lst,rec,idx}`` + ``classes.txt``.
 
     Give exactly one of ``train_tar``/``train_dir`` (it defines the classes) and optionally the val split as
-    ``val_tar`` + ``devkit`` or ``val_dir``. Finished outputs are refused without ``force``; an interrupted pack
-    resumes on the next call. ``resize`` is the shorter side in pixels (0 keeps it), ``quality`` the JPEG quality.
+    ``val_tar`` + ``devkit`` or ``val_dir``. Finished splits are kept (rebuilt only with ``force``; when every
+    requested split is finished, :class:`OutputsExistError`); an interrupted split resumes on the next call.
+    ``resize`` is the shorter side in pixels (0 keeps it), ``quality`` the JPEG quality.
     """
     if (train_tar is None) == (train_dir is None):
         raise ValueError("give exactly one of train_tar (--train-tar) or train_dir (--train-dir)")
@@ -142,18 +146,26 @@ def prepare_imagenet(out_dir: os.PathLike, train_tar: Optional[os.PathLike] = No
         jobs.append(("val", val_tar_entries(val_tar, devkit, classes), read_val_tar(val_tar)))
     elif val_dir is not None:
         jobs.append(("val", class_folder_entries(val_dir, classes)[1], read_files(val_dir)))
-    finished = [str(out_dir / f"{name}.rec") for name, _, _ in jobs
+    finished = [name for name, _, _ in jobs
                 if (out_dir / f"{name}.rec").exists() and (out_dir / f"{name}.idx").exists()]
-    if finished and not force:
-        raise OutputsExistError(f"finished outputs already exist: {', '.join(finished)}; pass --force to rebuild "
-                                "them (old files are replaced only when the new ones are complete)")
+    if finished and not force and len(finished) == len(jobs):
+        paths = ", ".join(str(out_dir / f"{name}.rec") for name in finished)
+        raise OutputsExistError(f"finished outputs already exist: {paths}; pass --force to rebuild them (old files "
+                                "are replaced only when the new ones are complete)")
     classes_file = out_dir / "classes.txt"
+    classes_text = "".join(f"{c}\n" for c in classes)
+    if finished and not force and classes_file.exists() and classes_file.read_text() != classes_text:
+        raise ValueError(f"{classes_file} lists other classes than the training data now has; the finished "
+                         f"{finished} outputs would not match: pass --force to rebuild everything")
     tmp = classes_file.with_name(classes_file.name + ".partial")
-    tmp.write_text("".join(f"{c}\n" for c in classes))
+    tmp.write_text(classes_text)
     os.replace(tmp, classes_file)
     encoder = ImageEncoder(resize=resize, quality=quality)
     results = {}
     for name, entries, read in jobs:
+        if name in finished and not force:
+            log(f"{name}: {out_dir / name}.rec is finished, kept (--force rebuilds it)")
+            continue
         log(f"{name}: {len(entries)} images in {len(classes)} classes -> {out_dir / name}.rec")
         results[name] = write_records(out_dir / name, entries, read, encoder, workers=workers, force=force,
                                       progress=progress, desc=name)

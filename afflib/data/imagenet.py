@@ -17,8 +17,8 @@ import cv2
 import mxnet as mx
 import numpy as np
 
-from .batches import LoaderSource, RecordIterSource, shard_range, stack_batch
-from .records import Entry, class_folder_entries
+from .batches import BatchSource, LoaderSource, RecordIterSource, shard_range, stack_batch
+from .records import class_folder_entries
 from .transforms import DATASET_STATS, ImageNetEvalTransform, ImageNetTrainTransform, imagenet_record_args
 
 __all__ = ["record_source", "folder_source", "RecordImageDataset", "FolderImageDataset", "decode_image"]
@@ -85,7 +85,7 @@ def _loader_source(dataset, batch_size: int, train: bool, num_workers: int, num_
 def record_source(rec_path: os.PathLike, idx_path: os.PathLike, batch_size: int, train: bool, input_size: int = 224,
                   crop_ratio: float = 0.875, num_workers: int = 4, auto_augment: bool = False,
                   faithful_aug: bool = False, num_parts: int = 1, part_index: int = 0, seed: int = 0,
-                  pinned: bool = False):
+                  pinned: bool = False) -> BatchSource:
     """Batches from ImageNet-style ``.rec/.idx`` files (NCHW float32, ImageNet mean/std).
 
     Without AutoAugment (or with ``faithful_aug``): ``mx.io.ImageRecordIter`` with the recipe's augmentation,
@@ -104,6 +104,9 @@ def record_source(rec_path: os.PathLike, idx_path: os.PathLike, batch_size: int,
                       "ignored --auto_aug with --use-rec); drop --faithful-aug to apply it")
     with open(idx_path, "rb") as handle:
         num_records = sum(1 for _ in handle)
+    if not shard_range(num_records, num_parts, part_index):
+        raise ValueError(f"{rec_path}: part {part_index} of {num_parts} gets no records ({num_records} records, "
+                         f"ceil(N/P) per part); use fewer parts")
 
     def make_iter(epoch: int) -> mx.io.DataIter:
         return mx.io.ImageRecordIter(

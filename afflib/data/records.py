@@ -25,7 +25,7 @@ import mxnet as mx
 import numpy as np
 
 __all__ = ["RecordWriter", "ImageEncoder", "write_records", "record_paths", "OutputsExistError", "progress_bar",
-           "IMAGE_EXTENSIONS", "class_folder_entries"]
+           "IMAGE_EXTENSIONS", "class_folder_entries", "read_files", "frame_record"]
 
 MAGIC = 0xCED7230A
 _MAGIC_BYTES = struct.pack("<I", MAGIC)
@@ -37,12 +37,13 @@ class OutputsExistError(FileExistsError):
     """A finished output exists and ``force`` was not given."""
 
 
-def progress_bar(total: int, desc: str, enabled: Optional[bool] = None):
+def progress_bar(total: Optional[int], desc: str, enabled: Optional[bool] = None, unit: str = "img",
+                 unit_scale: bool = False):
     """tqdm bar on stderr; shown only when stderr is a terminal unless ``enabled`` says otherwise."""
     from tqdm import tqdm
     if enabled is None:
         enabled = sys.stderr.isatty()
-    return tqdm(total=total, desc=desc, unit="img", disable=not enabled, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit_scale, disable=not enabled, dynamic_ncols=True)
 
 
 def _lrec(cflag: int, length: int) -> bytes:

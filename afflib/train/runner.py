@@ -132,7 +132,13 @@ def _report_errors(main: Callable[[], Any]) -> None:
     except NonFiniteLossError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(3)
-    except (ValueError, FileNotFoundError, RuntimeError, ParamsMismatchError) as err:
+    except ModuleNotFoundError as err:
+        if not (err.name or "").startswith("afflib"):
+            raise
+        print(f"error: this afflib checkout lacks {err.name} (needed for released weights / this data set)",
+              file=sys.stderr)
+        sys.exit(2)
+    except (ValueError, OSError, RuntimeError, ParamsMismatchError) as err:
         if isinstance(err, mx.base.MXNetError):
             raise
         print(f"error: {err}", file=sys.stderr)
