@@ -209,3 +209,42 @@ def test_ssh_launcher_runs_a_job_through_its_command_lines(tmp_path):
 def free_tcp_port():
     from afflib.distributed.launcher import free_port
     return free_port()
+
+
+@pytest.mark.slow
+def test_train_cifar_distributed_on_fashion_mnist_subset(tmp_path):
+    """train_cifar.py with dist_sync: record shards per worker, identical weights, rank-0 outputs only."""
+    import struct
+    fashion_mnist = pytest.importorskip("afflib.data.fashion_mnist")
+    try:
+        train = fashion_mnist.load_fashion_mnist(None, train=True)
+        test = fashion_mnist.load_fashion_mnist(None, train=False)
+    except FileNotFoundError as err:
+        pytest.skip(f"Fashion-MNIST is not installed: {err}")
+    idx = tmp_path / "idx"
+    idx.mkdir()
+    for prefix, (images, labels), n in (("train", train, 2048), ("t10k", test, 256)):
+        for kind, array in (("images-idx3", images[:n]), ("labels-idx1", labels[:n])):
+            header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
+            (idx / f"{prefix}-{kind}-ubyte").write_bytes(header + np.ascontiguousarray(array, np.uint8).tobytes())
+    rec, out = tmp_path / "rec", tmp_path / "out"
+    packed = subprocess.run([PY, REPO / "scripts" / "pack_fashion_mnist.py", "--data-dir", idx, "--out", rec],
+                            capture_output=True, text=True, env=env(), timeout=300)
+    assert packed.returncode == 0, packed.stderr
+    proc = launch(PY, REPO / "scripts" / "train_cifar.py", "--dataset", "fashion-mnist", "--data-dir", idx,
+                  "--rec-dir", rec, "--model", "resnet", "--askc-type", "ASKCFuse", "--blocks", "1",
+                  "--channel-times", "1", "--batch-size", "32", "--num-epochs", "3", "--lr", "0.2", "--cosine",
+                  "--warmup-epochs", "1", "--no-wd", "--kvstore", "dist_sync", "-j", "0", "--no-progress",
+                  "--log-interval", "4", "--save-dir", out, "--logging-dir", out, "--save-plot-dir", out,
+                  "--save-period", "1")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ranks = digests(proc.stdout)
+    assert set(ranks) == {0, 1} and ranks[0] == ranks[1]
+    # 2048 images / (2 workers x 32): 32 global steps per epoch, warmup over epoch 0
+    log_text = next(out.glob("train_*.log")).read_text()
+    assert batch_lrs(log_text, 0) == ["%f" % (0.2 * n / 32) for n in range(4, 33, 4)]
+    losses = epoch_losses(log_text)
+    assert len(losses) == 3 and losses[2] < losses[1] < losses[0]
+    accuracies = re.findall(r"^\[Epoch \d\] train=[\d.]+ val=([\d.]+)", log_text, flags=re.M)
+    assert float(accuracies[-1]) > 0.5                                   # chance: 0.1
+    assert len(list(out.glob("*.png"))) == 1 and "[rank 1]" not in log_text

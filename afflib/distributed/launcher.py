@@ -150,9 +150,12 @@ class Job:
             if self.rank_dir and spec.role == "worker":
                 env[RANK_DIR_ENV] = self.rank_dir
                 env[SLOT_ENV] = str(spec.slot)
+            # stdin: a pipe, kept open for ssh processes (their remote side watches it), closed at once for the
+            # others (they read end-of-file, as from /dev/null)
             popen = subprocess.Popen(spec.argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.PIPE if spec.stdin_pipe else subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     stdin=subprocess.PIPE, start_new_session=True)
+            if not spec.stdin_pipe:
+                popen.stdin.close()
             prefix = f"[{spec.name:<{width}}] ".encode()
             pump = threading.Thread(target=_pump, args=(popen.stdout, prefix, self.out, self.lock), daemon=True)
             pump.start()
