@@ -18,8 +18,9 @@ $(STAMP): setup.py constraints.txt
 
 venv: $(STAMP)
 
+FUSION ?= aff
 demo: $(STAMP)
-	$(PY) scripts/summary.py --table
+	$(PY) scripts/demo.py --fusion $(FUSION)
 
 # Both suites: MXNet (tests/) and the PyTorch twin in its own environment (tests_torch/).
 test: $(STAMP) $(TORCH_STAMP)

@@ -64,8 +64,8 @@ class SyntheticSource:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    if bool(args.params) == bool(args.pretrained):
-        raise ValueError("give exactly one of --params FILE or --pretrained")
+    if args.params and args.pretrained or not (args.params or args.pretrained or args.synthetic):
+        raise ValueError("give one of --params FILE or --pretrained (--synthetic alone: random weights, speed only)")
     contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
     dtype = resolve_dtype(args.dtype, contexts)
     batch_size = args.batch_size * len(contexts)
@@ -73,10 +73,14 @@ def main(argv=None) -> None:
         net = afflib.get_model(args.model, pretrained=True, classes=args.classes)
         net.collect_params().reset_ctx(contexts)
         source_name = "released weights"
-    else:
+    elif args.params:
         net = afflib.get_model(args.model, classes=args.classes)
         load_checked(net, args.params, ctx=contexts, model_name=args.model)
         source_name = args.params
+    else:
+        net = afflib.get_model(args.model, classes=args.classes)
+        net.initialize(mx.init.MSRAPrelu(), ctx=contexts)
+        source_name = "random weights"
     if dtype != "float32":
         net.cast(dtype)
     if args.mode == "hybrid":

@@ -16,9 +16,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import mxnet as mx  # noqa: E402
 
 import afflib  # noqa: E402
-from afflib.train import LRSchedule, Recipe, find_resume_point, resolve_dtype, select_contexts, setup_logging  # noqa: E402
+from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
+                          select_contexts, setup_logging)
 from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, small_image_source  # noqa: E402
 from afflib.train.plot import plot_history  # noqa: E402
+from afflib.distributed import DistSession  # noqa: E402
 from afflib.train.runner import add_engine_flags, exit_on_error, prepare_net, run_training, seed_everything  # noqa: E402
 
 
@@ -95,21 +97,21 @@ def main(argv=None) -> None:
     net, name = build_model(args, classes, channels)
     labels = "-coarse" if args.coarse_labels else ""
     log_file = os.path.join(args.logging_dir, f"train_{args.dataset}{labels}-{name}.log") if args.logging_dir else None
-    log = setup_logging(log_file)
+    kvstore = make_kvstore(args.kvstore, contexts)     # a dist_* store joins the job: rank 0 alone writes the log
+    dist = DistSession(kvstore)
+    log = dist.configure_logging(setup_logging(dist.log_file(log_file)))
     log.info(str(args))
     dtype = resolve_dtype(args.dtype, contexts, log)
     seed_everything(args.seed)
     if args.summary:
         net.initialize()
-        net.summary(mx.nd.zeros((1, channels, 28 if args.dataset == "fashion-mnist" else 32) + (28 if args.dataset == "fashion-mnist" else 32,)))
+        size = 28 if args.dataset == "fashion-mnist" else 32
+        net.summary(mx.nd.zeros((1, channels, size, size)))
         net, name = build_model(args, classes, channels)
     resume = find_resume_point(args.resume_from, "", args.resume_epoch) if args.resume_from else None
     prepare_net(net, contexts, dtype, mx.init.Xavier(magnitude=2), resume, args.mode == "hybrid", name)
     batch_size = args.batch_size * len(contexts)
-    num_parts, part_index = 1, 0
-    if args.kvstore.startswith("dist"):
-        kv = mx.kv.create(args.kvstore)
-        num_parts, part_index = kv.num_workers, kv.rank
+    num_parts, part_index = dist.shard
     common = dict(batch_size=batch_size, data_dir=args.data_dir, rec_dir=args.rec_dir,
                   coarse_labels=args.coarse_labels, num_workers=args.num_workers, seed=args.seed, log=log)
     train = small_image_source(args.dataset, True, auto_augment=args.auto_aug, num_parts=num_parts,
@@ -130,9 +132,9 @@ def main(argv=None) -> None:
             record["train_seconds"])
 
     history = run_training(net, name, args.dataset + labels, train, val, contexts, recipe, schedule, args, log,
-                           args.save_dir, args.save_period, best_as_accuracy=True, resume=resume,
+                           args.save_dir, args.save_period, best_as_accuracy=True, kvstore=kvstore, resume=resume,
                            epoch_line=cifar_line)
-    if args.save_plot_dir and history:
+    if args.save_plot_dir and history and dist.is_chief:
         path = plot_history(history, os.path.join(args.save_plot_dir, f"{args.dataset}{labels}-{name}.png"),
                             f"{name} on {args.dataset}{labels}")
         log.info("training curves: %s", path)

@@ -19,7 +19,9 @@ import mxnet as mx  # noqa: E402
 
 import afflib  # noqa: E402
 from afflib.nn.fusion import canonical_fusion  # noqa: E402
-from afflib.train import LRSchedule, Recipe, find_resume_point, resolve_dtype, select_contexts, setup_logging  # noqa: E402
+from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
+                          load_checked, select_contexts, setup_logging)
+from afflib.distributed import DistSession  # noqa: E402
 from afflib.train.runner import add_engine_flags, exit_on_error, prepare_net, run_training, seed_everything  # noqa: E402
 
 
@@ -140,9 +142,11 @@ def main(argv=None) -> None:
             raise ValueError(f"--{flag.replace('_', '-')} belongs to other GluonCV models; AFF networks don't have it")
     if args.mode not in ("hybrid", "imperative"):
         raise ValueError(f"--mode must be hybrid or imperative, got {args.mode!r}")
-    log = setup_logging(args.logging_file)
-    log.info(str(args).replace("Namespace(", "Namespace(", 1))
     contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
+    kvstore = make_kvstore(args.kvstore, contexts)     # a dist_* store joins the job: rank 0 alone writes the log
+    dist = DistSession(kvstore)
+    log = dist.configure_logging(setup_logging(dist.log_file(args.logging_file)))
+    log.info(str(args).replace("Namespace(", "Namespace(", 1))
     dtype = resolve_dtype(args.dtype, contexts, log)
     seed_everything(args.seed)
     name, kwargs = model_from_flags(args)
@@ -158,15 +162,16 @@ def main(argv=None) -> None:
     prepare_net(net, contexts, dtype, mx.init.MSRAPrelu(), resume, args.mode == "hybrid", name, pretrained)
     teacher = None
     if args.teacher:
-        teacher = afflib.get_model(args.teacher, pretrained=args.teacher_params or True, classes=args.classes)
-        teacher.collect_params().reset_ctx(contexts)
+        if args.teacher_params:
+            teacher = afflib.get_model(args.teacher, classes=args.classes)
+            load_checked(teacher, args.teacher_params, ctx=contexts, model_name=args.teacher)
+        else:
+            teacher = afflib.get_model(args.teacher, pretrained=True, classes=args.classes)
+            teacher.collect_params().reset_ctx(contexts)
         if dtype != "float32":
             teacher.cast(dtype)
         teacher.hybridize(static_alloc=True, static_shape=True)
-    num_parts, part_index = 1, 0
-    if args.kvstore.startswith("dist"):
-        kv = mx.kv.create(args.kvstore)
-        num_parts, part_index = kv.num_workers, kv.rank
+    num_parts, part_index = dist.shard
     train, val = data_sources(args, args.batch_size * len(contexts), num_parts, part_index)
     recipe = Recipe(num_epochs=args.num_epochs, classes=args.classes,
                     label_smoothing=0.1 if args.label_smoothing else 0.0, mixup=args.mixup,
@@ -176,7 +181,7 @@ def main(argv=None) -> None:
                           step_epochs=[int(e) for e in args.lr_decay_epoch.split(",") if e.strip()],
                           step_factor=args.lr_decay, step_period=args.lr_decay_period, power=2.0)
     run_training(net, name, "imagenet", train, val, contexts, recipe, schedule, args, log, args.save_dir,
-                 args.save_frequency, best_as_accuracy=False, resume=resume, teacher=teacher,
+                 args.save_frequency, best_as_accuracy=False, kvstore=kvstore, resume=resume, teacher=teacher,
                  temperature=args.temperature, hard_weight=args.hard_weight)
 
 

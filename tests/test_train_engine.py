@@ -215,3 +215,22 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
         _fit(tmp_path, 2, lr=1e30, resume=point)
     assert last.read_bytes() == before
     assert json.loads((tmp_path / "toy-tiny-last.json").read_text()) == record
+
+
+def test_fit_with_teacher_distillation_learns(tmp_path):
+    from afflib.train.losses import make_loss
+    contexts = [mx.cpu(0)]
+    x, y = quadrant_images(256)
+    vx, vy = quadrant_images(100, seed=1)
+    teacher = tiny_net()
+    teacher.initialize(mx.init.Xavier(), ctx=contexts)
+    net = tiny_net()
+    net.initialize(mx.init.Xavier(), ctx=contexts)
+    train = ArraySource(x, y, 32, True)
+    trainer = make_trainer(net, lr=0.2)
+    history = fit(net, trainer, train, ArraySource(vx, vy, 50, False), contexts,
+                  LRSchedule("cosine", 0.2, 2, len(train)), Recipe(num_epochs=2, classes=4, log_interval=0),
+                  make_loss(True, temperature=2.0, hard_weight=0.7), CheckpointManager("", "toy", "tiny"),
+                  logging.getLogger("engine-test"), teacher=teacher)
+    assert isinstance(make_loss(True), DistillationLoss)
+    assert history[-1]["val_top1_error"] < 0.5 and history[1]["train_loss"] < history[0]["train_loss"]

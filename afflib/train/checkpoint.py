@@ -92,10 +92,13 @@ class CheckpointManager:
         Also keep a numbered checkpoint every this many epochs (0: never).
     best_as_accuracy : bool
         Name best checkpoints by accuracy (CIFAR) instead of top-1 error (ImageNet).
+    save_states : bool
+        Also write the trainer's optimizer states (not possible from a distributed KVStore).
     """
 
     def __init__(self, save_dir: str, tag: str, model_name: str, save_frequency: int = 1,
-                 best_as_accuracy: bool = False):
+                 best_as_accuracy: bool = False, save_states: bool = True):
+        self.save_states = save_states
         self.save_dir, self.tag, self.model_name = save_dir, tag, model_name
         self.save_frequency, self.best_as_accuracy = save_frequency, best_as_accuracy
         self.best_error = float("inf")
@@ -129,7 +132,7 @@ class CheckpointManager:
     def save(self, stem: str, net: gluon.Block, trainer: Optional[gluon.Trainer], record: Dict[str, Any]) -> str:
         """Write ``stem.params``, ``stem.states`` and last ``stem.json``; returns the params path."""
         atomic_write(stem + ".params", net.save_parameters)
-        if trainer is not None:
+        if trainer is not None and self.save_states:
             atomic_write(stem + ".states", trainer.save_states)
         _write_json(stem + ".json", dict(record, model=self.model_name, params=os.path.basename(stem + ".params")))
         return stem + ".params"

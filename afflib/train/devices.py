@@ -65,6 +65,8 @@ def make_kvstore(name: str, contexts: Sequence[mx.Context]):
         raise ValueError(f"--kvstore {name!r} is not supported; valid: {', '.join(KVSTORES)}")
     if name == "nccl" and all(ctx.device_type == "cpu" for ctx in contexts):
         raise ValueError("--kvstore nccl needs GPUs; use local or device on CPU")
+    from afflib.distributed.worker import require_job_environment
+    require_job_environment(name)
     return mx.kv.create(name)
 
 

@@ -109,13 +109,14 @@ def _targets(batch_data: mx.nd.NDArray, label: mx.nd.NDArray, recipe: Recipe, ep
 def train_epoch(epoch: int, source: Iterable, net: gluon.Block, loss_fn: gluon.loss.Loss, trainer: gluon.Trainer,
                 schedule: LRSchedule, contexts: Sequence[mx.Context], recipe: Recipe, log: logging.Logger,
                 teacher: Optional[gluon.Block] = None, stop: Optional[StopFlag] = None,
-                show_progress: bool = False, on_interrupt: Optional[Callable[[int, int], Optional[str]]] = None
-                ) -> Dict[str, float]:
+                show_progress: bool = False, on_interrupt: Optional[Callable[[int, int], Optional[str]]] = None,
+                workers: int = 1) -> Dict[str, float]:
     """Train one epoch; returns ``{'loss', 'accuracy', 'samples', 'seconds', 'lr'}``.
 
     The learning rate of every update comes from ``schedule(global update number)``. A non-finite loss raises
     :class:`NonFiniteLossError` before the update; a signal in ``stop`` calls ``on_interrupt(epoch, batch)``
-    (which saves) and raises :class:`TrainingInterrupted`.
+    (which saves) and raises :class:`TrainingInterrupted`. ``workers``: processes of a distributed run (their
+    gradients are summed, so the update is normalised by the global batch).
     """
     rng = np.random.RandomState(recipe.seed * 100003 + epoch)
     meter = RunningLoss()
@@ -151,7 +152,7 @@ def train_epoch(epoch: int, source: Iterable, net: gluon.Block, loss_fn: gluon.l
                     f"checkpoint is kept")
             lr = schedule(epoch * iters + i + 1)
             trainer.set_learning_rate(lr)
-            trainer.step(rows)
+            trainer.step(rows * workers)
             logits = np.concatenate([o.asnumpy() for o in outputs])[:real]
             meter.update(loss_values[:real], logits, labels.asnumpy()[:real])
             samples += real
@@ -204,8 +205,8 @@ def evaluate(net: gluon.Block, source: Iterable, contexts: Sequence[mx.Context],
 def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, contexts: Sequence[mx.Context],
         schedule: LRSchedule, recipe: Recipe, loss_fn: gluon.loss.Loss, checkpoints: CheckpointManager,
         log: logging.Logger, start_epoch: int = 0, teacher: Optional[gluon.Block] = None,
-        show_progress: bool = False, epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None
-        ) -> List[Dict[str, Any]]:
+        show_progress: bool = False, epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None,
+        workers: int = 1) -> List[Dict[str, Any]]:
     """Train from ``start_epoch`` to ``recipe.num_epochs``, validating and checkpointing after every epoch.
 
     Logs the original release's lines (``[Epoch N] training: ...``, ``[Epoch N] speed: ...``,
@@ -225,7 +226,7 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, cont
         for epoch in range(start_epoch, recipe.num_epochs):
             stats = train_epoch(epoch, train_source, net, loss_fn, trainer, schedule, contexts, recipe, log,
                                 teacher=teacher, stop=stop, show_progress=show_progress,
-                                on_interrupt=save_interrupted)
+                                on_interrupt=save_interrupted, workers=workers)
             log.info("[Epoch %d] training: loss=%f\taccuracy=%f", epoch, stats["loss"], stats["accuracy"])
             log.info("[Epoch %d] speed: %d samples/sec\ttime cost: %f", epoch,
                      int(stats["samples"] / max(stats["seconds"], 1e-9)), stats["seconds"])

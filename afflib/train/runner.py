@@ -17,8 +17,10 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from .checkpoint import CheckpointManager, ResumePoint
-from .devices import make_kvstore
+from afflib.distributed.session import DistSession
+from afflib.distributed.worker import exit_hard_on_failure
+
+from .checkpoint import ResumePoint
 from .logs import want_progress
 from .loop import NonFiniteLossError, Recipe, TrainingInterrupted, fit
 from .losses import make_loss
@@ -78,17 +80,26 @@ def prepare_net(net: gluon.HybridBlock, contexts: Sequence[mx.Context], dtype: s
 
 def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source, val_source,
                  contexts: Sequence[mx.Context], recipe: Recipe, schedule: LRSchedule, args: argparse.Namespace,
-                 log: logging.Logger, save_dir: str, save_frequency: int, best_as_accuracy: bool,
+                 log: logging.Logger, save_dir: str, save_frequency: int, best_as_accuracy: bool, kvstore: Any,
                  resume: Optional[ResumePoint] = None, teacher: Optional[gluon.Block] = None,
                  temperature: float = 20.0, hard_weight: float = 0.5,
                  epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None) -> List[Dict[str, Any]]:
-    """Trainer, loss, checkpoints and the loop for an initialised ``net``; returns the history."""
-    kvstore = make_kvstore(args.kvstore, contexts)
+    """Trainer, loss, checkpoints and the loop for an initialised ``net``; returns the history.
+
+    ``kvstore`` comes from :func:`afflib.train.make_kvstore`. In distributed mode (``dist_*``) the
+    :class:`afflib.distributed.DistSession` of the run decides what differs: only worker 0 validates and writes
+    checkpoints (with the servers' optimizer states, so dist runs resume exactly), the schedule runs on the servers.
+    """
+    dist = DistSession(kvstore)
     trainer = make_trainer(net, lr=schedule.base_lr, momentum=args.momentum, wd=args.wd, no_wd=args.no_wd,
                            dtype=recipe.dtype, optimizer="nag", kvstore=kvstore)
-    if resume is not None and resume.states:
+    if dist.active:
+        dist.prepare_trainer(trainer, schedule, train_source.batch_size, resume.start_epoch if resume else 0,
+                             resume.states if resume else None)
+        val_source = dist.validation_source(val_source)
+    elif resume is not None and resume.states:
         trainer.load_states(resume.states)
-    checkpoints = CheckpointManager(save_dir, tag, model_name, save_frequency, best_as_accuracy)
+    checkpoints = dist.checkpoint_manager(save_dir, tag, model_name, save_frequency, best_as_accuracy)
     checkpoints.write_config(run_config(args, contexts, recipe.dtype, model_name))
     start = resume.start_epoch if resume is not None else 0
     if resume is not None:
@@ -97,14 +108,22 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
     loss_fn = make_loss(teacher is not None, temperature, hard_weight)
     history = fit(net, trainer, train_source, val_source, contexts, schedule, recipe, loss_fn, checkpoints, log,
                   start_epoch=start, teacher=teacher, show_progress=want_progress(args.no_progress),
-                  epoch_line=epoch_line)
+                  epoch_line=epoch_line, workers=dist.num_workers)
+    dist.finish(net, log)
     if checkpoints.best_path:
         log.info("best validation checkpoint: %s", checkpoints.best_path)
     return history
 
 
 def exit_on_error(main: Callable[[], Any]) -> None:
-    """Run ``main``; turn the engine's expected failures into one clear line on stderr and an exit status."""
+    """Run ``main``; turn the engine's expected failures into one clear line on stderr and an exit status.
+
+    A failing worker of a dist_* job ends at once (MXNet's kvstore shutdown would wait for the other workers).
+    """
+    exit_hard_on_failure(lambda: _report_errors(main), always=False)
+
+
+def _report_errors(main: Callable[[], Any]) -> None:
     try:
         main()
     except TrainingInterrupted as err:
@@ -113,7 +132,13 @@ def exit_on_error(main: Callable[[], Any]) -> None:
     except NonFiniteLossError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(3)
-    except (ValueError, FileNotFoundError, RuntimeError, ParamsMismatchError) as err:
+    except ModuleNotFoundError as err:
+        if not (err.name or "").startswith("afflib"):
+            raise
+        print(f"error: this afflib checkout lacks {err.name} (needed for released weights / this data set)",
+              file=sys.stderr)
+        sys.exit(2)
+    except (ValueError, OSError, RuntimeError, ParamsMismatchError) as err:
         if isinstance(err, mx.base.MXNetError):
             raise
         print(f"error: {err}", file=sys.stderr)
