@@ -4,22 +4,39 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.afflib-installed
+# The PyTorch twin lives in its own environment (gluoncv refuses to import beside torch>=2).
+TORCH_VENV ?= .venv-torch
+TORCH_PY := $(TORCH_VENV)/bin/python
+TORCH_STAMP := $(TORCH_VENV)/.afflib-torch-installed
 
-.PHONY: venv demo test test-fast clean-venv
+.PHONY: venv demo test test-fast clean-venv venv-torch test-torch
 
 $(STAMP): setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade "pip<25" wheel
-	$(PY) -m pip install -q -c constraints.txt -e ".[cpu,dev]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[cpu,dev,onnx]"
 	touch $(STAMP)
 
 venv: $(STAMP)
 
+FUSION ?= aff
 demo: $(STAMP)
-	$(PY) scripts/summary.py --table
+	$(PY) scripts/demo.py --fusion $(FUSION)
 
-test: $(STAMP)
+# Both suites: MXNet (tests/) and the PyTorch twin in its own environment (tests_torch/).
+test: $(STAMP) $(TORCH_STAMP)
 	$(PY) -m pytest -q tests
+	$(TORCH_PY) -m pytest -q tests_torch
+
+
+$(TORCH_STAMP): requirements-torch.txt
+	$(PYTHON) -m venv $(TORCH_VENV)
+	$(TORCH_PY) -m pip install -q -r requirements-torch.txt
+	touch $(TORCH_STAMP)
+
+venv-torch: $(TORCH_STAMP)
+
+test-torch: $(TORCH_STAMP)
+	$(TORCH_PY) -m pytest -q tests_torch
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(TORCH_VENV)

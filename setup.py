@@ -7,7 +7,7 @@ CUDA_BUILDS = ("cu101", "cu102", "cu110", "cu112", "cu117")
 extras = {
     "cpu": [f"mxnet=={MXNET_VERSION}"],
     "dev": ["pytest>=7", "Pillow", "matplotlib"],
-    "onnx": ["onnx<=1.18", "onnxruntime"],
+    "onnx": ["onnx>=1.14,<=1.18", "onnxruntime>=1.16"],
 }
 for build in CUDA_BUILDS:
     extras[build] = [f"mxnet-{build}=={MXNET_VERSION}"]
@@ -21,7 +21,8 @@ setup(
     packages=find_packages(exclude=("tests", "tests.*")),
     python_requires=">=3.8,<3.12",
     # The MXNet build itself is an extra (cpu / cuXXX) so that GPU users do not get the CPU wheel too.
-    install_requires=["gluoncv==0.10.5.post0", "numpy<1.24", "tqdm", "requests"],
+    install_requires=["gluoncv==0.10.5.post0", "numpy<1.24", "tqdm", "requests", "Pillow", "opencv-python",
+                      "scipy", "matplotlib"],
     extras_require=extras,
     include_package_data=True,
     package_data={"afflib": ["py.typed"]},

@@ -113,3 +113,40 @@ def test_outputs_equal_original_implementation(vector, hybridize, tmp_path):
         f"{spread:.2e}")
     pytest.skip(f"{vector}: training-mode reference is ill-conditioned at float32 (1-ulp input noise moves the "
                 f"output by {spread:.1e} of its maximum; ours differs by {error:.1e}): checked only within that noise")
+
+
+@pytest.mark.parametrize("last_gamma,original,zero", [(False, True, True), (True, True, False),
+                                                      (False, False, False), (True, False, True)])
+def test_resnext_last_gamma_release_quirk_and_corrected_meaning(last_gamma, original, zero):
+    net = CIFARAFFResNeXt("aff", [1, 1, 1], [64, 64, 128, 256], classes=10, last_gamma=last_gamma,
+                          original_last_gamma=original)
+    net.initialize(mx.init.MSRAPrelu())
+    gamma = net._collect_params_with_prefix()["features.3.0.body.7.gamma"].data().asnumpy()
+    assert (gamma == 0).all() if zero else (gamma == 1).all()
+    names = list(net._collect_params_with_prefix())
+    assert names == list(CIFARAFFResNeXt("aff", [1, 1, 1], [64, 64, 128, 256], classes=10)
+                         ._collect_params_with_prefix())
+
+
+def test_resnet_last_gamma_zero_initialises_bn3():
+    net = AFFResNet("aff", [1, 1, 1, 1], classes=10, last_gamma=True)
+    net.initialize(mx.init.MSRAPrelu())
+    assert (net.layer1[0].bn3.gamma.data().asnumpy() == 0).all()
+
+
+def test_unknown_model_name_suggests_close_matches():
+    with pytest.raises(ValueError, match="aff_resnet50"):
+        afflib.get_model("aff_resnet_50")
+
+
+def test_registry_lists_required_models_and_overrides():
+    names = set(afflib.get_model_list())
+    for fusion in ("aff", "iaff", "add"):
+        for n in ("resnet50", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x4d"):
+            assert f"{fusion}_{n}" in names
+        for n in ("resnet32", "resnext38_32x4d", "resnext47_32x4d"):
+            assert f"cifar_{fusion}_{n}" in names
+    net = afflib.get_model("cifar_aff_resnet32", classes=10, start_layer=2)
+    assert net.output.weight.shape == (10, 256)
+    assert type(net.features[2][0].attention).__name__ == "DirectAdd"
+    assert type(net.features[3][0].attention).__name__ == "AFF"

@@ -10,19 +10,13 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 from mxnet.gluon import HybridBlock
 
+from ..specs import MODEL_SPECS
 from .networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
 
 __all__ = ["MODELS", "get_model", "get_model_list", "model_spec", "register_model"]
 
-FUSIONS = ("aff", "iaff", "add")
-RESNET_DEPTHS = {50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
-RESNEXT_VARIANTS = {"50_32x4d": ([3, 4, 6, 3], 32, 4), "101_32x4d": ([3, 4, 23, 3], 32, 4),
-                    "101_64x4d": ([3, 4, 23, 3], 64, 4), "152_32x4d": ([3, 8, 36, 3], 32, 4)}
-CIFAR_RESNET_DEPTHS = {20: 3, 32: 5, 56: 9, 110: 18}       # depth = 6 * blocks + 2
-CIFAR_RESNEXT_DEPTHS = {29: 3, 38: 4, 47: 5}               # depth = 9 * blocks + 2
-CIFAR_WIDTHS = [64, 64, 128, 256]                          # the release's channel_times 4
-
 MODELS: Dict[str, Tuple[Type[HybridBlock], Dict[str, Any]]] = {}
+_FAMILIES = {cls.__name__: cls for cls in (AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt)}
 
 
 def register_model(name: str, cls: Type[HybridBlock], **defaults: Any) -> None:
@@ -32,20 +26,8 @@ def register_model(name: str, cls: Type[HybridBlock], **defaults: Any) -> None:
     MODELS[name] = (cls, defaults)
 
 
-for _fusion in FUSIONS:
-    for _depth, _layers in RESNET_DEPTHS.items():
-        register_model(f"{_fusion}_resnet{_depth}", AFFResNet, fusion=_fusion, layers=_layers, start_layer=3,
-                       classes=1000)
-    for _variant, (_layers, _card, _width) in RESNEXT_VARIANTS.items():
-        register_model(f"{_fusion}_resnext{_variant}", AFFResNeXt, fusion=_fusion, layers=_layers,
-                       cardinality=_card, bottleneck_width=_width, start_layer=3, classes=1000)
-    for _depth, _blocks in CIFAR_RESNET_DEPTHS.items():
-        register_model(f"cifar_{_fusion}_resnet{_depth}", CIFARAFFResNet, fusion=_fusion, layers=[_blocks] * 3,
-                       channels=CIFAR_WIDTHS, start_layer=1, classes=100)
-    for _depth, _blocks in CIFAR_RESNEXT_DEPTHS.items():
-        register_model(f"cifar_{_fusion}_resnext{_depth}_32x4d", CIFARAFFResNeXt, fusion=_fusion,
-                       layers=[_blocks] * 3, channels=CIFAR_WIDTHS, cardinality=32, bottleneck_width=4,
-                       start_layer=1, classes=100)
+for _name, (_family, _defaults) in MODEL_SPECS.items():
+    register_model(_name, _FAMILIES[_family], **_defaults)
 
 
 def get_model_list() -> List[str]:

@@ -12,6 +12,8 @@ from typing import Dict, Optional, Type
 import mxnet as mx
 from mxnet.gluon import HybridBlock, nn
 
+from ..specs import FUSION_ALIASES, RELEASE_NAMES, canonical_fusion
+
 __all__ = ["MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "canonical_fusion", "get_fusion"]
 
 
@@ -169,23 +171,7 @@ class DirectAdd(_Fusion):
         return x + y
 
 
-# Paper names, release names and class names, all lower case -> canonical paper name.
-FUSION_ALIASES: Dict[str, str] = {
-    "aff": "aff", "askcfuse": "aff",
-    "iaff": "iaff", "resgloblocaforgloblocacha": "iaff", "resgloblocaforgloblocachafuse": "iaff",
-    "add": "add", "directadd": "add", "directaddfuse": "add",
-}
 _FUSION_CLASSES: Dict[str, Type[HybridBlock]] = {"aff": AFF, "iaff": IAFF, "add": DirectAdd}
-RELEASE_NAMES = {"aff": "ASKCFuse", "iaff": "ResGlobLocaforGlobLocaCha", "add": "DirectAdd"}
-
-
-def canonical_fusion(name: str) -> str:
-    """Map a paper or release fusion name (any case) to ``'aff'``, ``'iaff'`` or ``'add'``."""
-    key = str(name).strip().lower()
-    if key not in FUSION_ALIASES:
-        valid = ", ".join(sorted({"aff", "iaff", "add", *RELEASE_NAMES.values()}))
-        raise ValueError(f"unknown fusion type {name!r}; valid (case-insensitive): {valid}")
-    return FUSION_ALIASES[key]
 
 
 def get_fusion(name: str, channels: int, r: int = 4, **kwargs) -> HybridBlock:

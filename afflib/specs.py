@@ -1,0 +1,60 @@
+"""Framework-free facts shared by the MXNet networks and their PyTorch twins: fusion names and registry entries.
+
+Importing this module needs neither MXNet nor torch, so ``afflib_torch`` can use it in its own environment.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Tuple
+
+__all__ = ["FUSION_ALIASES", "RELEASE_NAMES", "canonical_fusion", "MODEL_SPECS"]
+
+# Paper names, release names and class names, all lower case -> canonical paper name.
+FUSION_ALIASES: Dict[str, str] = {
+    "aff": "aff", "askcfuse": "aff",
+    "iaff": "iaff", "resgloblocaforgloblocacha": "iaff", "resgloblocaforgloblocachafuse": "iaff",
+    "add": "add", "directadd": "add", "directaddfuse": "add",
+}
+RELEASE_NAMES = {"aff": "ASKCFuse", "iaff": "ResGlobLocaforGlobLocaCha", "add": "DirectAdd"}
+
+
+def canonical_fusion(name: str) -> str:
+    """Map a paper or release fusion name (any case) to ``'aff'``, ``'iaff'`` or ``'add'``."""
+    key = str(name).strip().lower()
+    if key not in FUSION_ALIASES:
+        valid = ", ".join(sorted({"aff", "iaff", "add", *RELEASE_NAMES.values()}))
+        raise ValueError(f"unknown fusion type {name!r}; valid (case-insensitive): {valid}")
+    return FUSION_ALIASES[key]
+
+
+FUSIONS = ("aff", "iaff", "add")
+RESNET_DEPTHS = {50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+RESNEXT_VARIANTS = {"50_32x4d": ([3, 4, 6, 3], 32, 4), "101_32x4d": ([3, 4, 23, 3], 32, 4),
+                    "101_64x4d": ([3, 4, 23, 3], 64, 4), "152_32x4d": ([3, 8, 36, 3], 32, 4)}
+CIFAR_RESNET_DEPTHS = {20: 3, 32: 5, 56: 9, 110: 18}       # depth = 6 * blocks + 2
+CIFAR_RESNEXT_DEPTHS = {29: 3, 38: 4, 47: 5}               # depth = 9 * blocks + 2
+CIFAR_WIDTHS = [64, 64, 128, 256]                          # the release's channel_times 4
+
+
+def _model_specs() -> Dict[str, Tuple[str, Dict[str, Any]]]:
+    specs: Dict[str, Tuple[str, Dict[str, Any]]] = {}
+    for fusion in FUSIONS:
+        for depth, layers in RESNET_DEPTHS.items():
+            specs[f"{fusion}_resnet{depth}"] = ("AFFResNet", dict(
+                fusion=fusion, layers=layers, start_layer=3, classes=1000))
+        for variant, (layers, cardinality, width) in RESNEXT_VARIANTS.items():
+            specs[f"{fusion}_resnext{variant}"] = ("AFFResNeXt", dict(
+                fusion=fusion, layers=layers, cardinality=cardinality, bottleneck_width=width, start_layer=3,
+                classes=1000))
+        for depth, blocks in CIFAR_RESNET_DEPTHS.items():
+            specs[f"cifar_{fusion}_resnet{depth}"] = ("CIFARAFFResNet", dict(
+                fusion=fusion, layers=[blocks] * 3, channels=CIFAR_WIDTHS, start_layer=1, classes=100))
+        for depth, blocks in CIFAR_RESNEXT_DEPTHS.items():
+            specs[f"cifar_{fusion}_resnext{depth}_32x4d"] = ("CIFARAFFResNeXt", dict(
+                fusion=fusion, layers=[blocks] * 3, channels=CIFAR_WIDTHS, cardinality=32, bottleneck_width=4,
+                start_layer=1, classes=100))
+    return specs
+
+
+# Registry name -> (network class name, constructor arguments). CIFAR entries default to the 100 outputs of the
+# released CIFAR-100 checkpoints, ImageNet entries to 1000.
+MODEL_SPECS: Dict[str, Tuple[str, Dict[str, Any]]] = _model_specs()

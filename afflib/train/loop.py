@@ -1,0 +1,250 @@
+"""The training loop: ``train_epoch``, ``evaluate`` and ``fit``, with explicit arguments (pycls style)."""
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon
+
+from .checkpoint import CheckpointManager
+from .devices import split_batch
+from .logs import progress_bar
+from .metrics import RunningLoss, TopKErrors
+from .schedule import LRSchedule
+
+__all__ = ["Recipe", "EvalResult", "NonFiniteLossError", "TrainingInterrupted", "StopFlag", "train_epoch",
+           "sync_running_stats", "evaluate", "fit"]
+
+
+@dataclass
+class Recipe:
+    """What happens to every training batch, and for how long.
+
+    ``label_smoothing`` is the smoothing ``eta`` (0.1 in the paper's recipe, 0 = one-hot targets);
+    mixup (``alpha`` = ``mixup_alpha``) is switched off for the last ``mixup_off_epoch`` epochs.
+    """
+    num_epochs: int
+    classes: int
+    label_smoothing: float = 0.0
+    mixup: bool = False
+    mixup_alpha: float = 0.2
+    mixup_off_epoch: int = 0
+    log_interval: int = 50
+    dtype: str = "float32"
+    seed: int = 0
+
+    def mixup_active(self, epoch: int) -> bool:
+        return self.mixup and epoch < self.num_epochs - self.mixup_off_epoch
+
+
+@dataclass
+class EvalResult:
+    """Top-1/top-5 error over ``samples`` validation images, and the throughput of the pass."""
+    top1_error: float
+    top5_error: float
+    samples: int
+    seconds: float
+
+    @property
+    def images_per_sec(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else float("nan")
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; the run stopped without saving the broken weights."""
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT/SIGTERM arrived; a resumable checkpoint was written (``checkpoint``, may be None)."""
+
+    def __init__(self, signum: int, epoch: int, batch: int, checkpoint: Optional[str]):
+        name = signal.Signals(signum).name
+        where = f"saved resumable checkpoint {checkpoint}" if checkpoint else "no save dir: nothing saved"
+        super().__init__(f"{name} received at epoch {epoch} batch {batch}; {where}")
+        self.signum, self.epoch, self.batch, self.checkpoint = signum, epoch, batch, checkpoint
+
+
+class StopFlag:
+    """Turns SIGINT/SIGTERM into a flag the loop checks between batches; a second signal aborts at once."""
+
+    def __init__(self):
+        self.signum: Optional[int] = None
+        self._previous: Dict[int, Any] = {}
+
+    def _handle(self, signum, frame):
+        if self.signum is not None:
+            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: aborting without saving")
+        self.signum = signum
+
+    def __enter__(self) -> "StopFlag":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: leave signals alone
+                pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _targets(batch_data: mx.nd.NDArray, label: mx.nd.NDArray, recipe: Recipe, epoch: int,
+             rng: np.random.RandomState):
+    """Inputs and class-distribution targets of one batch (mixup, label smoothing); labels for accuracy."""
+    from afflib.data.mixup import mixup, smooth_labels
+    if recipe.mixup_active(epoch):
+        data, targets, lam = mixup(batch_data, label, recipe.classes, recipe.mixup_alpha, recipe.label_smoothing, rng)
+        dominant = label if lam >= 0.5 else label[::-1]
+        return data, targets, dominant
+    return batch_data, smooth_labels(label, recipe.classes, recipe.label_smoothing), label
+
+
+def train_epoch(epoch: int, source: Iterable, net: gluon.Block, loss_fn: gluon.loss.Loss, trainer: gluon.Trainer,
+                schedule: LRSchedule, contexts: Sequence[mx.Context], recipe: Recipe, log: logging.Logger,
+                teacher: Optional[gluon.Block] = None, stop: Optional[StopFlag] = None,
+                show_progress: bool = False, on_interrupt: Optional[Callable[[int, int], Optional[str]]] = None,
+                workers: int = 1) -> Dict[str, float]:
+    """Train one epoch; returns ``{'loss', 'accuracy', 'samples', 'seconds', 'lr'}``.
+
+    The learning rate of every update comes from ``schedule(global update number)``. A non-finite loss raises
+    :class:`NonFiniteLossError` before the update; a signal in ``stop`` calls ``on_interrupt(epoch, batch)``
+    (which saves) and raises :class:`TrainingInterrupted`. ``workers``: processes of a distributed run (their
+    gradients are summed, so the update is normalised by the global batch).
+    """
+    rng = np.random.RandomState(recipe.seed * 100003 + epoch)
+    meter = RunningLoss()
+    iters = schedule.iters_per_epoch
+    tic = interval_tic = time.time()
+    samples = interval_samples = 0
+    lr = float("nan")
+    bar = progress_bar(len(source), f"epoch {epoch}", show_progress)
+    try:
+        for i, batch in enumerate(source):
+            rows = batch.data.shape[0]
+            real = rows - int(batch.pad)
+            data, targets, labels = _targets(batch.data, batch.label, recipe, epoch, rng)
+            if batch.pad:  # filler rows repeat real samples: keep shapes static, give them no weight
+                mask = mx.nd.array([1.0] * real + [0.0] * int(batch.pad))
+                targets = targets * mask.reshape((-1, 1))
+            parts = [x.astype(recipe.dtype, copy=False) for x in split_batch(data, contexts)]
+            target_parts = split_batch(targets, contexts)
+            teacher_out = [teacher(x) for x in parts] if teacher is not None else None
+            with autograd.record():
+                outputs = [net(x).astype("float32", copy=False) for x in parts]
+                if teacher_out is None:
+                    losses = [loss_fn(o, t) for o, t in zip(outputs, target_parts)]
+                else:
+                    losses = [loss_fn(o, t, s.astype("float32", copy=False))
+                              for o, t, s in zip(outputs, target_parts, teacher_out)]
+            autograd.backward(losses)
+            loss_values = np.concatenate([l.asnumpy() for l in losses])
+            if not np.isfinite(loss_values).all():
+                raise NonFiniteLossError(
+                    f"loss is {'NaN' if np.isnan(loss_values).any() else 'infinite'} at epoch {epoch} batch {i}; "
+                    f"stopped before updating the weights (lower --lr, or check the data); the last good "
+                    f"checkpoint is kept")
+            lr = schedule(epoch * iters + i + 1)
+            trainer.set_learning_rate(lr)
+            trainer.step(rows * workers)
+            logits = np.concatenate([o.asnumpy() for o in outputs])[:real]
+            meter.update(loss_values[:real], logits, labels.asnumpy()[:real])
+            samples += real
+            interval_samples += real
+            bar.update(1)
+            if recipe.log_interval and (i + 1) % recipe.log_interval == 0:
+                speed = interval_samples / max(time.time() - interval_tic, 1e-9)
+                log.info("Epoch[%d] Batch [%d]\tSpeed: %f samples/sec\tloss=%f\tlr=%f",
+                         epoch, i, speed, meter.get()[0], lr)
+                interval_tic, interval_samples = time.time(), 0
+            if stop is not None and stop.signum is not None:
+                path = on_interrupt(epoch, i) if on_interrupt else None
+                raise TrainingInterrupted(stop.signum, epoch, i, path)
+    finally:
+        bar.close()
+    loss, accuracy = meter.get()
+    return {"loss": loss, "accuracy": accuracy, "samples": samples, "seconds": time.time() - tic, "lr": lr}
+
+
+def sync_running_stats(net: gluon.Block) -> None:
+    """Average BatchNorm running statistics over the devices (each saw only its share of the batches), so that
+    validation on several devices and a saved checkpoint (which stores the average) give the same numbers."""
+    for param in net.collect_params().values():
+        if param.grad_req == "null" and param._data is not None and len(param.list_ctx()) > 1:
+            copies = param.list_data()
+            mean = mx.nd.add_n(*[c.as_in_context(copies[0].context) for c in copies]) / len(copies)
+            for copy in copies:  # in place: Parameter.set_data would make the Trainer re-initialise its KVStore
+                mean.copyto(copy)
+
+
+def evaluate(net: gluon.Block, source: Iterable, contexts: Sequence[mx.Context], dtype: str = "float32",
+             show_progress: bool = False) -> EvalResult:
+    """Top-1/top-5 error of ``net`` over one pass of ``source`` (filler rows dropped)."""
+    meter = TopKErrors((1, 5))
+    tic = time.time()
+    bar = progress_bar(len(source), "validation", show_progress)
+    try:
+        for batch in source:
+            real = batch.data.shape[0] - int(batch.pad)
+            outputs = [net(x.astype(dtype, copy=False)) for x in split_batch(batch.data, contexts)]
+            logits = np.concatenate([o.astype("float32").asnumpy() for o in outputs])[:real]
+            meter.update(logits, batch.label.asnumpy()[:real])
+            bar.update(1)
+    finally:
+        bar.close()
+    errors = meter.errors()
+    return EvalResult(errors[1], errors[5], meter.count, time.time() - tic)
+
+
+def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, contexts: Sequence[mx.Context],
+        schedule: LRSchedule, recipe: Recipe, loss_fn: gluon.loss.Loss, checkpoints: CheckpointManager,
+        log: logging.Logger, start_epoch: int = 0, teacher: Optional[gluon.Block] = None,
+        show_progress: bool = False, epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None,
+        workers: int = 1) -> List[Dict[str, Any]]:
+    """Train from ``start_epoch`` to ``recipe.num_epochs``, validating and checkpointing after every epoch.
+
+    Logs the original release's lines (``[Epoch N] training: ...``, ``[Epoch N] speed: ...``,
+    ``[Epoch N] validation: err-top1=... err-top5=...``) plus ``epoch_line(record)`` if given.
+    Returns the per-epoch history (also written to ``history.json``).
+    """
+    history = [h for h in checkpoints.load_history() if h["epoch"] < start_epoch]
+    errors = [h["val_top1_error"] for h in history if h.get("val_top1_error") is not None]
+    if errors:
+        checkpoints.best_error = min(errors)
+
+    def save_interrupted(epoch: int, batch: int) -> Optional[str]:
+        sync_running_stats(net)
+        return checkpoints.save_interrupted(net, trainer, epoch, batch, {"history": history})
+
+    with StopFlag() as stop:
+        for epoch in range(start_epoch, recipe.num_epochs):
+            stats = train_epoch(epoch, train_source, net, loss_fn, trainer, schedule, contexts, recipe, log,
+                                teacher=teacher, stop=stop, show_progress=show_progress,
+                                on_interrupt=save_interrupted, workers=workers)
+            log.info("[Epoch %d] training: loss=%f\taccuracy=%f", epoch, stats["loss"], stats["accuracy"])
+            log.info("[Epoch %d] speed: %d samples/sec\ttime cost: %f", epoch,
+                     int(stats["samples"] / max(stats["seconds"], 1e-9)), stats["seconds"])
+            record: Dict[str, Any] = {"epoch": epoch, "train_loss": stats["loss"], "train_accuracy": stats["accuracy"],
+                                      "lr": stats["lr"], "train_seconds": stats["seconds"],
+                                      "val_top1_error": None, "val_top5_error": None}
+            sync_running_stats(net)
+            if val_source is not None:
+                result = evaluate(net, val_source, contexts, recipe.dtype, show_progress)
+                log.info("[Epoch %d] validation: err-top1=%f err-top5=%f", epoch, result.top1_error, result.top5_error)
+                record.update(val_top1_error=result.top1_error, val_top5_error=result.top5_error,
+                              val_samples=result.samples)
+            history.append(record)
+            if epoch_line is not None:
+                log.info(epoch_line(record))
+            checkpoints.end_of_epoch(net, trainer, epoch, record["val_top1_error"], {"history": history})
+            checkpoints.write_history(history)
+            if stop.signum is not None:  # signal during validation or saving: the epoch is complete and saved
+                raise TrainingInterrupted(stop.signum, epoch, schedule.iters_per_epoch - 1,
+                                          checkpoints.last_good)
+    return history

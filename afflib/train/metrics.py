@@ -1,0 +1,56 @@
+"""Metrics of the loop: top-k error over samples (padding rows dropped by the caller) and a running loss."""
+from __future__ import annotations
+
+from typing import Dict, Sequence, Tuple
+
+import numpy as np
+
+__all__ = ["TopKErrors", "RunningLoss"]
+
+
+class TopKErrors:
+    """Top-1 / top-k error rates accumulated over batches of logits and integer labels."""
+
+    def __init__(self, ks: Sequence[int] = (1, 5)):
+        self.ks = tuple(ks)
+        self.reset()
+
+    def reset(self) -> None:
+        self.count = 0
+        self.wrong = {k: 0 for k in self.ks}
+
+    def update(self, logits: np.ndarray, labels: np.ndarray) -> None:
+        logits = np.asarray(logits, dtype=np.float32)
+        labels = np.asarray(labels).astype(np.int64).reshape(-1)
+        if logits.shape[0] != labels.shape[0]:
+            raise ValueError(f"{logits.shape[0]} predictions for {labels.shape[0]} labels")
+        order = np.argsort(-logits, axis=1)
+        for k in self.ks:
+            hit = (order[:, :min(k, logits.shape[1])] == labels[:, None]).any(axis=1)
+            self.wrong[k] += int((~hit).sum())
+        self.count += labels.shape[0]
+
+    def errors(self) -> Dict[int, float]:
+        """{k: error rate}; NaN before any update."""
+        return {k: (self.wrong[k] / self.count if self.count else float("nan")) for k in self.ks}
+
+
+class RunningLoss:
+    """Mean loss and accuracy of the training samples seen so far in an epoch."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.total, self.correct, self.count = 0.0, 0, 0
+
+    def update(self, losses: np.ndarray, logits: np.ndarray, labels: np.ndarray) -> None:
+        self.total += float(np.sum(losses))
+        self.correct += int((np.argmax(logits, axis=1) == np.asarray(labels).reshape(-1)).sum())
+        self.count += int(np.asarray(losses).shape[0])
+
+    def get(self) -> Tuple[float, float]:
+        """(mean loss, accuracy)."""
+        if not self.count:
+            return float("nan"), float("nan")
+        return self.total / self.count, self.correct / self.count

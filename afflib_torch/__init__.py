@@ -1,0 +1,32 @@
+"""afflib's networks in PyTorch: exact twins of the MXNet AFF networks and conversion of MXNet checkpoints.
+
+``afflib_torch.params_io`` (the MXNet ``.params`` reader/writer) needs only NumPy; everything else needs
+torch, imported on first use so that ``import afflib_torch.params_io`` works in the MXNet environment.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["get_model", "get_model_list", "MSCAM", "AFF", "IAFF", "DirectAdd", "get_fusion", "set_fused_blend",
+           "AFFResNet", "AFFResNeXt", "CIFARAFFResNet", "CIFARAFFResNeXt", "load_checkpoint", "save_checkpoint",
+           "load_params", "save_params"]
+
+_LAZY = {
+    "get_model": "registry", "get_model_list": "registry",
+    "MSCAM": "fusion", "AFF": "fusion", "IAFF": "fusion", "DirectAdd": "fusion", "get_fusion": "fusion",
+    "set_fused_blend": "fusion",
+    "AFFResNet": "networks", "AFFResNeXt": "networks", "CIFARAFFResNet": "networks", "CIFARAFFResNeXt": "networks",
+    "load_checkpoint": "convert", "save_checkpoint": "convert",
+    "load_params": "params_io", "save_params": "params_io",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'afflib_torch' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_LAZY))

@@ -1,0 +1,173 @@
+"""Mechanical conversion between MXNet ``.params`` arrays and the twins' PyTorch state_dicts.
+
+Names: the state_dict key is the MXNet structural name (what ``save_parameters`` writes) with PyTorch's
+suffix for BatchNorm: ``gamma`` <-> ``weight``, ``beta`` <-> ``bias``; ``running_mean``/``running_var``,
+conv/dense ``weight``/``bias`` keep their names. PyTorch's ``num_batches_tracked`` has no MXNet array: it
+is left as it is when loading and dropped when writing. Shapes are identical (OIHW convolutions, (out, in)
+dense weights), so values are copied unchanged.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Tuple, Union
+
+import numpy as np
+import torch
+from torch import nn
+
+from .params_io import load_params, save_params
+
+__all__ = ["CheckpointMismatch", "name_map", "state_dict_from_mxnet", "mxnet_arrays_from_model",
+           "load_checkpoint", "save_checkpoint", "read_checkpoint"]
+
+_BN_SUFFIXES = {"weight": "gamma", "bias": "beta"}
+_SKIPPED = ("num_batches_tracked",)
+PathLike = Union[str, os.PathLike]
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint's arrays do not fit the model: names missing or unexpected, or shapes different."""
+
+
+def name_map(model: nn.Module) -> Dict[str, str]:
+    """state_dict key -> MXNet structural name, for every key that has an MXNet array (in state_dict order)."""
+    bn_prefixes = {name + "." for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._NormBase)}
+    mapping = {}
+    for key in model.state_dict():
+        prefix, _, leaf = key.rpartition(".")
+        if leaf in _SKIPPED:
+            continue
+        if prefix + "." in bn_prefixes and leaf in _BN_SUFFIXES:
+            leaf = _BN_SUFFIXES[leaf]
+        mapping[key] = f"{prefix}.{leaf}" if prefix else leaf
+    return mapping
+
+
+def _describe(items: List[str], limit: int = 10) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f", ... ({len(items) - limit} more)" if len(items) > limit else "")
+
+
+def _check_fit(expected: Mapping[str, Tuple[int, ...]], found: Mapping[str, Tuple[int, ...]], source: str,
+               target: str) -> None:
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    mismatched = [f"{k} (file {tuple(found[k])}, model {tuple(expected[k])})" for k in expected
+                  if k in found and tuple(found[k]) != tuple(expected[k])]
+    if not (missing or unexpected or mismatched):
+        return
+    lines = [f"{source} does not fit {target}:"]
+    if missing:
+        lines.append(f"  {len(missing)} missing from the file: {_describe(missing)}")
+    if unexpected:
+        lines.append(f"  {len(unexpected)} unexpected in the file: {_describe(unexpected)}")
+        if any(k.startswith(("arg:", "aux:")) for k in unexpected):
+            lines.append("  (arg:/aux: names come from HybridBlock.export; convert a save_parameters file instead)")
+    if mismatched:
+        lines.append(f"  {len(mismatched)} with a different shape: {_describe(mismatched, 5)}")
+        if all(k.split(" ")[0].rsplit(".", 1)[0] in ("fc", "output") for k in mismatched):
+            lines.append("  only the classifier differs: build the model with the file's number of classes "
+                         "(--classes / classes=)")
+    raise CheckpointMismatch("\n".join(lines))
+
+
+def state_dict_from_mxnet(model: nn.Module, arrays: Mapping[str, np.ndarray],
+                          source: str = "the MXNet arrays") -> Dict[str, torch.Tensor]:
+    """A complete state_dict for ``model`` from MXNet arrays (cast to the model's dtypes); strict on names/shapes."""
+    if not isinstance(arrays, Mapping):
+        raise CheckpointMismatch(f"{source} holds an unnamed array list, not parameters saved by save_parameters")
+    mapping = name_map(model)
+    current = model.state_dict()
+    _check_fit({mx: tuple(current[key].shape) for key, mx in mapping.items()},
+               {k: tuple(np.shape(v)) for k, v in arrays.items()}, source, type(model).__name__)
+    state = dict(current)
+    for key, mx_name in mapping.items():
+        state[key] = torch.from_numpy(np.array(arrays[mx_name])).to(current[key].dtype)
+    return state
+
+
+def mxnet_arrays_from_model(model_or_state: Union[nn.Module, Mapping[str, torch.Tensor]],
+                            model: Optional[nn.Module] = None, dtype: str = "float32") -> Dict[str, np.ndarray]:
+    """MXNet name -> NumPy array for a model (or a state_dict of ``model``), ready for ``save_params``."""
+    if isinstance(model_or_state, nn.Module):
+        model, state = model_or_state, model_or_state.state_dict()
+    else:
+        if model is None:
+            raise ValueError("a state_dict needs the model it belongs to (for the BatchNorm names)")
+        state = model_or_state
+    mapping = name_map(model)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items() if k in mapping}
+    _check_fit(expected, {k: tuple(v.shape) for k, v in state.items() if k.rpartition(".")[2] not in _SKIPPED},
+               "the state_dict", type(model).__name__)
+    return {mapping[k]: state[k].detach().to("cpu", torch.float32).numpy().astype(dtype) for k in mapping}
+
+
+def read_checkpoint(model: nn.Module, path: PathLike) -> Dict[str, torch.Tensor]:
+    """The state_dict for ``model`` stored in ``path``: MXNet ``.params``, ``.pt``/``.pth`` or ``.safetensors``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    suffix = path.suffix.lower()
+    if suffix in (".params", ".nd"):
+        return state_dict_from_mxnet(model, load_params(path), str(path))
+    if suffix == ".safetensors":
+        try:
+            from safetensors.torch import load_file
+        except ImportError as exc:
+            raise ImportError(f"{path}: reading .safetensors needs the safetensors package "
+                              "(pip install safetensors)") from exc
+        state = load_file(str(path))
+    elif suffix in (".pt", ".pth", ".bin"):
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+    else:
+        raise ValueError(f"{path}: unknown checkpoint type {suffix!r}; expected .params (MXNet), .pt/.pth "
+                         "(PyTorch state_dict) or .safetensors")
+    current = model.state_dict()
+    _check_fit({k: tuple(v.shape) for k, v in current.items() if k.rpartition(".")[2] not in _SKIPPED},
+               {k: tuple(v.shape) for k, v in state.items() if k.rpartition(".")[2] not in _SKIPPED},
+               str(path), type(model).__name__)
+    merged = dict(current)
+    merged.update(state)
+    return merged
+
+
+def load_checkpoint(model: nn.Module, path: PathLike) -> nn.Module:
+    """Load ``path`` (see :func:`read_checkpoint`) into ``model`` strictly; returns the model."""
+    model.load_state_dict(read_checkpoint(model, path), strict=True)
+    return model
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def save_checkpoint(model: nn.Module, path: PathLike, dtype: str = "float32") -> None:
+    """Write ``model``'s parameters atomically as MXNet ``.params``, ``.pt``/``.pth`` or ``.safetensors``."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix in (".params", ".nd"):
+        save_params(path, mxnet_arrays_from_model(model, dtype=dtype))
+        return
+    state = {k: v.detach().to("cpu") for k, v in model.state_dict().items()}
+    if suffix == ".safetensors":
+        try:
+            from safetensors.torch import save_file
+        except ImportError as exc:
+            raise ImportError("writing .safetensors needs the safetensors package (pip install safetensors)") from exc
+        _atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in state.items()}, tmp))
+    elif suffix in (".pt", ".pth"):
+        _atomic_write(path, lambda tmp: torch.save(state, tmp))
+    else:
+        raise ValueError(f"{path}: unknown checkpoint type {suffix!r}; expected .params, .pt/.pth or .safetensors")

@@ -1,0 +1,160 @@
+"""Evaluation data for the PyTorch twin without MXNet: Fashion-MNIST IDX files, CIFAR binary files, an
+ImageNet-style ``val/`` class-folder tree; the same normalisation as afflib's MXNet data layer.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+__all__ = ["DataFormatError", "DATASETS", "DEFAULT_FASHION_MNIST_DIRS", "read_idx", "load_fashion_mnist_test",
+           "load_cifar_test", "imagenet_folder", "array_batches", "imagenet_batches"]
+
+# dataset -> (mean, std) on the 0-1 scale, input size, channels, classes (as afflib.data.transforms)
+DATASETS = {
+    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 224, 3, 1000),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), 32, 3, 10),
+    "cifar100": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), 32, 3, 100),
+    "fashion-mnist": ((0.2860,), (0.3530,), 28, 1, 10),
+}
+DEFAULT_FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.mxnet/datasets/fashion-mnist")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp")
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"),
+              0x0E: np.dtype(">f8")}
+
+
+class DataFormatError(ValueError):
+    """A data file is missing, truncated or not in the expected format (the message names the file)."""
+
+
+def read_idx(path: os.PathLike) -> np.ndarray:
+    """Read an IDX file (plain or .gz): magic 0x0000TTDD (type TT, DD dims), big-endian uint32 dims, data."""
+    path = Path(path)
+    try:
+        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError) as exc:
+        raise DataFormatError(f"{path}: cannot read IDX file ({exc})") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
+        raise DataFormatError(f"{path}: not an IDX file (magic {raw[:4].hex() or 'missing'}; expected 0000TTDD "
+                              f"with type TT in {sorted(hex(t) for t in _IDX_TYPES)})")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataFormatError(f"{path}: truncated IDX header ({len(raw)} bytes, {ndim} dims need {header})")
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    expected = header + int(np.prod(shape)) * dtype.itemsize
+    if len(raw) != expected:
+        raise DataFormatError(f"{path}: {len(raw)} bytes, expected {expected} for shape {shape} of {dtype.name}"
+                              f" ({'truncated' if len(raw) < expected else 'trailing bytes'})")
+    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _find(folder: Path, names: Sequence[str], what: str) -> Path:
+    for name in names:
+        if (folder / name).is_file():
+            return folder / name
+    raise DataFormatError(f"{what}: none of {', '.join(names)} in {folder}")
+
+
+def load_fashion_mnist_test(data_dir: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
+    """The 10,000 test images (N, 1, 28, 28) uint8 and labels from ``t10k-*-idx?-ubyte[.gz]``."""
+    folders = [data_dir] if data_dir else list(DEFAULT_FASHION_MNIST_DIRS)
+    for folder in (Path(os.path.expanduser(f)) for f in folders):
+        if folder.is_dir() or data_dir:
+            images = read_idx(_find(folder, ["t10k-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte"],
+                                    "Fashion-MNIST test images"))
+            labels = read_idx(_find(folder, ["t10k-labels-idx1-ubyte.gz", "t10k-labels-idx1-ubyte"],
+                                    "Fashion-MNIST test labels"))
+            if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+                raise DataFormatError(f"{folder}: images {images.shape} and labels {labels.shape} do not match")
+            return images[:, None], labels.astype(np.int64)
+    raise DataFormatError(f"Fashion-MNIST not found in {', '.join(folders)} (Debian: apt-get install "
+                          "dataset-fashion-mnist, or pass --data-dir)")
+
+
+def load_cifar_test(data_dir: str, dataset: str = "cifar10", coarse: bool = False) -> Tuple[np.ndarray, np.ndarray]:
+    """The test split of the CIFAR binary version: (N, 3, 32, 32) uint8 and labels.
+
+    CIFAR-10 ``test_batch.bin``: label byte + 3072 pixel bytes per image; CIFAR-100 ``test.bin``: coarse byte,
+    fine byte + 3072. Looked up in ``data_dir`` and its ``cifar-10-batches-bin``/``cifar-100-binary`` folder.
+    """
+    folder = Path(os.path.expanduser(data_dir))
+    if dataset == "cifar10":
+        if coarse:
+            raise ValueError("--coarse-labels applies to cifar100 only")
+        path, label_bytes, label_index = _find(folder, ["test_batch.bin", "cifar-10-batches-bin/test_batch.bin"],
+                                               "CIFAR-10 test split"), 1, 0
+    elif dataset == "cifar100":
+        path, label_bytes, label_index = _find(folder, ["test.bin", "cifar-100-binary/test.bin"],
+                                               "CIFAR-100 test split"), 2, 0 if coarse else 1
+    else:
+        raise ValueError(f"dataset must be cifar10 or cifar100, got {dataset!r}")
+    raw = np.fromfile(path, np.uint8)
+    record = label_bytes + 3 * 32 * 32
+    if raw.size == 0 or raw.size % record:
+        raise DataFormatError(f"{path}: {raw.size} bytes is not a whole number of {record}-byte records "
+                              f"({dataset} binary format)")
+    raw = raw.reshape(-1, record)
+    return raw[:, label_bytes:].reshape(-1, 3, 32, 32), raw[:, label_index].astype(np.int64)
+
+
+def imagenet_folder(data_dir: str) -> Tuple[List[Tuple[Path, int]], List[str]]:
+    """(image path, label) for ``data_dir/val/<class>/*`` (or ``data_dir/<class>`` if there is no val/)."""
+    root = Path(os.path.expanduser(data_dir))
+    root = root / "val" if (root / "val").is_dir() else root
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    if not classes:
+        raise DataFormatError(f"{root}: no class folders (expected val/<class>/<image> files)")
+    items = [(path, label) for label, name in enumerate(classes) for path in sorted((root / name).iterdir())
+             if path.suffix.lower() in IMAGE_SUFFIXES]
+    if not items:
+        raise DataFormatError(f"{root}: class folders hold no images ({', '.join(IMAGE_SUFFIXES)})")
+    return items, classes
+
+
+def _normalise(batch: np.ndarray, dataset: str) -> torch.Tensor:
+    mean, std = (np.array(v, np.float32).reshape(1, -1, 1, 1) for v in DATASETS[dataset][:2])
+    return torch.from_numpy((batch.astype(np.float32) / 255.0 - mean) / std)
+
+
+def array_batches(images: np.ndarray, labels: np.ndarray, dataset: str,
+                  batch_size: int) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """Normalised NCHW float32 batches of uint8 images, in order (the last one may be smaller)."""
+    for start in range(0, len(images), batch_size):
+        yield (_normalise(images[start:start + batch_size], dataset),
+               torch.from_numpy(labels[start:start + batch_size]))
+
+
+def _load_eval_image(path: Path, input_size: int, crop_ratio: float) -> np.ndarray:
+    """Shorter side to ceil(input_size / crop_ratio), center crop input_size; CHW uint8 RGB."""
+    from PIL import Image
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        resize = int(math.ceil(input_size / crop_ratio))
+        scale = resize / min(image.size)
+        width, height = (max(input_size, round(d * scale)) for d in image.size)
+        image = image.resize((width, height), Image.BILINEAR)
+        left, top = (width - input_size) // 2, (height - input_size) // 2
+        crop = image.crop((left, top, left + input_size, top + input_size))
+    return np.asarray(crop, np.uint8).transpose(2, 0, 1)
+
+
+def imagenet_batches(items: Sequence[Tuple[Path, int]], batch_size: int, input_size: int = 224,
+                     crop_ratio: float = 0.875, workers: int = 4) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+    """Decode, resize and crop folder images on ``workers`` threads; yields normalised batches in order."""
+    try:
+        import PIL  # noqa: F401
+    except ImportError as exc:
+        raise ImportError("ImageNet folder evaluation needs Pillow: .venv-torch/bin/pip install Pillow") from exc
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        for start in range(0, len(items), batch_size):
+            chunk = items[start:start + batch_size]
+            images = list(pool.map(lambda item: _load_eval_image(item[0], input_size, crop_ratio), chunk))
+            yield _normalise(np.stack(images), "imagenet"), torch.tensor([label for _, label in chunk])

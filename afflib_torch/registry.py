@@ -1,0 +1,76 @@
+"""Model registry of the PyTorch twins: the same names and defaults as ``afflib.model_zoo.registry``.
+
+``get_model(name, **kwargs)`` builds a network; ``pretrained=PATH`` loads an MXNet ``.params`` file (converted
+on the fly) or a PyTorch state_dict file (``.pt`` / ``.pth``).
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from typing import Any, Dict, List, Optional, Tuple, Type, Union
+
+from torch import nn
+
+from afflib.specs import MODEL_SPECS
+
+from .networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
+
+__all__ = ["MODELS", "get_model", "get_model_list", "model_spec", "register_model"]
+
+MODELS: Dict[str, Tuple[Type[nn.Module], Dict[str, Any]]] = {}
+_FAMILIES = {cls.__name__: cls for cls in (AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt)}
+
+
+def register_model(name: str, cls: Type[nn.Module], **defaults: Any) -> None:
+    """Add ``name`` -> ``cls(**defaults)`` to the registry."""
+    if name in MODELS:
+        raise ValueError(f"model {name!r} is already registered")
+    MODELS[name] = (cls, defaults)
+
+
+for _name, (_family, _defaults) in MODEL_SPECS.items():
+    register_model(_name, _FAMILIES[_family], **_defaults)
+
+
+def get_model_list() -> List[str]:
+    """Names of all registered models."""
+    return sorted(MODELS)
+
+
+def model_spec(name: str) -> Tuple[Type[nn.Module], Dict[str, Any]]:
+    """The class and default arguments of ``name``; a ValueError lists close matches if it is unknown."""
+    key = name.strip().lower()
+    if key not in MODELS:
+        close = difflib.get_close_matches(key, MODELS, n=5, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise ValueError(f"unknown model {name!r}.{hint} All models: afflib_torch.get_model_list().")
+    return MODELS[key]
+
+
+def get_model(name: str, pretrained: Optional[Union[str, os.PathLike]] = None, **kwargs: Any) -> nn.Module:
+    """Build a registered network.
+
+    Parameters
+    ----------
+    name : str
+        Registry name, e.g. ``'aff_resnet50'`` or ``'cifar_iaff_resnet32'``.
+    pretrained : path, optional
+        A released or afflib-trained MXNet ``.params`` file, or a PyTorch state_dict (``.pt``/``.pth``/
+        ``.safetensors``), loaded strictly: a file that does not fit raises listing the differences.
+        (Downloading released weights is the MXNet side's job: ``afflib.get_model(name, pretrained=True)``
+        caches them under ``~/.mxnet/models``; pass that file here.)
+    **kwargs
+        Override the entry's constructor arguments (``classes``, ``start_layer``, ``fusion_r``...).
+    """
+    cls, defaults = model_spec(name)
+    args = dict(defaults)
+    args.update(kwargs)
+    net = cls(**args)
+    if pretrained is not None and pretrained is not False:
+        if pretrained is True:
+            raise ValueError("afflib_torch.get_model: pretrained=True is not supported (no download in the torch "
+                             "package); pass the path of a .params file, e.g. one that afflib.get_model("
+                             f"{name!r}, pretrained=True) cached under ~/.mxnet/models")
+        from .convert import load_checkpoint
+        load_checkpoint(net, pretrained)
+    return net

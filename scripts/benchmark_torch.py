@@ -1,0 +1,105 @@
+#!/usr/bin/env python
+"""Training images/s of the PyTorch twins: AFF vs its plain-addition twin, eager vs compiled, fp32 vs bf16.
+
+Example (the small CIFAR AFF-ResNet of the performance issue):
+    .venv-torch/bin/python scripts/benchmark_torch.py --model cifar_aff_resnet20 --layers 1 1 1 \
+        --channels 16 16 32 64 --classes 10 --batch-size 128 --input-size 32 --configs eager,compiled
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+import afflib_torch  # noqa: E402
+from afflib_torch.benchmark import format_table, time_interleaved  # noqa: E402
+from afflib_torch.engine import RunConfig, prepare, train_step_fn  # noqa: E402
+from afflib_torch.fusion import set_fused_blend  # noqa: E402
+
+# Configuration name -> (RunConfig options, fused blend).
+VARIANTS = {
+    "eager": (dict(), True),
+    "eager-unfused": (dict(), False),
+    "eager-cl": (dict(channels_last=True), True),
+    "eager-bf16": (dict(amp="bfloat16"), True),
+    "compiled": (dict(compile=True), True),
+    "compiled-unfused": (dict(compile=True), False),
+    "compiled-cl": (dict(compile=True, channels_last=True), True),
+    "compiled-bf16": (dict(compile=True, amp="bfloat16"), True),
+    "compiled-cl-bf16": (dict(compile=True, channels_last=True, amp="bfloat16"), True),
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", default="cifar_aff_resnet20", help="registry name (default: %(default)s)")
+    p.add_argument("--baseline", nargs="*", default=None,
+                   help="more models to time; default: the plain-addition twin of --model")
+    p.add_argument("--layers", type=int, nargs="+", help="override the blocks per stage")
+    p.add_argument("--channels", type=int, nargs="+", help="override the widths (CIFAR families)")
+    p.add_argument("--classes", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--input-size", type=int, default=32)
+    p.add_argument("--configs", default="eager,compiled",
+                   help=f"comma-separated, from {', '.join(VARIANTS)} (default: %(default)s)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: %(default)s)")
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--iterations", type=int, default=10)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--clock", choices=("wall", "process"), default="wall",
+                   help="wall time, or this process's CPU time (robust on a shared machine with --threads 1)")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    return p.parse_args(argv)
+
+
+def twin_name(name: str) -> str:
+    for fusion in ("iaff_", "aff_"):
+        if fusion in name:
+            return name.replace(fusion, "add_", 1)
+    raise ValueError(f"{name} has no aff/iaff in its name: give --baseline explicitly")
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()]
+    unknown = [c for c in configs if c not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown --configs {unknown}; valid: {', '.join(VARIANTS)}")
+    models = [args.model] + (args.baseline if args.baseline is not None else [twin_name(args.model)])
+    overrides = {k: v for k, v in (("layers", args.layers), ("channels", args.channels),
+                                   ("classes", args.classes)) if v is not None}
+    torch.manual_seed(0)
+    in_channels = 3
+    batch = torch.randn(args.batch_size, in_channels, args.input_size, args.input_size)
+    steps = {}
+    for config_name in configs:
+        options, fused = VARIANTS[config_name]
+        for model_name in models:
+            run = RunConfig.create(device=args.device, **options)
+            net = afflib_torch.get_model(model_name, **overrides)
+            set_fused_blend(net, fused)
+            classes = net.fc.out_features if hasattr(net, "fc") else net.output.out_features
+            labels = torch.randint(0, classes, (args.batch_size,))
+            steps[f"{model_name} {config_name}"] = train_step_fn(prepare(net, run), run, batch, labels)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, batch "
+          f"{args.batch_size}, {args.clock} clock, {args.input_size}x{args.input_size}, load average "
+          f"{os.getloadavg()}", flush=True)
+    results = time_interleaved(steps, args.batch_size, args.warmup, args.iterations, args.rounds, args.clock)
+    print(format_table(results))
+    print(f"load average after: {os.getloadavg()}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([r.__dict__ for r in results], f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+#!/usr/bin/env python
+"""Convert an AFF checkpoint between MXNet .params and PyTorch (state_dict .pt/.pth or .safetensors).
+
+The direction follows the file extensions; conversion needs no MXNet (a NumPy reader/writer of the
+.params format). Examples:
+    .venv-torch/bin/python scripts/convert.py --model cifar_aff_resnet32 CIFAR-AFF-ResNet-32.params aff32.pt
+    .venv-torch/bin/python scripts/convert.py --model aff_resnet50 trained.pt aff_resnet50.params
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from afflib_torch.convert import CheckpointMismatch, load_checkpoint, save_checkpoint  # noqa: E402
+from afflib_torch.registry import get_model  # noqa: E402
+
+MXNET_SUFFIXES = (".params", ".nd")
+TORCH_SUFFIXES = (".pt", ".pth", ".safetensors")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", required=True, help="registry name, e.g. cifar_aff_resnet32 or iaff_resnext50_32x4d")
+    p.add_argument("--classes", type=int, default=None, help="classifier outputs (default: the registry's)")
+    p.add_argument("--in-channels", type=int, default=None, help="input channels (e.g. 1 for Fashion-MNIST)")
+    p.add_argument("--model-kwargs", default=None,
+                   help='more constructor arguments as JSON, e.g. \'{"layers": [1, 1, 1], "channels": 16}\'')
+    p.add_argument("--dtype", choices=("float32", "float16", "float64"), default="float32",
+                   help="element type of a written .params file (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.add_argument("source", help="checkpoint to read (.params, or .pt/.pth/.safetensors)")
+    p.add_argument("target", help="file to write (.pt/.pth/.safetensors, or .params)")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    src_ext, dst_ext = (os.path.splitext(f)[1].lower() for f in (args.source, args.target))
+    if src_ext not in MXNET_SUFFIXES + TORCH_SUFFIXES or dst_ext not in MXNET_SUFFIXES + TORCH_SUFFIXES:
+        raise SystemExit(f"error: files must end in {', '.join(MXNET_SUFFIXES + TORCH_SUFFIXES)}; got "
+                         f"{args.source!r} -> {args.target!r}")
+    if os.path.exists(args.target) and not args.force:
+        raise SystemExit(f"error: {args.target} exists; pass --force to overwrite it")
+    kwargs = json.loads(args.model_kwargs) if args.model_kwargs else {}
+    if args.classes is not None:
+        kwargs["classes"] = args.classes
+    if args.in_channels is not None:
+        kwargs["in_channels"] = args.in_channels
+    try:
+        net = get_model(args.model, **kwargs)
+        load_checkpoint(net, args.source)
+    except (CheckpointMismatch, FileNotFoundError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}")
+    save_checkpoint(net, args.target, dtype=args.dtype)
+    count = len(net.state_dict())
+    print(f"{args.source} -> {args.target}: {args.model} ({count} tensors, "
+          f"{sum(p.numel() for p in net.parameters()) / 1e6:.2f}M parameters)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+#!/usr/bin/env python
+"""The README's main command (``make demo``): train a small AFF network on Fashion-MNIST on the CPU and test it.
+
+Steps: make sure Fashion-MNIST is present (installs Debian's ``dataset-fashion-mnist`` when it is missing and apt
+is usable), pack it into RecordIO files (once), train through the record pipeline with ``train_cifar.py``, evaluate
+the saved params with ``eval_cifar.py``, and leave the log, params and training-curve PNG in one output folder.
+``--fusion add`` runs the same budget with plain addition instead of AFF.
+"""
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TARGET_ACCURACY = 0.91
+TARGET_SECONDS = 600
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--fusion", default="aff", help="aff (default), iaff or add")
+    p.add_argument("--out", default="", help="output folder (default: demo_output/<fusion>-<date-time>)")
+    p.add_argument("--data-dir", default=None, help="Fashion-MNIST IDX folder (default: the standard locations)")
+    p.add_argument("--rec-dir", default="~/.mxnet/datasets/fashion-mnist/rec", help="RecordIO folder (packed once)")
+    # The recipe: a 1-block-per-stage CIFAR-style AFF-ResNet, widths 16/32/64 (x2), warmup + cosine, NAG,
+    # label smoothing, no weight decay on biases/BN; data parallel over the two CPU cores.
+    p.add_argument("--epochs", type=int, default=6)
+    p.add_argument("--channel-times", type=int, default=1)
+    p.add_argument("--blocks", type=int, default=1)
+    p.add_argument("--batch-size", type=int, default=64, help="per CPU context")
+    p.add_argument("--cpus", type=int, default=2, help="CPU contexts (one thread each)")
+    p.add_argument("--lr", type=float, default=0.2)
+    p.add_argument("--warmup-epochs", type=int, default=1)
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def ensure_fashion_mnist(data_dir):
+    """The IDX folder; installs the Debian package if it is missing and apt can be used, else explains."""
+    from afflib.data.fashion_mnist import find_fashion_mnist_dir
+    try:
+        return find_fashion_mnist_dir(data_dir)
+    except FileNotFoundError as missing:
+        if data_dir is None and shutil.which("apt-get") and os.geteuid() == 0:
+            print("Fashion-MNIST not found: installing Debian's dataset-fashion-mnist (apt-get) ...", flush=True)
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            install = ["apt-get", "install", "-y", "-q", "dataset-fashion-mnist"]
+            if subprocess.run(install, env=env).returncode != 0:
+                subprocess.run(["apt-get", "update", "-q"], env=env, check=False)
+                subprocess.run(install, env=env, check=False)
+            try:
+                return find_fashion_mnist_dir(data_dir)
+            except FileNotFoundError:
+                pass
+        sys.exit(f"demo: {missing}")
+
+
+def run(cmd, log_path=None) -> str:
+    """Run a step, echo its output live, return it; stop the demo with its status if it fails."""
+    print("$ " + " ".join(str(c) for c in cmd), flush=True)
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([str(c) for c in cmd], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines = []
+    for line in proc.stdout:
+        if "mkldnn" in line or "ImageRecordIOParser2" in line:  # MXNet's informational noise
+            continue
+        lines.append(line)
+        sys.stdout.write(line)
+        sys.stdout.flush()
+    if proc.wait() != 0:
+        sys.exit(f"demo: step failed with status {proc.returncode}: {' '.join(str(c) for c in cmd)}")
+    return "".join(lines)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    from afflib.nn.fusion import canonical_fusion
+    fusion = canonical_fusion(args.fusion)
+    out = Path(args.out or REPO / "demo_output" / f"{fusion}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if out.exists() and any(out.iterdir()):
+        sys.exit(f"demo: output folder {out} already has files; choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    py = sys.executable
+
+    tic = time.time()
+    idx_dir = ensure_fashion_mnist(args.data_dir)
+    rec_dir = Path(os.path.expanduser(args.rec_dir))
+    run([py, REPO / "scripts" / "pack_fashion_mnist.py", "--data-dir", idx_dir, "--out", rec_dir])
+    prep_seconds = time.time() - tic
+
+    net = ["--model", "resnet", "--askc-type", fusion, "--blocks", args.blocks, "--channel-times", args.channel_times]
+    data = ["--dataset", "fashion-mnist", "--data-dir", idx_dir, "--rec-dir", rec_dir]
+    progress = ["--no-progress"] if args.no_progress else []
+    tic = time.time()
+    run([py, REPO / "scripts" / "train_cifar.py", *data, *net, "--cpus", args.cpus, "--batch-size", args.batch_size,
+         "--num-epochs", args.epochs, "--lr", args.lr, "--cosine", "--warmup-epochs", args.warmup_epochs,
+         "--label-smoothing", "--no-wd", "--mode", "hybrid", "--save-dir", out, "--logging-dir", out,
+         "--save-plot-dir", out, "--save-period", "0", "--log-interval", "100", *progress])
+    train_seconds = time.time() - tic
+    name = f"cifar_{fusion}_resnet{6 * args.blocks + 2}" + ("" if args.channel_times == 4 else f"-c{args.channel_times}")
+    params = out / f"fashion-mnist-{name}-last.params"
+    tic = time.time()
+    report = run([py, REPO / "scripts" / "eval_cifar.py", *data, *net, "--params", params, "--cpus", args.cpus,
+                  *progress])
+    eval_seconds = time.time() - tic
+    accuracy = float(re.search(r"test accuracy: ([\d.]+)", report).group(1))
+    budget = train_seconds + eval_seconds
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print()
+    print(f"== demo ({fusion}) ==")
+    print(f"test accuracy on the 10,000 Fashion-MNIST test images: {accuracy:.4f} (target >= {TARGET_ACCURACY})")
+    print(f"training + evaluation: {budget:.0f} s (train {train_seconds:.0f} s, eval {eval_seconds:.0f} s; "
+          f"target <= {TARGET_SECONDS} s; load average now {load:.1f})")
+    print(f"data check + packing (one-off): {prep_seconds:.0f} s")
+    print(f"output folder: {out}")
+    print(f"  params: {params.name}; log: train_fashion-mnist-{name}.log; curves: fashion-mnist-{name}.png")
+
+
+if __name__ == "__main__":
+    main()

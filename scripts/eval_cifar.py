@@ -1,0 +1,83 @@
+#!/usr/bin/env python
+"""Test accuracy of a params file on CIFAR-10, CIFAR-100 (fine or coarse labels) or Fashion-MNIST.
+
+Examples::
+
+    python scripts/eval_cifar.py --dataset fashion-mnist --blocks 1 --channel-times 1 --params demo/best.params
+    python scripts/eval_cifar.py --dataset cifar100 --coarse-labels --model-name cifar_aff_resnet32 --pretrained
+"""
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import afflib  # noqa: E402
+from afflib.train import evaluate, load_checked, resolve_dtype, select_contexts  # noqa: E402
+from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, small_image_source  # noqa: E402
+from afflib.train.logs import want_progress  # noqa: E402
+from afflib.train.runner import exit_on_error  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Accuracy of an AFF CIFAR-style network on a test split.")
+    p.add_argument("--dataset", type=str, default="cifar10", help="cifar10, cifar100 or fashion-mnist")
+    p.add_argument("--coarse-labels", action="store_true", help="CIFAR-100: the 20 superclasses")
+    p.add_argument("--params", type=str, default="", help=".params file to evaluate")
+    p.add_argument("--pretrained", action="store_true", help="evaluate the released weights (needs --model-name)")
+    p.add_argument("--model-name", type=str, default="", help="registry model (instead of --model/--blocks/...)")
+    p.add_argument("--model", type=str, default="resnet")
+    p.add_argument("--askc-type", type=str, default="ASKCFuse")
+    p.add_argument("--blocks", type=int, default=3)
+    p.add_argument("--channel-times", type=int, default=4)
+    p.add_argument("--start-layer", type=int, default=1)
+    p.add_argument("--deep-stem", action="store_true")
+    p.add_argument("--data-dir", type=str, default=None)
+    p.add_argument("--rec-dir", type=str, default=DEFAULT_FMNIST_REC_DIR)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("-j", "--num-data-workers", dest="num_workers", default=2, type=int)
+    p.add_argument("--dtype", type=str, default="float32")
+    p.add_argument("--gpus", type=str, default="")
+    p.add_argument("--num-gpus", type=int, default=0)
+    p.add_argument("--cpus", type=int, default=0)
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if bool(args.params) == bool(args.pretrained):
+        raise ValueError("give exactly one of --params FILE or --pretrained")
+    classes, channels = dataset_classes(args.dataset, args.coarse_labels)
+    contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
+    dtype = resolve_dtype(args.dtype, contexts)
+    if args.pretrained:
+        if not args.model_name:
+            raise ValueError("--pretrained needs --model-name (e.g. cifar_aff_resnet32)")
+        net, name = afflib.get_model(args.model_name, pretrained=True, classes=classes), args.model_name
+        net.collect_params().reset_ctx(contexts)
+    else:
+        if args.model_name:
+            net, name = afflib.get_model(args.model_name, classes=classes, in_channels=channels), args.model_name
+        else:
+            net, name = cifar_model(args.model, args.askc_type, args.blocks, args.channel_times, args.start_layer,
+                                    classes, channels, args.deep_stem)
+        load_checked(net, args.params, ctx=contexts, model_name=name)
+    if dtype != "float32":
+        net.cast(dtype)
+    net.hybridize(static_alloc=True, static_shape=True)
+    source = small_image_source(args.dataset, False, args.batch_size * len(contexts), args.data_dir, args.rec_dir,
+                                coarse_labels=args.coarse_labels, num_workers=args.num_workers)
+    tic = time.time()
+    result = evaluate(net, source, contexts, dtype, want_progress(args.no_progress))
+    wall = time.time() - tic
+    labels = " (20 coarse labels)" if args.coarse_labels else ""
+    print("model=%s dataset=%s%s images=%d" % (name, args.dataset, labels, result.samples))
+    print("test accuracy: %.4f (error %.4f, top-5 error %.4f)" % (1 - result.top1_error, result.top1_error,
+                                                                  result.top5_error))
+    print("speed: %.1f images/sec" % (result.samples / wall))
+
+
+if __name__ == "__main__":
+    exit_on_error(main)

@@ -1,0 +1,120 @@
+#!/usr/bin/env python
+"""Top-1/top-5 error and throughput of a params file (released or any checkpoint) on ImageNet validation data.
+
+Example::
+
+    python scripts/eval_imagenet.py --model aff_resnet50 --params params/0.2030-imagenet-aff_resnet50-230-best.params \
+        --use-rec --rec-val rec/val.rec --rec-val-idx rec/val.idx --batch-size 64
+"""
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import mxnet as mx  # noqa: E402
+
+import afflib  # noqa: E402
+from afflib.train import evaluate, load_checked, resolve_dtype, select_contexts  # noqa: E402
+from afflib.train.logs import want_progress  # noqa: E402
+from afflib.train.runner import exit_on_error  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Evaluate an AFF ImageNet model: top-1/top-5 error and images/s.")
+    p.add_argument("--model", type=str, required=True, help="registry model name, e.g. aff_resnet50")
+    p.add_argument("--params", type=str, default="", help=".params file to evaluate")
+    p.add_argument("--pretrained", action="store_true", help="evaluate the released weights (model store)")
+    p.add_argument("--classes", type=int, default=1000)
+    p.add_argument("--use-rec", action="store_true", help="read val RecordIO files instead of a val/ folder")
+    p.add_argument("--rec-val", type=str, default="~/.mxnet/datasets/imagenet/rec/val.rec")
+    p.add_argument("--rec-val-idx", type=str, default="~/.mxnet/datasets/imagenet/rec/val.idx")
+    p.add_argument("--data-dir", type=str, default="~/.mxnet/datasets/imagenet", help="folder with val/")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size PER DEVICE")
+    p.add_argument("--dtype", type=str, default="float32")
+    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--crop-ratio", type=float, default=0.875)
+    p.add_argument("-j", "--num-data-workers", dest="num_workers", default=4, type=int)
+    p.add_argument("--gpus", type=str, default="")
+    p.add_argument("--num-gpus", type=int, default=0)
+    p.add_argument("--cpus", type=int, default=0)
+    p.add_argument("--mode", type=str, default="hybrid", help="hybrid or imperative")
+    p.add_argument("--synthetic", type=int, default=0,
+                   help="measure images/s on N batches of random data instead (no dataset needed)")
+    p.add_argument("--no-progress", action="store_true")
+    return p.parse_args(argv)
+
+
+class SyntheticSource:
+    """``count`` batches of random images and labels (throughput measurement without data)."""
+
+    def __init__(self, count: int, batch_size: int, size: int, classes: int):
+        from afflib.data.batches import Batch
+        self.batch = Batch(mx.nd.random.normal(shape=(batch_size, 3, size, size)),
+                           mx.nd.array([i % classes for i in range(batch_size)]), 0)
+        self.count, self.num_samples = count, count * batch_size
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):
+        return iter([self.batch] * self.count)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.params and args.pretrained or not (args.params or args.pretrained or args.synthetic):
+        raise ValueError("give one of --params FILE or --pretrained (--synthetic alone: random weights, speed only)")
+    contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
+    dtype = resolve_dtype(args.dtype, contexts)
+    batch_size = args.batch_size * len(contexts)
+    if args.pretrained:
+        net = afflib.get_model(args.model, pretrained=True, classes=args.classes)
+        net.collect_params().reset_ctx(contexts)
+        source_name = "released weights"
+    elif args.params:
+        net = afflib.get_model(args.model, classes=args.classes)
+        load_checked(net, args.params, ctx=contexts, model_name=args.model)
+        source_name = args.params
+    else:
+        net = afflib.get_model(args.model, classes=args.classes)
+        net.initialize(mx.init.MSRAPrelu(), ctx=contexts)
+        source_name = "random weights"
+    if dtype != "float32":
+        net.cast(dtype)
+    if args.mode == "hybrid":
+        net.hybridize(static_alloc=True, static_shape=True)
+    if args.synthetic:
+        source = SyntheticSource(args.synthetic, batch_size, args.input_size, args.classes)
+        evaluate(net, SyntheticSource(1, batch_size, args.input_size, args.classes), contexts, dtype)  # warm-up
+    else:
+        from afflib.data import imagenet
+        common = dict(batch_size=batch_size, input_size=args.input_size, crop_ratio=args.crop_ratio,
+                      num_workers=args.num_workers)
+        if args.use_rec:
+            rec, idx = os.path.expanduser(args.rec_val), os.path.expanduser(args.rec_val_idx)
+            for path in (rec, idx):
+                if not os.path.isfile(path):
+                    raise FileNotFoundError(f"record file not found: {path}")
+            source = imagenet.record_source(rec, idx, train=False, **common)
+        else:
+            folder = os.path.join(os.path.expanduser(args.data_dir), "val")
+            if not os.path.isdir(folder):
+                raise FileNotFoundError(f"validation folder not found: {folder} (or use --use-rec)")
+            source = imagenet.folder_source(folder, train=False, auto_augment=False, **common)
+    tic = time.time()
+    result = evaluate(net, source, contexts, dtype, want_progress(args.no_progress))
+    wall = time.time() - tic
+    if args.synthetic:
+        print("model=%s dtype=%s batch=%d synthetic batches=%d speed: %.1f images/sec"
+              % (args.model, dtype, batch_size, args.synthetic, result.samples / wall))
+        return
+    print("model=%s params=%s images=%d" % (args.model, source_name, result.samples))
+    print("validation: err-top1=%f err-top5=%f" % (result.top1_error, result.top5_error))
+    print("speed: %.1f images/sec (batch %d, %s, %s)" % (result.samples / wall, batch_size, dtype,
+                                                          ",".join(str(c) for c in contexts)))
+
+
+if __name__ == "__main__":
+    exit_on_error(main)

@@ -1,0 +1,118 @@
+#!/usr/bin/env python
+"""Top-1/top-5 error and images/s of an AFF checkpoint (MXNet .params or converted PyTorch) in PyTorch.
+
+Datasets: an ImageNet-style val/ folder, Fashion-MNIST IDX files, the CIFAR-10/100 binary test split.
+Examples:
+    .venv-torch/bin/python scripts/eval_torch.py --dataset cifar100 --model cifar_aff_resnet32 \
+        --params aff32.pt --data-dir ~/data/cifar-100-binary
+    .venv-torch/bin/python scripts/eval_torch.py --dataset imagenet --model aff_resnet50 \
+        --params AFF-ResNet-50.params --data-dir ~/.mxnet/datasets/imagenet --amp bfloat16
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+from afflib_torch.convert import CheckpointMismatch, load_checkpoint  # noqa: E402
+from afflib_torch.data import (DATASETS, DataFormatError, array_batches, imagenet_batches,  # noqa: E402
+                               imagenet_folder, load_cifar_test, load_fashion_mnist_test)
+from afflib_torch.engine import RunConfig, evaluate, prepare  # noqa: E402
+from afflib_torch.registry import get_model  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", choices=sorted(DATASETS), required=True)
+    p.add_argument("--model", required=True, help="registry name, e.g. aff_resnet50, cifar_aff_resnet32")
+    p.add_argument("--params", required=True, help="checkpoint: .params (MXNet), .pt/.pth or .safetensors")
+    p.add_argument("--classes", type=int, default=None, help="default: the dataset's (20 with --coarse-labels)")
+    p.add_argument("--in-channels", type=int, default=None, help="default: the dataset's (1 for fashion-mnist)")
+    p.add_argument("--model-kwargs", default=None,
+                   help='more constructor arguments as JSON, e.g. \'{"layers": [1, 1, 1]}\'')
+    p.add_argument("--data-dir", default=None, help="imagenet: folder with val/ (default ~/.mxnet/datasets/imagenet); "
+                   "fashion-mnist: IDX folder (default /usr/share/datasets/fashion-mnist); cifar: binary folder")
+    p.add_argument("--coarse-labels", action="store_true", help="CIFAR-100: the 20 superclasses")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--input-size", type=int, default=224, help="imagenet crop (default: %(default)s)")
+    p.add_argument("--crop-ratio", type=float, default=0.875, help="imagenet: crop / resized shorter side")
+    p.add_argument("-j", "--num-data-workers", dest="workers", type=int, default=4, help="imagenet decode threads")
+    p.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (0: all)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
+    p.add_argument("--amp", default="float32", choices=("float32", "bfloat16", "float16"), help="autocast dtype")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster steady state)")
+    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--json", default=None, help="also write the result to this JSON file")
+    return p.parse_args(argv)
+
+
+def load_batches(args):
+    """(batch iterator, number of images, description)."""
+    if args.dataset == "imagenet":
+        items, classes = imagenet_folder(args.data_dir or "~/.mxnet/datasets/imagenet")
+        items = items[:args.limit] if args.limit else items
+        return (imagenet_batches(items, args.batch_size, args.input_size, args.crop_ratio, args.workers),
+                len(items), f"{len(classes)} classes")
+    if args.dataset == "fashion-mnist":
+        images, labels = load_fashion_mnist_test(args.data_dir)
+    else:
+        if not args.data_dir:
+            raise DataFormatError(f"--data-dir is required for {args.dataset} (the folder of the binary version)")
+        images, labels = load_cifar_test(args.data_dir, args.dataset, args.coarse_labels)
+    if args.limit:
+        images, labels = images[:args.limit], labels[:args.limit]
+    return array_batches(images, labels, args.dataset, args.batch_size), len(images), ""
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    _, _, _, channels, classes = DATASETS[args.dataset]
+    kwargs = json.loads(args.model_kwargs) if args.model_kwargs else {}
+    kwargs.setdefault("classes", args.classes or (20 if args.coarse_labels else classes))
+    if args.in_channels or channels != 3:
+        kwargs.setdefault("in_channels", args.in_channels or channels)
+    try:
+        run = RunConfig.create(args.device, args.channels_last, args.amp, args.compile)
+        net = load_checkpoint(get_model(args.model, **kwargs), args.params)
+        batches, total, note = load_batches(args)
+    except (CheckpointMismatch, DataFormatError, FileNotFoundError, ValueError, RuntimeError) as exc:
+        raise SystemExit(f"error: {exc}")
+    progress = None
+    if not args.no_progress and sys.stderr.isatty():
+        try:
+            from tqdm import tqdm
+            bar = tqdm(total=total, unit="img", desc="eval")
+            progress = bar.update
+        except ImportError:
+            pass
+    result = evaluate(prepare(net, run), batches, run, progress)
+    labels = " (coarse labels)" if args.coarse_labels else ""
+    print("model=%s params=%s dataset=%s%s images=%d%s" % (args.model, args.params, args.dataset, labels,
+                                                           result.samples, f" ({note})" if note else ""))
+    if args.dataset == "imagenet":
+        print("validation: err-top1=%f err-top5=%f" % (result.top1_error, result.top5_error))
+    else:
+        print("test accuracy: %.4f (error %.4f, top-5 error %.4f)" % (1 - result.top1_error, result.top1_error,
+                                                                      result.top5_error))
+    print("speed: %.1f images/sec (batch %d, %s, %s%s%s, torch %s)" % (
+        result.images_per_s, args.batch_size, args.amp, run.device, ", channels_last" if run.channels_last else "",
+        ", compiled" if run.compile else "", torch.__version__))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(dict(model=args.model, params=args.params, dataset=args.dataset, samples=result.samples,
+                           top1_error=result.top1_error, top5_error=result.top5_error,
+                           images_per_s=result.images_per_s), f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+#!/usr/bin/env python
+"""Export a network for deployment (MXNet symbol + params, or ONNX) and check the exported file with its
+runtime against MXNet on random input.
+
+Examples::
+
+    python scripts/export.py --model aff_resnet50 --pretrained --format onnx --batch dynamic --out aff_resnet50
+    python scripts/export.py --params demo/fmnist/<run>-best.params --format mxnet --batch 8 --out fmnist_aff
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
+from afflib.deploy.export import check_mxnet_export, check_onnx_export, export_mxnet, export_onnx  # noqa: E402
+from afflib.train.runner import exit_on_error  # noqa: E402
+
+TOLERANCE = 1e-4    # largest accepted |exported - MXNet| relative to the largest |MXNet output|
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Export an afflib (or GluonCV) network to MXNet symbol files or ONNX.")
+    p.add_argument("--format", choices=("onnx", "mxnet"), default="onnx")
+    p.add_argument("--batch", default="dynamic",
+                   help="'dynamic' (any batch size; checked with batches 1 and 3) or a fixed batch size N")
+    p.add_argument("--out", default=None, help="output prefix (default: the model name): PREFIX.onnx, or "
+                                               "PREFIX-symbol.json + PREFIX-0000.params")
+    add_model_flags(p)
+    return p.parse_args(argv)
+
+
+def batch_sizes(text: str):
+    """(dynamic?, batch sizes to check)."""
+    if text == "dynamic":
+        return True, (1, 3)
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"--batch must be 'dynamic' or a positive batch size, got {text!r}")
+    return False, (int(text),)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    dynamic, batches = batch_sizes(args.batch)
+    net, name, preset, _ = model_from_flags(args)
+    shape = (batches[0], preset.channels, preset.input_size, preset.input_size)
+    prefix = args.out or name
+    if args.format == "onnx":
+        path = export_onnx(net, f"{prefix}.onnx", shape, dynamic_batch=dynamic)
+        checks = check_onnx_export(net, path, shape, batches)
+        print(f"wrote {path} (opset 13, input 'data' {('N',) + shape[1:] if dynamic else shape})")
+    else:
+        symbol_file, params_file = export_mxnet(net, prefix, shape)
+        checks = check_mxnet_export(net, symbol_file, params_file, shape, batches)
+        print(f"wrote {symbol_file} and {params_file} (input 'data', any batch size)")
+    runtime = "onnxruntime" if args.format == "onnx" else "SymbolBlock.imports"
+    worst = 0.0
+    for check in checks:
+        print(f"batch {check.batch}: max |{runtime} - MXNet| = {check.max_abs_diff:.3g} "
+              f"(relative {check.relative:.3g} of max |output| {check.max_abs_output:.3g})")
+        worst = max(worst, check.relative)
+    if worst > TOLERANCE:
+        print(f"error: the exported model differs from MXNet by {worst:.3g} (relative) > {TOLERANCE}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    exit_on_error(lambda: sys.exit(main()))

@@ -1,0 +1,79 @@
+#!/usr/bin/env python
+"""Grad-CAM heatmaps (Selvaraju et al. 2017) of image files as PNGs: the image, the overlay, class name and
+probability; ``--compare`` puts a second model beside the first (e.g. AFF next to its plain-addition twin).
+
+Examples::
+
+    python scripts/gradcam.py --model aff_resnet50 --pretrained --compare resnet50_v1d --compare-pretrained \
+        photos/ --out cams/
+    python scripts/gradcam.py --params demo/fmnist/<run>-best.params shoe.png --class 7 --stage 2 --out cams/
+"""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from afflib.deploy import ImageReadError, list_images, read_image  # noqa: E402
+from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
+from afflib.explain import GradCAM  # noqa: E402
+from afflib.explain.figure import save_gradcam_figure  # noqa: E402
+from afflib.train.runner import exit_on_error  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Grad-CAM figures of image files for one or two networks.")
+    p.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
+    p.add_argument("--out", default="gradcam", help="output folder of the PNGs (default ./gradcam)")
+    p.add_argument("--class", dest="class_index", type=int, default=None,
+                   help="explain this class index (default: each model's predicted class)")
+    p.add_argument("--stage", type=int, default=None, help="residual stage to explain, 1-based (default: last)")
+    p.add_argument("--layer", default=None, help="dotted block path instead of --stage, e.g. features.5")
+    add_model_flags(p)
+    add_model_flags(p, prefix="compare-")
+    return p.parse_args(argv)
+
+
+def _explainer(args, prefix=""):
+    net, name, preset, names = model_from_flags(args, prefix)
+    return GradCAM(net, stage=args.stage, layer=args.layer), name, preset, names
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    models = [_explainer(args)]
+    if args.compare_model or args.compare_params:
+        if args.compare_model and args.compare_dataset is None:
+            args.compare_dataset = models[0][2].name      # same preprocessing and classes as the first model
+        models.append(_explainer(args, "compare-"))
+    paths = list_images(args.images)
+    if not paths:
+        raise ValueError(f"no image files found in {', '.join(args.images)}")
+    failed, written = 0, set()
+    for path in paths:
+        try:
+            image = read_image(path)
+        except ImageReadError as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        panels, view = [], None
+        for explainer, name, preset, names in models:
+            data = preset.preprocess(image)
+            view = preset.network_view(data) if view is None else view
+            result = explainer(data, args.class_index)
+            cls = int(result.classes[0])
+            panels.append((f"{name} [{result.layer}]\n{names[cls]} ({cls}) p={result.class_probabilities[0]:.3f}",
+                           result.cams[0]))
+        stem = Path(path).stem
+        while stem in written:      # same file name in two folders
+            stem += "_"
+        written.add(stem)
+        out = save_gradcam_figure(Path(args.out) / f"{stem}-gradcam.png", view, panels, image_title=Path(path).name)
+        print(f"{path} -> {out}: " + "; ".join(title.replace("\n", " ") for title, _ in panels))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    exit_on_error(lambda: sys.exit(main()))

@@ -1,0 +1,31 @@
+#!/usr/bin/env python
+"""Pack Fashion-MNIST (IDX files) into RecordIO: OUT/train.rec/.idx and OUT/test.rec/.idx (28x28 grayscale PNG).
+
+Example:
+  python scripts/pack_fashion_mnist.py --out ~/.mxnet/datasets/fashion-mnist/rec
+"""
+import argparse
+import sys
+
+from afflib.data.fashion_mnist import IdxFormatError, pack_fashion_mnist
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", help="folder of the IDX files (default: /usr/share/datasets/fashion-mnist, "
+                                           "then ~/.mxnet/datasets/fashion-mnist)")
+    parser.add_argument("--out", required=True, help="output folder for the record files")
+    parser.add_argument("--force", action="store_true", help="rebuild existing record files")
+    args = parser.parse_args(argv)
+    try:
+        result = pack_fashion_mnist(args.data_dir, args.out, force=args.force)
+    except (FileNotFoundError, IdxFormatError) as error:
+        print(f"pack_fashion_mnist: error: {error}", file=sys.stderr)
+        return 2
+    for split, (rec, _, count) in result.items():
+        print(f"{split}: {count} images in {rec}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

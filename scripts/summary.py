@@ -1,0 +1,52 @@
+#!/usr/bin/env python
+"""Print a per-layer summary (output shapes, parameters, multiply-accumulates) of a registry model.
+
+    python scripts/summary.py --model aff_resnet50 [--input-size 224] [--depth 2]
+    python scripts/summary.py --table            # the README's model table
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import afflib  # noqa: E402
+from afflib.model_zoo.summary import format_summary, summarize  # noqa: E402
+from afflib.model_zoo.published import model_table  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="registry name, e.g. aff_resnet50 (see --list)")
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="square input side (default: 224 for ImageNet models, 32 for CIFAR models)")
+    parser.add_argument("--classes", type=int, default=None, help="override the number of outputs")
+    parser.add_argument("--depth", type=int, default=0,
+                        help="aggregate rows to the first DEPTH name components (0: every layer)")
+    parser.add_argument("--list", action="store_true", help="list the registry's model names")
+    parser.add_argument("--table", action="store_true", help="print the README's model table (Markdown)")
+    args = parser.parse_args(argv)
+
+    if args.list:
+        print("\n".join(afflib.get_model_list()))
+        return 0
+    if args.table:
+        print(model_table())
+        return 0
+    if not args.model:
+        parser.error("give --model NAME, --list or --table")
+    kwargs = {} if args.classes is None else {"classes": args.classes}
+    try:
+        net = afflib.get_model(args.model, **kwargs)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    size = args.input_size or (32 if args.model.startswith("cifar_") else 224)
+    net.initialize()
+    print(f"{args.model} at {size}x{size}")
+    print(format_summary(summarize(net, (1, 3, size, size)), depth=args.depth))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

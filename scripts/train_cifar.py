@@ -1,0 +1,146 @@
+#!/usr/bin/env python
+"""Train a CIFAR-style AFF network on CIFAR-10, CIFAR-100 (fine or coarse labels) or Fashion-MNIST.
+
+Example (the release's CIFAR-100 AFF-ResNet-32 run, on the 20 superclasses the paper reports)::
+
+    python scripts/train_cifar.py --dataset cifar100 --coarse-labels --model resnet --askc-type ASKCFuse \
+        --blocks 5 --channel-times 4 --gpus 0,1,2,3 --batch-size 128 -j 16 --num-epochs 640 --lr 0.2 \
+        --warmup-epochs 10 --lr-decay-epoch 300,450 --mixup --mixup-off-epoch 40 --auto_aug --label-smoothing --no-wd
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import mxnet as mx  # noqa: E402
+
+import afflib  # noqa: E402
+from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
+                          select_contexts, setup_logging)
+from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, small_image_source  # noqa: E402
+from afflib.train.plot import plot_history  # noqa: E402
+from afflib.distributed import DistSession  # noqa: E402
+from afflib.train.runner import add_engine_flags, exit_on_error, prepare_net, run_training, seed_everything  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Train an AFF network on CIFAR-10/100 or Fashion-MNIST.")
+    p.add_argument("--dataset", type=str, default="cifar10", help="cifar10, cifar100 or fashion-mnist")
+    p.add_argument("--coarse-labels", action="store_true",
+                   help="CIFAR-100: train on the 20 superclasses (what the paper's CIFAR numbers are) instead of 100")
+    p.add_argument("--data-dir", type=str, default=None,
+                   help="dataset folder (CIFAR: Gluon's files, downloaded if absent; Fashion-MNIST: the IDX files; "
+                        "default: the standard locations)")
+    p.add_argument("--rec-dir", type=str, default=DEFAULT_FMNIST_REC_DIR,
+                   help="Fashion-MNIST RecordIO folder (train/test .rec/.idx; packed there on first use)")
+    p.add_argument("--use-rec", action="store_true", help="Fashion-MNIST always reads records; accepted for clarity")
+    p.add_argument("--model", type=str, default="resnet", help="resnet or resnext")
+    p.add_argument("--askc-type", type=str, default="ASKCFuse", help="fusion: ASKCFuse/AFF, iAFF, DirectAdd/add")
+    p.add_argument("--blocks", type=int, default=3, help="blocks per stage (ResNet depth 6B+2, ResNeXt 9B+2)")
+    p.add_argument("--channel-times", type=int, default=4, help="width multiplier: stage widths 16C, 32C, 64C")
+    p.add_argument("--start-layer", type=int, default=1, help="first stage (1-3) that uses the fusion")
+    p.add_argument("--deep-stem", action="store_true", help="three 3x3 convolutions as the stem")
+    p.add_argument("--drop-rate", type=float, default=0.0, help="(original flag; dropout is not supported: 0 only)")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size PER DEVICE")
+    p.add_argument("--gpus", type=str, default="", help="GPU ids, e.g. 0,1; empty: CPU")
+    p.add_argument("--num-gpus", type=int, default=0, help="use the first N GPUs (instead of --gpus)")
+    p.add_argument("-j", "--num-data-workers", dest="num_workers", default=2, type=int)
+    p.add_argument("--num-epochs", type=int, default=3)
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--momentum", type=float, default=0.9, help="Nesterov momentum")
+    p.add_argument("--wd", type=float, default=0.0001)
+    p.add_argument("--lr-decay", type=float, default=0.1)
+    p.add_argument("--lr-decay-period", type=int, default=0)
+    p.add_argument("--lr-decay-epoch", type=str, default="40,60",
+                   help="step decay epochs, counted from 0 with warmup included")
+    p.add_argument("--cosine", action="store_true", help="cosine decay after warmup instead of steps")
+    p.add_argument("--warmup-lr", type=float, default=0.0)
+    p.add_argument("--warmup-epochs", type=int, default=0)
+    p.add_argument("--mixup", action="store_true")
+    p.add_argument("--mixup-alpha", type=float, default=1.0)
+    p.add_argument("--mixup-off-epoch", type=int, default=0)
+    p.add_argument("--auto_aug", "--auto-aug", dest="auto_aug", action="store_true",
+                   help="CIFAR AutoAugment policy (CIFAR-10/100 only)")
+    p.add_argument("--label-smoothing", action="store_true", help="label smoothing with eta 0.1")
+    p.add_argument("--no-wd", action="store_true", help="no weight decay on biases and BN gamma/beta")
+    p.add_argument("--mode", type=str, default="hybrid", help="hybrid or imperative")
+    p.add_argument("--dtype", type=str, default="float32", help="float32 or float16 (GPUs only)")
+    p.add_argument("--save-period", type=int, default=10, help="keep a numbered checkpoint every N epochs")
+    p.add_argument("--save-dir", type=str, default="params")
+    p.add_argument("--logging-dir", type=str, default="logs")
+    p.add_argument("--resume-from", type=str, default=None,
+                   help="params file to resume from (its .states/.json beside it give optimizer state and epoch)")
+    p.add_argument("--resume-epoch", type=int, default=None, help="override the epoch to resume at")
+    p.add_argument("--save-plot-dir", type=str, default=".", help="folder of the training-history PNG ('' : none)")
+    p.add_argument("--log-interval", type=int, default=50)
+    p.add_argument("--summary", action="store_true")
+    add_engine_flags(p)
+    return p.parse_args(argv)
+
+
+def build_model(args, classes: int, channels: int):
+    if args.model_name:
+        return afflib.get_model(args.model_name, classes=classes, in_channels=channels), args.model_name
+    return cifar_model(args.model, args.askc_type, args.blocks, args.channel_times, args.start_layer, classes,
+                       channels, args.deep_stem)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    if args.drop_rate:
+        raise ValueError("--drop-rate: the CIFAR AFF networks have no dropout; use 0")
+    if args.mode not in ("hybrid", "imperative"):
+        raise ValueError(f"--mode must be hybrid or imperative, got {args.mode!r}")
+    classes, channels = dataset_classes(args.dataset, args.coarse_labels)
+    contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
+    net, name = build_model(args, classes, channels)
+    labels = "-coarse" if args.coarse_labels else ""
+    log_file = os.path.join(args.logging_dir, f"train_{args.dataset}{labels}-{name}.log") if args.logging_dir else None
+    kvstore = make_kvstore(args.kvstore, contexts)     # a dist_* store joins the job: rank 0 alone writes the log
+    dist = DistSession(kvstore)
+    log = dist.configure_logging(setup_logging(dist.log_file(log_file)))
+    log.info(str(args))
+    dtype = resolve_dtype(args.dtype, contexts, log)
+    seed_everything(args.seed)
+    if args.summary:
+        net.initialize()
+        size = 28 if args.dataset == "fashion-mnist" else 32
+        net.summary(mx.nd.zeros((1, channels, size, size)))
+        net, name = build_model(args, classes, channels)
+    resume = find_resume_point(args.resume_from, "", args.resume_epoch) if args.resume_from else None
+    prepare_net(net, contexts, dtype, mx.init.Xavier(magnitude=2), resume, args.mode == "hybrid", name)
+    batch_size = args.batch_size * len(contexts)
+    num_parts, part_index = dist.shard
+    common = dict(batch_size=batch_size, data_dir=args.data_dir, rec_dir=args.rec_dir,
+                  coarse_labels=args.coarse_labels, num_workers=args.num_workers, seed=args.seed, log=log)
+    train = small_image_source(args.dataset, True, auto_augment=args.auto_aug, num_parts=num_parts,
+                               part_index=part_index, **common)
+    val = small_image_source(args.dataset, False, **common)
+    recipe = Recipe(num_epochs=args.num_epochs, classes=classes, label_smoothing=0.1 if args.label_smoothing else 0.0,
+                    mixup=args.mixup, mixup_alpha=args.mixup_alpha, mixup_off_epoch=args.mixup_off_epoch,
+                    log_interval=args.log_interval, dtype=dtype, seed=args.seed)
+    schedule = LRSchedule("cosine" if args.cosine else "step", args.lr, args.num_epochs, len(train),
+                          args.warmup_epochs, args.warmup_lr,
+                          step_epochs=[int(e) for e in args.lr_decay_epoch.split(",") if e.strip()],
+                          step_factor=args.lr_decay, step_period=args.lr_decay_period)
+
+    def cifar_line(record) -> str:  # the original CIFAR script's epoch line
+        val_acc = 1 - record["val_top1_error"] if record["val_top1_error"] is not None else float("nan")
+        return "[Epoch %d] train=%f val=%f loss=%f lr: %f time: %f" % (
+            record["epoch"], record["train_accuracy"], val_acc, record["train_loss"], record["lr"],
+            record["train_seconds"])
+
+    history = run_training(net, name, args.dataset + labels, train, val, contexts, recipe, schedule, args, log,
+                           args.save_dir, args.save_period, best_as_accuracy=True, kvstore=kvstore, resume=resume,
+                           epoch_line=cifar_line)
+    if args.save_plot_dir and history and dist.is_chief:
+        path = plot_history(history, os.path.join(args.save_plot_dir, f"{args.dataset}{labels}-{name}.png"),
+                            f"{name} on {args.dataset}{labels}")
+        log.info("training curves: %s", path)
+    if history and history[-1]["val_top1_error"] is not None:
+        log.info("final test accuracy: %.4f", 1 - history[-1]["val_top1_error"])
+
+
+if __name__ == "__main__":
+    exit_on_error(main)

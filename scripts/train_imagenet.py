@@ -1,0 +1,189 @@
+#!/usr/bin/env python
+"""Train AFF-ResNet / AFF-ResNeXt on ImageNet with the paper's recipe (flags of the original release).
+
+Example (the release's AFF-ResNet-50 run; see cmd_scripts.txt)::
+
+    python scripts/train_imagenet.py --model resnet --askc-type ASKCFuse --num-layer 50 --start-layer 3 \
+        --use-rec --rec-train rec/train.rec --rec-train-idx rec/train.idx --rec-val rec/val.rec \
+        --rec-val-idx rec/val.idx --batch-size 128 --num-gpus 4 -j 32 --num-epochs 240 --lr 0.075 \
+        --lr-mode cosine --warmup-epochs 5 --dtype float16 --label-smoothing --mixup --mixup-off-epoch 5 \
+        --last-gamma --no-wd --mode hybrid --save-dir params_aff_resnet50 --logging-file aff_resnet50.log
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import mxnet as mx  # noqa: E402
+
+import afflib  # noqa: E402
+from afflib.nn.fusion import canonical_fusion  # noqa: E402
+from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
+                          load_checked, select_contexts, setup_logging)
+from afflib.distributed import DistSession  # noqa: E402
+from afflib.train.runner import add_engine_flags, exit_on_error, prepare_net, run_training, seed_everything  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="Train an AFF network on ImageNet (original release's flags).")
+    p.add_argument("--data-dir", type=str, default="~/.mxnet/datasets/imagenet",
+                   help="folder with train/ and val/ class folders (without --use-rec)")
+    p.add_argument("--rec-train", type=str, default="~/.mxnet/datasets/imagenet/rec/train.rec")
+    p.add_argument("--rec-train-idx", type=str, default="~/.mxnet/datasets/imagenet/rec/train.idx")
+    p.add_argument("--rec-val", type=str, default="~/.mxnet/datasets/imagenet/rec/val.rec")
+    p.add_argument("--rec-val-idx", type=str, default="~/.mxnet/datasets/imagenet/rec/val.idx")
+    p.add_argument("--use-rec", action="store_true", help="read RecordIO files instead of image folders")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size PER DEVICE")
+    p.add_argument("--dtype", type=str, default="float32", help="float32 or float16 (float16 needs GPUs)")
+    p.add_argument("--num-gpus", type=int, default=0, help="use the first N GPUs")
+    p.add_argument("-j", "--num-data-workers", dest="num_workers", default=4, type=int, help="data loading workers")
+    p.add_argument("--num-epochs", type=int, default=3)
+    p.add_argument("--lr", type=float, default=0.1, help="learning rate after warmup")
+    p.add_argument("--momentum", type=float, default=0.9, help="Nesterov momentum")
+    p.add_argument("--wd", type=float, default=0.0001, help="weight decay")
+    p.add_argument("--lr-mode", type=str, default="step", help="cosine, step or poly (after warmup)")
+    p.add_argument("--lr-decay", type=float, default=0.1, help="step mode: factor at each decay")
+    p.add_argument("--lr-decay-period", type=int, default=0, help="step mode: decay every N epochs (0: use --lr-decay-epoch)")
+    p.add_argument("--lr-decay-epoch", type=str, default="40,60",
+                   help="step mode: epochs (counted from 0, warmup included) at which the rate decays")
+    p.add_argument("--warmup-lr", type=float, default=0.0, help="learning rate at the start of warmup")
+    p.add_argument("--warmup-epochs", type=int, default=0, help="epochs of linear warmup")
+    p.add_argument("--last-gamma", action="store_true", help="zero-initialise the last BN gamma of each block")
+    p.add_argument("--mode", type=str, default="hybrid", help="hybrid (compiled graph, faster) or imperative")
+    p.add_argument("--model", type=str, default="resnet", help="resnet or resnext")
+    p.add_argument("--askc-type", type=str, default="ASKCFuse",
+                   help="fusion: ASKCFuse/AFF, ResGlobLocaforGlobLocaCha/iAFF, DirectAdd/add")
+    p.add_argument("--num-layer", type=int, default=50, help="50, 101 or 152")
+    p.add_argument("--start-layer", type=int, default=3, help="first stage (1-4) that uses the fusion")
+    p.add_argument("--r", type=int, default=16, help="channel reduction of the attention branches")
+    p.add_argument("--classes", type=int, default=1000)
+    p.add_argument("--input-size", type=int, default=224)
+    p.add_argument("--crop-ratio", type=float, default=0.875, help="validation: crop / resize ratio")
+    p.add_argument("--use-pretrained", action="store_true", help="start from the released weights of the model")
+    p.add_argument("--mixup", action="store_true", help="mixup training")
+    p.add_argument("--mixup-alpha", type=float, default=0.2)
+    p.add_argument("--mixup-off-epoch", type=int, default=0, help="no mixup in the last N epochs")
+    p.add_argument("--label-smoothing", action="store_true", help="label smoothing with eta 0.1")
+    p.add_argument("--no-wd", action="store_true", help="no weight decay on biases and BN gamma/beta")
+    p.add_argument("--auto_aug", "--auto-aug", dest="auto_aug", action="store_true",
+                   help="ImageNet AutoAugment policy on training images (both data paths)")
+    p.add_argument("--faithful-aug", action="store_true",
+                   help="reproduce the original release: ignore --auto_aug when reading records (--use-rec)")
+    p.add_argument("--fix-last-gamma", action="store_true",
+                   help="ResNeXt: GluonCV's meaning of --last-gamma (the release's is inverted)")
+    p.add_argument("--teacher", type=str, default=None, help="registry model to distil from (released weights)")
+    p.add_argument("--teacher-params", type=str, default="", help="params file of the teacher instead of released")
+    p.add_argument("--temperature", type=float, default=20, help="distillation temperature")
+    p.add_argument("--hard-weight", type=float, default=0.5, help="weight of the hard-label loss in distillation")
+    p.add_argument("--batch-norm", action="store_true", help="(GluonCV VGG flag; not applicable, refused)")
+    p.add_argument("--use-se", action="store_true", help="(GluonCV SE flag; not applicable, refused)")
+    p.add_argument("--use-gn", action="store_true", help="(GluonCV GroupNorm flag; not applicable, refused)")
+    p.add_argument("--save-frequency", type=int, default=10, help="keep a numbered checkpoint every N epochs")
+    p.add_argument("--save-dir", type=str, default="params")
+    p.add_argument("--resume-epoch", type=int, default=None, help="epoch to resume at (default: from the record)")
+    p.add_argument("--resume-params", type=str, default="")
+    p.add_argument("--resume-states", type=str, default="")
+    p.add_argument("--log-interval", type=int, default=50)
+    p.add_argument("--logging-file", type=str, default="train_imagenet.log")
+    p.add_argument("--summary", action="store_true", help="print the network summary")
+    p.add_argument("--gpus", type=str, default="", help="GPU ids, e.g. 0,1 (instead of --num-gpus)")
+    add_engine_flags(p)
+    return p.parse_args(argv)
+
+
+def model_from_flags(args: argparse.Namespace):
+    """(registry name, constructor overrides) for --model/--askc-type/--num-layer, or --model-name."""
+    kwargs = {"classes": args.classes}
+    if args.model_name:
+        return args.model_name, kwargs
+    fusion = canonical_fusion(args.askc_type)
+    kwargs.update(start_layer=args.start_layer, last_gamma=args.last_gamma, fusion_r=args.r)
+    if args.model == "resnet":
+        name = f"{fusion}_resnet{args.num_layer}"
+    elif args.model == "resnext":
+        name = f"{fusion}_resnext{args.num_layer}_32x4d"
+        kwargs["original_last_gamma"] = not args.fix_last_gamma
+    else:
+        raise ValueError(f"--model must be resnet or resnext, got {args.model!r} (or give --model-name)")
+    if name not in afflib.get_model_list():
+        raise ValueError(f"no registry model {name!r} for --num-layer {args.num_layer}; valid: 50, 101, 152")
+    return name, kwargs
+
+
+def data_sources(args, batch_size: int, num_parts: int, part_index: int):
+    from afflib.data import imagenet
+    if args.use_rec:
+        paths = [os.path.expanduser(p) for p in (args.rec_train, args.rec_train_idx, args.rec_val, args.rec_val_idx)]
+        for path in paths:
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"record file not found: {path} (pack one with scripts/prepare_imagenet.py)")
+        common = dict(batch_size=batch_size, input_size=args.input_size, crop_ratio=args.crop_ratio,
+                      num_workers=args.num_workers, num_parts=num_parts, part_index=part_index, seed=args.seed)
+        train = imagenet.record_source(paths[0], paths[1], train=True, auto_augment=args.auto_aug,
+                                       faithful_aug=args.faithful_aug, **common)
+        val = imagenet.record_source(paths[2], paths[3], train=False, **common)
+        return train, val
+    root = os.path.expanduser(args.data_dir)
+    for split in ("train", "val"):
+        if not os.path.isdir(os.path.join(root, split)):
+            raise FileNotFoundError(f"image folder not found: {os.path.join(root, split)} (or use --use-rec)")
+    common = dict(batch_size=batch_size, input_size=args.input_size, crop_ratio=args.crop_ratio,
+                  num_workers=args.num_workers, num_parts=num_parts, part_index=part_index, seed=args.seed)
+    train = imagenet.folder_source(os.path.join(root, "train"), train=True, auto_augment=args.auto_aug, **common)
+    val = imagenet.folder_source(os.path.join(root, "val"), train=False, auto_augment=False, **common)
+    return train, val
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    for flag in ("batch_norm", "use_se", "use_gn"):
+        if getattr(args, flag):
+            raise ValueError(f"--{flag.replace('_', '-')} belongs to other GluonCV models; AFF networks don't have it")
+    if args.mode not in ("hybrid", "imperative"):
+        raise ValueError(f"--mode must be hybrid or imperative, got {args.mode!r}")
+    contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
+    kvstore = make_kvstore(args.kvstore, contexts)     # a dist_* store joins the job: rank 0 alone writes the log
+    dist = DistSession(kvstore)
+    log = dist.configure_logging(setup_logging(dist.log_file(args.logging_file)))
+    log.info(str(args).replace("Namespace(", "Namespace(", 1))
+    dtype = resolve_dtype(args.dtype, contexts, log)
+    seed_everything(args.seed)
+    name, kwargs = model_from_flags(args)
+    resume = None
+    if args.resume_params:
+        resume = find_resume_point(args.resume_params, args.resume_states, args.resume_epoch)
+    pretrained = args.use_pretrained and resume is None
+    net = afflib.get_model(name, pretrained=pretrained, **kwargs)
+    if args.summary:
+        net.initialize()
+        net.summary(mx.nd.zeros((1, 3, args.input_size, args.input_size)))
+        net = afflib.get_model(name, pretrained=pretrained, **kwargs)
+    prepare_net(net, contexts, dtype, mx.init.MSRAPrelu(), resume, args.mode == "hybrid", name, pretrained)
+    teacher = None
+    if args.teacher:
+        if args.teacher_params:
+            teacher = afflib.get_model(args.teacher, classes=args.classes)
+            load_checked(teacher, args.teacher_params, ctx=contexts, model_name=args.teacher)
+        else:
+            teacher = afflib.get_model(args.teacher, pretrained=True, classes=args.classes)
+            teacher.collect_params().reset_ctx(contexts)
+        if dtype != "float32":
+            teacher.cast(dtype)
+        teacher.hybridize(static_alloc=True, static_shape=True)
+    num_parts, part_index = dist.shard
+    train, val = data_sources(args, args.batch_size * len(contexts), num_parts, part_index)
+    recipe = Recipe(num_epochs=args.num_epochs, classes=args.classes,
+                    label_smoothing=0.1 if args.label_smoothing else 0.0, mixup=args.mixup,
+                    mixup_alpha=args.mixup_alpha, mixup_off_epoch=args.mixup_off_epoch,
+                    log_interval=args.log_interval, dtype=dtype, seed=args.seed)
+    schedule = LRSchedule(args.lr_mode, args.lr, args.num_epochs, len(train), args.warmup_epochs, args.warmup_lr,
+                          step_epochs=[int(e) for e in args.lr_decay_epoch.split(",") if e.strip()],
+                          step_factor=args.lr_decay, step_period=args.lr_decay_period, power=2.0)
+    run_training(net, name, "imagenet", train, val, contexts, recipe, schedule, args, log, args.save_dir,
+                 args.save_frequency, best_as_accuracy=False, kvstore=kvstore, resume=resume, teacher=teacher,
+                 temperature=args.temperature, hard_weight=args.hard_weight)
+
+
+if __name__ == "__main__":
+    exit_on_error(main)

@@ -1,0 +1,148 @@
+"""train_imagenet.py / eval_imagenet.py end to end on a tiny generated ImageNet-format dataset (CPU, 2 contexts)."""
+import importlib.util
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import mxnet as mx
+import pytest
+
+from cli_helpers import REPO, batch_lrs, run_script, script_env, validation
+
+MODEL = ["--model-name", "cifar_aff_resnet20", "--classes", "4", "--input-size", "32"]
+# The release's recipe flags (cmd_scripts.txt), scaled down: warmup + cosine, NAG, label smoothing, mixup switched
+# off for the last epoch, last-gamma, no-wd, float16 requested (falls back to float32 on CPU), AutoAugment flag as the
+# original passed it with records (--faithful-aug: ignored, as in the original).
+RECIPE = ["--lr", "0.2", "--lr-mode", "cosine", "--warmup-epochs", "1", "--momentum", "0.9", "--wd", "0.0001",
+          "--dtype", "float16", "--label-smoothing", "--mixup", "--mixup-alpha", "0.2", "--mixup-off-epoch", "1",
+          "--last-gamma", "--no-wd", "--auto_aug", "--faithful-aug", "--mode", "hybrid", "--batch-size", "8",
+          "--cpus", "2", "-j", "1", "--log-interval", "4", "--save-frequency", "1", "--no-progress", "--seed", "1"]
+
+
+def _rec_flags(rec):
+    return ["--use-rec", "--rec-train", rec / "train.rec", "--rec-train-idx", rec / "train.idx",
+            "--rec-val", rec / "val.rec", "--rec-val-idx", rec / "val.idx"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from afflib.data.synthetic import make_tiny_imagenet
+    root = tmp_path_factory.mktemp("tiny_imagenet")
+    make_tiny_imagenet(root / "data", classes=4, per_class=48, val_per_class=12, size=40, seed=0)
+    run_script("prepare_imagenet.py", "--train-dir", root / "data" / "train", "--val-dir", root / "data" / "val",
+               "--out", root / "rec", "--resize", "0", "--no-progress")
+    out = root / "run"
+    proc = run_script("train_imagenet.py", *MODEL, *RECIPE, *_rec_flags(root / "rec"), "--num-epochs", "2",
+                      "--save-dir", out, "--logging-file", out / "train.log")
+    return root, out, proc
+
+
+@pytest.mark.slow
+def test_two_epochs_log_formats_and_learning(tiny_run):
+    root, out, proc = tiny_run
+    log = (out / "train.log").read_text()
+    assert log.startswith("Namespace(") and "float16 needs GPUs" in proc.stdout
+    assert len(batch_lrs(log, 0)) == 3 and len(batch_lrs(log, 1)) == 3      # 192 images / 16 per batch
+    assert "[Epoch 1] training: loss=" in log and "[Epoch 1] speed: " in log
+    history = json.loads((out / "history.json").read_text())["epochs"]
+    assert history[1]["train_loss"] < history[0]["train_loss"]
+    val = validation(log)
+    assert min(float(v[0]) for v in val.values()) < 0.6                      # chance: 0.75
+    bests = sorted(out.glob("*-imagenet-cifar_aff_resnet20-*-best.params"))
+    assert bests and all(p.with_suffix(".states").is_file() for p in bests)
+
+
+@pytest.mark.slow
+def test_eval_reproduces_best_validation(tiny_run):
+    root, out, _ = tiny_run
+    log = (out / "train.log").read_text()
+    best = min(out.glob("*-best.params"), key=lambda p: float(p.name.split("-")[0]))
+    epoch = int(best.name.split("-")[-2])
+    proc = run_script("eval_imagenet.py", "--model", "cifar_aff_resnet20", "--classes", "4", "--input-size", "32",
+                      "--params", best, "--use-rec", "--rec-val", root / "rec" / "val.rec",
+                      "--rec-val-idx", root / "rec" / "val.idx", "--batch-size", "5", "--cpus", "2", "--no-progress")
+    top1, top5 = validation(log)[epoch]
+    assert f"validation: err-top1={top1} err-top5={top5}" in proc.stdout
+    assert "images=48" in proc.stdout and "images/sec" in proc.stdout
+
+
+@pytest.mark.slow
+def test_resume_from_epoch_one_continues_the_schedule(tiny_run):
+    root, out, _ = tiny_run
+    first = (out / "train.log").read_text()
+    resumed_dir = root / "resumed"
+    run_script("train_imagenet.py", *MODEL, *RECIPE, *_rec_flags(root / "rec"), "--num-epochs", "2",
+               "--resume-params", out / "imagenet-cifar_aff_resnet20-0.params",
+               "--resume-states", out / "imagenet-cifar_aff_resnet20-0.states", "--resume-epoch", "1",
+               "--save-dir", resumed_dir, "--logging-file", resumed_dir / "train.log")
+    second = (resumed_dir / "train.log").read_text()
+    assert batch_lrs(second, 0) == []
+    assert batch_lrs(second, 1) == batch_lrs(first, 1) and len(batch_lrs(first, 1)) == 3
+
+
+@pytest.mark.slow
+def test_sigint_writes_resumable_checkpoint(tiny_run):
+    root, _, _ = tiny_run
+    out = root / "interrupted"
+    cmd = [sys.executable, str(REPO / "scripts" / "train_imagenet.py"), *MODEL, *RECIPE, *_rec_flags(root / "rec"),
+           "--num-epochs", "30", "--log-interval", "1", "--save-dir", out, "--logging-file", out / "train.log"]
+    proc = subprocess.Popen([str(c) for c in cmd], env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    for line in proc.stdout:
+        if line.startswith("Epoch[1] Batch [0]"):
+            proc.send_signal(signal.SIGINT)
+            break
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "SIGINT received at epoch 1" in stderr and "Traceback" not in stderr
+    record = json.loads((out / "imagenet-cifar_aff_resnet20-last.json").read_text())
+    assert record["next_epoch"] == 1 and record["interrupted_at_batch"] >= 0
+    assert not list(out.glob(".*.tmp"))
+    # resume: the interrupted epoch runs again, from the saved weights and optimizer state
+    run_script("train_imagenet.py", *MODEL, *RECIPE, *_rec_flags(root / "rec"), "--num-epochs", "2",
+               "--resume-params", out / "imagenet-cifar_aff_resnet20-last.params", "--save-dir", out,
+               "--logging-file", out / "resume.log")
+    resumed = (out / "resume.log").read_text()
+    assert "[Epoch 1] validation:" in resumed and "[Epoch 0]" not in resumed
+
+
+def _load_script(name):
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_original_flags_map_to_registry_models():
+    script = _load_script("train_imagenet")
+    args = script.parse_args(["--model", "resnet", "--askc-type", "ASKCFuse", "--num-layer", "50", "--last-gamma"])
+    assert script.model_from_flags(args) == ("aff_resnet50", {"classes": 1000, "start_layer": 3, "last_gamma": True,
+                                                              "fusion_r": 16})
+    args = script.parse_args(["--model", "resnext", "--askc-type", "ResGlobLocaforGlobLocaCha", "--num-layer", "101",
+                              "--fix-last-gamma"])
+    name, kwargs = script.model_from_flags(args)
+    assert name == "iaff_resnext101_32x4d" and kwargs["original_last_gamma"] is False
+    with pytest.raises(ValueError, match="--num-layer 34"):
+        script.model_from_flags(script.parse_args(["--num-layer", "34"]))
+
+
+@pytest.mark.skipif(mx.context.num_gpus() > 0, reason="checks the message of a machine without GPUs")
+def test_original_gpu_command_line_fails_clearly_on_cpu(tmp_path):
+    proc = run_script("train_imagenet.py", "--num-gpus", "4", "--dtype", "float16", "--use-rec",
+                      "--logging-file", tmp_path / "x.log", check=False)
+    assert proc.returncode == 2
+    assert "sees no GPU" in proc.stderr and "--cpus" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_eval_of_wrong_model_names_the_closest_one(tiny_run):
+    root, out, _ = tiny_run
+    best = next(out.glob("*-best.params"))
+    proc = run_script("eval_imagenet.py", "--model", "cifar_add_resnet20", "--classes", "4", "--params", best,
+                      "--use-rec", "--rec-val", root / "rec" / "val.rec", "--rec-val-idx", root / "rec" / "val.idx",
+                      check=False)
+    assert proc.returncode == 2 and "does not fit cifar_add_resnet20" in proc.stderr
+    assert "unexpected in the file: features.2.0.attention" in proc.stderr
+    assert "closest registry model: cifar_aff_resnet20 (names and shapes fit" in proc.stderr
