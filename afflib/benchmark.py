@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import tempfile
 import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
@@ -246,7 +247,9 @@ def profile_operators(step: Step, steps: int = 5, top: int = 20) -> str:
     """
     import mxnet as mx
     step()
-    mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=os.devnull)
+    # The profiler replaces its output file at exit: point it at a scratch file, never at a device like /dev/null.
+    trace = os.path.join(tempfile.mkdtemp(prefix="afflib-profile-"), "profile.json")
+    mx.profiler.set_config(profile_all=True, aggregate_stats=True, filename=trace)
     mx.profiler.set_state("run")
     for _ in range(steps):
         step()
