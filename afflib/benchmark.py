@@ -12,12 +12,12 @@ import multiprocessing
 import os
 import tempfile
 import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
 __all__ = ["BenchConfig", "Timing", "register_engine", "register_model_source", "build_model", "make_step",
-           "images_per_second", "interleaved_throughput", "peak_memory_mib", "pipeline_images_per_second",
+           "images_per_second", "interleaved_throughput", "peak_memory_mib",
            "run_benchmark", "format_table", "profile_operators", "machine_note", "ENGINES", "MODEL_SOURCES", "MODES"]
 
 MODES = ("train", "infer")
@@ -216,27 +216,6 @@ def interleaved_throughput(steps: Mapping[str, Step], batch_sizes: Mapping[str, 
         if progress:
             progress(f"round {index + 1}/{rounds} done")
     return timings
-
-
-def pipeline_images_per_second(batches: Iterable[Any], max_batches: int = 50, warmup: int = 2) -> float:
-    """Images per second drawn from a batch iterable (``batch.data``/``batch[0]`` rows minus ``batch.pad``)."""
-    count, start, seen = 0, None, 0
-    for batch in batches:
-        data = batch.data if hasattr(batch, "data") else batch[0]
-        if isinstance(data, (list, tuple)):
-            data = data[0]
-        if hasattr(data, "wait_to_read"):
-            data.wait_to_read()
-        seen += 1
-        if seen == warmup + 1 or (warmup == 0 and start is None):
-            start = time.perf_counter()
-        if seen > warmup:
-            count += int(data.shape[0]) - int(getattr(batch, "pad", 0) or 0)
-        if seen >= warmup + max_batches:
-            break
-    if start is None or count == 0:
-        raise ValueError(f"the pipeline gave only {seen} batches; need more than warmup={warmup}")
-    return count / (time.perf_counter() - start)
 
 
 def profile_operators(step: Step, steps: int = 5, top: int = 20) -> str:

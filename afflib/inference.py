@@ -97,8 +97,9 @@ def optimize_for_inference(net: HybridBlock, example_input: mx.nd.NDArray, mode:
     calib_iter = _calibration_iter(calib_data, calib_batch_size, num_calib_examples)
     quiet = logging.getLogger("afflib.inference.quantize")
     quiet.setLevel(logging.WARNING)
-    quantized = quantize_net(copy, quantized_dtype="auto", quantize_mode="smart", calib_mode=calib_mode, calib_data=calib_iter,
-                             num_calib_examples=num_calib_examples, exclude_operators=[*FLOAT32_OPERATORS, *(exclude_operators or [])],
-                             ctx=mx.cpu(), logger=quiet)
+    excluded = [*FLOAT32_OPERATORS, *(exclude_operators or [])]
+    quantized = quantize_net(copy, quantized_dtype="auto", quantize_mode="smart", calib_mode=calib_mode,
+                             calib_data=calib_iter, num_calib_examples=num_calib_examples,
+                             exclude_operators=excluded, ctx=mx.cpu(), logger=quiet)
     quantized.hybridize(static_alloc=True, static_shape=True)
     return quantized

@@ -130,7 +130,8 @@ def data_pipeline_rows(args: argparse.Namespace):
             from afflib.data.imagenet import record_source
             rec = Path(args.data_rec)
             for auto_augment in (False, True):
-                sources.append(("record + AutoAugment" if auto_augment else "record", lambda a=auto_augment: record_source(
+                name = "record + AutoAugment" if auto_augment else "record"
+                sources.append((name, lambda a=auto_augment: record_source(
                     rec, rec.with_suffix(".idx"), args.batch_size, train=True, input_size=args.input_size,
                     num_workers=workers, auto_augment=a)))
         if args.data_fashion_mnist:
@@ -142,7 +143,9 @@ def data_pipeline_rows(args: argparse.Namespace):
                                     num_workers=workers, augment=a)))
     except ImportError as error:
         raise SystemExit(f"the data pipeline options need afflib.data, which this checkout lacks ({error})")
-    return [{"pipeline": name, "images_per_second": bench.pipeline_images_per_second(iter(make()), args.data_batches)}
+    from afflib.data import measure_throughput
+    return [{"pipeline": name,
+             "images_per_second": measure_throughput(make(), max_batches=args.data_batches)["images_per_s"]}
             for name, make in sources]
 
 

@@ -38,20 +38,6 @@ def test_images_per_second_counts_warmup_apart():
         bench.images_per_second(lambda: None, batch_size=8, iterations=0)
 
 
-class FakeBatch:
-    def __init__(self, rows, pad=0):
-        self.data, self.pad = mx.nd.zeros((rows, 1, 2, 2)), pad
-
-
-def test_pipeline_rate_counts_rows_minus_pad(monkeypatch):
-    clock = iter([10.0, 12.0])  # the timer starts after warm-up and stops after the last batch
-    monkeypatch.setattr(bench.time, "perf_counter", lambda: next(clock))
-    batches = [FakeBatch(4), FakeBatch(4), FakeBatch(4), FakeBatch(4, pad=3)]
-    assert bench.pipeline_images_per_second(batches, max_batches=10, warmup=1) == pytest.approx((4 + 4 + 1) / 2.0)
-    with pytest.raises(ValueError, match="only 1 batches"):
-        bench.pipeline_images_per_second([FakeBatch(4)], warmup=1)
-
-
 def test_baseline_names_resolve():
     assert script.resolve_baseline("add", "iaff_resnext50_32x4d", None) == "add_resnext50_32x4d"
     assert script.resolve_baseline("add", "cifar_aff_resnet20", None) == "cifar_add_resnet20"
