@@ -91,21 +91,22 @@ def test_sigint_writes_resumable_checkpoint(tiny_run):
     proc = subprocess.Popen([str(c) for c in cmd], env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     for line in proc.stdout:
-        if line.startswith("Epoch[1] Batch [0]"):
+        if line.startswith("Epoch[0] Batch [1]"):
             proc.send_signal(signal.SIGINT)
             break
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130, stderr[-2000:]
-    assert "SIGINT received at epoch 1" in stderr and "Traceback" not in stderr
+    assert "SIGINT received at epoch 0" in stderr and "Traceback" not in stderr
     record = json.loads((out / "imagenet-cifar_aff_resnet20-last.json").read_text())
-    assert record["next_epoch"] == 1 and record["interrupted_at_batch"] >= 0
+    assert record["next_epoch"] == 0 and record["interrupted_at_batch"] >= 1
     assert not list(out.glob(".*.tmp"))
     # resume: the interrupted epoch runs again, from the saved weights and optimizer state
-    run_script("train_imagenet.py", *MODEL, *RECIPE, *_rec_flags(root / "rec"), "--num-epochs", "2",
+    run_script("train_imagenet.py", *MODEL, *RECIPE, *_rec_flags(root / "rec"), "--num-epochs", "1",
                "--resume-params", out / "imagenet-cifar_aff_resnet20-last.params", "--save-dir", out,
                "--logging-file", out / "resume.log")
     resumed = (out / "resume.log").read_text()
-    assert "[Epoch 1] validation:" in resumed and "[Epoch 0]" not in resumed
+    assert "at epoch 0 (learning rate 0.016667)" in resumed and "[Epoch 0] validation:" in resumed
+    assert json.loads((out / "imagenet-cifar_aff_resnet20-last.json").read_text())["next_epoch"] == 1
 
 
 def _load_script(name):
