@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Render params/README.md, and the table in docs/readme/pretrained.md, from params/released.json.
+"""Render params/README.md, and the released-files table in the top-level README.md, from params/released.json.
 
     python scripts/render_params_table.py           # rewrite both
     python scripts/render_params_table.py --check   # exit 1 if either is out of date
@@ -21,7 +21,7 @@ except ImportError:  # running from a checkout that is not installed
 from afflib.model_zoo.released import ReleaseTable, default_table_path, markdown_table
 
 README = default_table_path().with_name("README.md")
-DOCS = default_table_path().parents[1] / "docs" / "readme" / "pretrained.md"
+DOCS = default_table_path().parents[1] / "README.md"
 START, END = "<!-- released-table:start -->\n", "<!-- released-table:end -->"
 
 HEADER = """\
