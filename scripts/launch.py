@@ -35,7 +35,7 @@ def main(argv=None) -> int:
     parser.add_argument("-s", "--num-servers", type=int, default=1, help="number of server processes (default 1)")
     parser.add_argument("--launcher", choices=["local", "ssh"], default="local",
                         help="local: every process on this machine over 127.0.0.1; ssh: per the hostfile")
-    parser.add_argument("-H", "--hostfile", help="machines for --launcher ssh (format: README.md, "Training on several machines")")
+    parser.add_argument("-H", "--hostfile", help="machines for --launcher ssh (format: see README.md, Training on several machines)")
     parser.add_argument("--env", action="append", default=[], metavar="K=V",
                         help="extra environment variable for every process (repeatable)")
     parser.add_argument("--timeout-dead", type=float, default=10.0, metavar="S",
