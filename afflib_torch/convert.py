@@ -9,13 +9,14 @@ dense weights), so values are copied unchanged.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
 import numpy as np
 import torch
 from torch import nn
+
+from afflib.fileio import atomic_write
 
 from .params_io import load_params, save_params
 
@@ -140,19 +141,6 @@ def load_checkpoint(model: nn.Module, path: PathLike) -> nn.Module:
     return model
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 def save_checkpoint(model: nn.Module, path: PathLike, dtype: str = "float32") -> None:
     """Write ``model``'s parameters atomically as MXNet ``.params``, ``.pt``/``.pth`` or ``.safetensors``."""
     path = Path(path)
@@ -166,8 +154,8 @@ def save_checkpoint(model: nn.Module, path: PathLike, dtype: str = "float32") ->
             from safetensors.torch import save_file
         except ImportError as exc:
             raise ImportError("writing .safetensors needs the safetensors package (pip install safetensors)") from exc
-        _atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in state.items()}, tmp))
+        atomic_write(path, lambda tmp: save_file({k: v.contiguous() for k, v in state.items()}, tmp))
     elif suffix in (".pt", ".pth"):
-        _atomic_write(path, lambda tmp: torch.save(state, tmp))
+        atomic_write(path, lambda tmp: torch.save(state, tmp))
     else:
         raise ValueError(f"{path}: unknown checkpoint type {suffix!r}; expected .params, .pt/.pth or .safetensors")

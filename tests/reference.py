@@ -74,3 +74,21 @@ RELEASED = {  # released_format file -> (registry name, classes)
 
 def load_released_format(stem: str) -> dict:
     return json.loads((require_reference() / "released_format" / f"{stem}.json").read_text())
+
+
+def vector_network(config: dict, families: dict):
+    """Build the network a vector describes from ``families`` (class name -> class of either framework)."""
+    fusion, family = config["fusion"], config["family"]
+    kw = dict(start_layer=config["start_layer"], classes=config["classes"])
+    if family == "cifar_resnet":
+        return families["CIFARAFFResNet"](fusion, config["layers"], config["channels"], **kw)
+    if family == "cifar_resnext":
+        return families["CIFARAFFResNeXt"](fusion, config["layers"], config["channels"],
+                                           cardinality=config["cardinality"],
+                                           bottleneck_width=config["bottleneck_width"], **kw)
+    if family == "imagenet_resnet":
+        return families["AFFResNet"](fusion, config["layers"], **kw)
+    if family == "imagenet_resnext":
+        return families["AFFResNeXt"](fusion, config["layers"], cardinality=config["cardinality"],
+                                      bottleneck_width=config["bottleneck_width"], **kw)
+    raise AssertionError(f"unknown family {family}")

@@ -6,7 +6,7 @@ from mxnet import autograd
 
 import afflib
 from afflib.model_zoo import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
-from reference import RELEASED, load_released_format, load_vector, regenerate_params, vector_names
+from reference import RELEASED, load_released_format, load_vector, regenerate_params, vector_names, vector_network
 
 # Trainable parameter counts published by the release (millions, 2 decimals).
 PUBLISHED_MILLIONS = {"aff_resnet50": 30.37, "iaff_resnet50": 35.17, "aff_resnext50_32x4d": 29.95,
@@ -49,20 +49,8 @@ def test_released_file_loads_strictly(tmp_path):
 
 
 def build_from_vector(config):
-    fusion = config["fusion"]
-    kw = dict(start_layer=config["start_layer"], classes=config["classes"])
-    family = config["family"]
-    if family == "cifar_resnet":
-        return CIFARAFFResNet(fusion, config["layers"], config["channels"], **kw)
-    if family == "cifar_resnext":
-        return CIFARAFFResNeXt(fusion, config["layers"], config["channels"], cardinality=config["cardinality"],
-                               bottleneck_width=config["bottleneck_width"], **kw)
-    if family == "imagenet_resnet":
-        return AFFResNet(fusion, config["layers"], **kw)
-    if family == "imagenet_resnext":
-        return AFFResNeXt(fusion, config["layers"], cardinality=config["cardinality"],
-                          bottleneck_width=config["bottleneck_width"], **kw)
-    raise AssertionError(f"unknown family {family}")
+    return vector_network(config, {cls.__name__: cls for cls in (AFFResNet, AFFResNeXt, CIFARAFFResNet,
+                                                                  CIFARAFFResNeXt)})
 
 
 def _train_output(net, x):

@@ -11,23 +11,12 @@ import torch
 from afflib_torch.convert import load_checkpoint, name_map
 from afflib_torch.networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
 from afflib_torch.params_io import save_params
-from reference import load_vector, regenerate_params, vector_names
+from reference import load_vector, regenerate_params, vector_names, vector_network
 
 
 def build_from_vector(config):
-    fusion, family = config["fusion"], config["family"]
-    kw = dict(start_layer=config["start_layer"], classes=config["classes"])
-    if family == "cifar_resnet":
-        return CIFARAFFResNet(fusion, config["layers"], config["channels"], **kw)
-    if family == "cifar_resnext":
-        return CIFARAFFResNeXt(fusion, config["layers"], config["channels"], cardinality=config["cardinality"],
-                               bottleneck_width=config["bottleneck_width"], **kw)
-    if family == "imagenet_resnet":
-        return AFFResNet(fusion, config["layers"], **kw)
-    if family == "imagenet_resnext":
-        return AFFResNeXt(fusion, config["layers"], cardinality=config["cardinality"],
-                          bottleneck_width=config["bottleneck_width"], **kw)
-    raise AssertionError(f"unknown family {family}")
+    return vector_network(config, {cls.__name__: cls for cls in (AFFResNet, AFFResNeXt, CIFARAFFResNet,
+                                                                  CIFARAFFResNeXt)})
 
 
 def _train_output(net, x: np.ndarray) -> np.ndarray:

@@ -15,29 +15,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 from mxnet import gluon
 
+from afflib.fileio import atomic_write
+
 __all__ = ["atomic_write", "CheckpointManager", "ResumePoint", "find_resume_point"]
-
-
-def atomic_write(path: str, write: Callable[[str], Any]) -> str:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then move it over ``path`` in one step."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
 
 
 def _write_json(path: str, record: Dict[str, Any]) -> str:
