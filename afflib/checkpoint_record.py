@@ -166,8 +166,8 @@ def _keep_previous(stem: str) -> None:
     members, renamed = {}, {}
     for role in ROLES:
         name = record.get(role)
-        if name:
-            new = base + PREV_SUFFIX + name[len(base):] if name.startswith(base) else PREV_SUFFIX[1:] + "-" + name
+        if name and name.startswith(base):
+            new = base + PREV_SUFFIX + name[len(base):]
             _link(os.path.join(folder, name), os.path.join(folder, new))
             members[new], renamed[role] = record["members"][name], new
     write_json(prev + ".json", dict(record, members=members, previous_of=base, **renamed))
