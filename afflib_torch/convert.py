@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from afflib.checkpoint_record import add_member, verify_member
 from afflib.fileio import atomic_write
 
 from .params_io import load_params, save_params
@@ -110,6 +111,7 @@ def read_checkpoint(model: nn.Module, path: PathLike) -> Dict[str, torch.Tensor]
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    verify_member(path)  # a file listed in a checkpoint record must match its size and SHA-256
     suffix = path.suffix.lower()
     if suffix in (".params", ".nd"):
         return state_dict_from_mxnet(model, load_params(path), str(path))
@@ -142,8 +144,13 @@ def load_checkpoint(model: nn.Module, path: PathLike) -> nn.Module:
 
 
 def save_checkpoint(model: nn.Module, path: PathLike, dtype: str = "float32") -> None:
-    """Write ``model``'s parameters atomically as MXNet ``.params``, ``.pt``/``.pth`` or ``.safetensors``."""
-    path = Path(path)
+    """Write ``model``'s parameters atomically as MXNet ``.params``, ``.pt``/``.pth`` or ``.safetensors``, and
+    their size and SHA-256 in the checkpoint record beside it (see :func:`afflib.checkpoint_record.add_member`)."""
+    _save_file(model, Path(path), dtype)
+    add_member(path)
+
+
+def _save_file(model: nn.Module, path: Path, dtype: str) -> None:
     suffix = path.suffix.lower()
     if suffix in (".params", ".nd"):
         save_params(path, mxnet_arrays_from_model(model, dtype=dtype))

@@ -1,7 +1,7 @@
 """Read and write MXNet's NDArray list files (``mx.nd.save`` / ``save_parameters``) with NumPy only.
 
-This module imports nothing but NumPy, so MXNet checkpoints convert in an environment without MXNet and
-the MXNet test suite can check it against ``mx.nd.save`` / ``mx.nd.load``.
+This module imports nothing but NumPy (and the framework-free ``afflib.fileio``), so MXNet checkpoints convert
+in an environment without MXNet and the MXNet test suite can check it against ``mx.nd.save`` / ``mx.nd.load``.
 
 File layout (little endian), as MXNet 1.9.1 writes and reads it::
 
@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 from typing import Dict, List, Mapping, Tuple, Union
 
 import numpy as np
+
+from afflib.fileio import atomic_write
 
 __all__ = ["MXNetFormatError", "load_params", "save_params", "loads_params", "dumps_params", "DTYPE_FLAGS"]
 
@@ -168,13 +169,8 @@ def save_params(path: Union[str, os.PathLike], arrays: Union[Mapping[str, np.nda
                 version: str = "v2") -> None:
     """Write arrays as an MXNet ``.params`` file atomically (temp file in the same folder, then rename)."""
     data = dumps_params(arrays, version)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".params", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
             f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write(path, write)

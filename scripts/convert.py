@@ -54,7 +54,8 @@ def main(argv=None) -> int:
         net = get_model(args.model, **kwargs)
         load_checkpoint(net, args.source)
     except (CheckpointMismatch, FileNotFoundError, ValueError) as exc:
-        raise SystemExit(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)  # bad input file: one line, exit 2
+        return 2
     save_checkpoint(net, args.target, dtype=args.dtype)
     count = len(net.state_dict())
     print(f"{args.source} -> {args.target}: {args.model} ({count} tensors, "

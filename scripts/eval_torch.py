@@ -85,7 +85,8 @@ def main(argv=None) -> int:
         net = load_checkpoint(get_model(args.model, **kwargs), args.params)
         batches, total, note = load_batches(args)
     except (CheckpointMismatch, DataFormatError, FileNotFoundError, ValueError, RuntimeError) as exc:
-        raise SystemExit(f"error: {exc}")
+        print(f"error: {exc}", file=sys.stderr)  # bad input file: one line, exit 2
+        return 2
     progress = None
     if not args.no_progress and sys.stderr.isatty():
         try:

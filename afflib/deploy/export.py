@@ -21,6 +21,8 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon import HybridBlock
 
+from afflib.fileio import atomic_write
+
 __all__ = ["ONNX_OPSET", "ExportCheck", "export_mxnet", "export_onnx", "check_mxnet_export", "check_onnx_export"]
 
 ONNX_OPSET = 13
@@ -39,20 +41,6 @@ class ExportCheck:
     @property
     def relative(self) -> float:
         return self.max_abs_diff / max(self.max_abs_output, 1e-12)
-
-
-@contextlib.contextmanager
-def _replacing(target: Path) -> Iterator[Path]:
-    """A temporary path beside ``target`` that replaces it only if the block finishes."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".tmp-", suffix=target.suffix, dir=target.parent)
-    os.close(handle)
-    try:
-        yield Path(temporary)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 def _traced(net: HybridBlock, input_shape: Sequence[int]) -> None:
@@ -133,8 +121,7 @@ def export_onnx(net: HybridBlock, path: Union[str, Path], input_shape: Sequence[
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)],
                               ir_version=ONNX_IR_VERSION, producer_name="afflib")
     checker.check_model(model)
-    with _replacing(path) as temporary:
-        onnx.save(model, str(temporary))
+    atomic_write(path, lambda tmp: onnx.save(model, tmp))
     return path
 
 

@@ -155,19 +155,19 @@ class DistCheckpointManager(_checkpoint_base()):
     """
     session: DistSession
 
+    def members(self, net: Any, trainer: Any) -> list:
+        # The servers first: if they are gone, this blocks until the launcher kills the job, and nothing of
+        # the checkpoint has been replaced yet (members are staged, then committed with their record).
+        writers = [(".states", lambda tmp: save_server_states(trainer, tmp))] if trainer is not None else []
+        return writers + [(".params", net.save_parameters)]
+
     def save(self, stem: str, net: Any, trainer: Any, record: dict) -> str:
         if not self.session.is_chief:
             return stem + ".params"
-        from afflib.train.checkpoint import atomic_write, _write_json
-        import os
-        # The servers first: if they are gone, this blocks until the launcher kills the job, and nothing of
-        # the checkpoint has been replaced yet.
-        if trainer is not None:
-            atomic_write(stem + ".states", lambda tmp: save_server_states(trainer, tmp))
-        atomic_write(stem + ".params", net.save_parameters)
-        _write_json(stem + ".json", dict(record, model=self.model_name, params=os.path.basename(stem + ".params"),
-                                         num_workers=self.session.num_workers))
-        return stem + ".params"
+        return super().save(stem, net, trainer, dict(record, num_workers=self.session.num_workers))
+
+    def remove_stale_temp(self, log: Any = None) -> list:
+        return super().remove_stale_temp(log) if self.session.is_chief else []
 
     def save_interrupted(self, net: Any, trainer: Any, epoch: int, batch: int, record: dict) -> Optional[str]:
         """No mid-epoch checkpoint in dist runs: a signal there usually means the launcher is stopping a job

@@ -1,12 +1,12 @@
 """Grad-CAM figures: the input image next to one heatmap overlay per explained model (PNG, Agg backend)."""
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from afflib.fileio import atomic_write
 
 from .gradcam import upsample_cam
 
@@ -39,12 +39,5 @@ def save_gradcam_figure(path: Union[str, Path], image: np.ndarray, panels: Seque
         axis.axis("off")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".png", prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            figure.savefig(stream, format="png", dpi=100)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    atomic_write(path, lambda tmp: figure.savefig(tmp, format="png", dpi=100))
     return path

@@ -9,27 +9,27 @@ File names in ``save_dir`` (``tag`` is ``imagenet``, ``cifar100``, ``fashion-mni
   top-1 error (ImageNet, as the original release) or the accuracy (CIFAR, as the original release).
 - ``run_config.json`` (the command line and environment) and ``history.json`` (per-epoch numbers).
 
-A ``.json`` record is written last, so a checkpoint is complete exactly when its record exists.
+Each set is committed as one unit by :func:`afflib.checkpoint_record.commit_set`: members first, then the
+``.json`` record holding their sizes and SHA-256 sums; resume verifies them and falls back to the newest complete
+set of the run (naming the file that did not match). The ``-last`` set is written before the epoch's validation.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from mxnet import gluon
 
-from afflib.fileio import atomic_write
+from afflib.checkpoint_record import RecordMismatch, commit_set, read_record, verify_set
+from afflib.checkpoint_record import write_json as _write_json
+from afflib.fileio import atomic_write, remove_stale_temp
+
+from .logs import LOGGER_NAME
 
 __all__ = ["atomic_write", "CheckpointManager", "ResumePoint", "find_resume_point"]
-
-
-def _write_json(path: str, record: Dict[str, Any]) -> str:
-    def dump(tmp: str) -> None:
-        with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(record, f, indent=1, sort_keys=True, default=str)
-    return atomic_write(path, dump)
 
 
 @dataclass
@@ -40,24 +40,76 @@ class ResumePoint:
     start_epoch: int
 
 
+def _progress(record: Dict[str, Any]) -> Tuple[int, int]:
+    """How far a set's run had got: (next epoch, batches of it done) -- an interrupted set is mid-epoch."""
+    batch = record.get("interrupted_at_batch")
+    return int(record.get("next_epoch", 0)), (int(batch) + 1 if batch is not None else 0)
+
+
+def _newest_complete_set(folder: str, model: Optional[str], damaged: str) -> Optional[Tuple[str, Dict[str, Any]]]:
+    """The record path and record of the set in ``folder`` (of ``model``) that verifies and got furthest."""
+    found = []
+    for name in os.listdir(folder or "."):
+        rec = os.path.join(folder, name)
+        if not name.endswith(".json") or os.path.abspath(rec) == os.path.abspath(damaged):
+            continue
+        try:
+            record = read_record(rec)
+        except RecordMismatch:
+            continue
+        if record and record.get("params") and (model is None or record.get("model") == model):
+            found.append((_progress(record), name.endswith("-prev.json"), rec, record))
+    for _, _, rec, record in sorted(found, key=lambda f: f[:3], reverse=True):
+        try:
+            return rec, verify_set(rec)
+        except RecordMismatch:
+            continue
+    return None
+
+
 def find_resume_point(params: str, states: str = "", epoch: Optional[int] = None) -> ResumePoint:
     """Resolve ``params`` (+ ``states``, + ``epoch``) into a :class:`ResumePoint`.
 
-    Missing ``states``/``epoch`` are taken from the files written beside ``params`` by
-    :class:`CheckpointManager` (``.states`` and the ``.json`` record's ``next_epoch``); without a record the
-    run restarts at epoch 0 with the given weights.
+    Missing ``states``/``epoch`` are taken from the set written beside ``params`` by :class:`CheckpointManager`
+    (``.states`` and the ``.json`` record's ``next_epoch``); without a record the run restarts at epoch 0 with the
+    given weights. A set whose files do not match its record is replaced by the newest complete set of the same
+    model in that folder (logged); with explicit ``states``/``epoch`` it is an error naming the file.
     """
     if not os.path.isfile(params):
         raise FileNotFoundError(f"resume params file not found: {params}")
     stem = params[:-len(".params")] if params.endswith(".params") else params
+    rec = stem + ".json"
+    try:
+        record = read_record(rec)
+        if record is not None:
+            verify_set(rec, ("params",) if states else ("params", "states"))
+    except RecordMismatch as err:
+        if states or epoch is not None:
+            raise
+        try:
+            model = (read_record(rec) or {}).get("model")
+        except RecordMismatch:
+            model = None
+        fallback = _newest_complete_set(os.path.dirname(rec), model, rec)
+        if fallback is None:
+            raise RecordMismatch(f"{err}; no other complete checkpoint set of this run in "
+                                 f"{os.path.dirname(rec) or '.'} to resume from") from None
+        rec, record = fallback
+        folder = os.path.dirname(rec)
+        logging.getLogger(LOGGER_NAME).warning(
+            "%s; falling back to the newest complete checkpoint set of this run: %s (next epoch %d)", err, rec,
+            int(record.get("next_epoch", 0)))
+        params = os.path.join(folder, record["params"])
+        states = os.path.join(folder, record["states"]) if record.get("states") else ""
+        return ResumePoint(params, states or None, int(record.get("next_epoch", 0)))
     if not states and os.path.isfile(stem + ".states"):
         states = stem + ".states"
     if states and not os.path.isfile(states):
         raise FileNotFoundError(f"resume states file not found: {states}")
     if epoch is None:
         epoch = 0
-        if os.path.isfile(stem + ".json"):
-            with open(stem + ".json", encoding="utf-8") as f:
+        if os.path.isfile(rec):
+            with open(rec, encoding="utf-8") as f:
                 epoch = int(json.load(f).get("next_epoch", 0))
     return ResumePoint(params, states or None, int(epoch))
 
@@ -114,22 +166,46 @@ class CheckpointManager:
         with open(path, encoding="utf-8") as f:
             return list(json.load(f).get("epochs", []))
 
-    def save(self, stem: str, net: gluon.Block, trainer: Optional[gluon.Trainer], record: Dict[str, Any]) -> str:
-        """Write ``stem.params``, ``stem.states`` and last ``stem.json``; returns the params path."""
-        atomic_write(stem + ".params", net.save_parameters)
+    def remove_stale_temp(self, log: Optional[logging.Logger] = None) -> List[str]:
+        """Delete temporary files that killed writes left in ``save_dir`` (afflib's temp names only)."""
+        removed = remove_stale_temp(self.save_dir) if self.save_dir else []
+        if removed and log is not None:
+            log.info("removed %d stale temporary file(s) of killed writes from %s: %s", len(removed), self.save_dir,
+                     ", ".join(removed[:5]) + (" ..." if len(removed) > 5 else ""))
+        return removed
+
+    def members(self, net: gluon.Block, trainer: Optional[gluon.Trainer]) -> List[Tuple[str, Callable[[str], Any]]]:
+        """(extension, writer) of each file of a set, in writing order."""
+        writers: List[Tuple[str, Callable[[str], Any]]] = [(".params", net.save_parameters)]
         if trainer is not None and self.save_states:
-            atomic_write(stem + ".states", trainer.save_states)
-        _write_json(stem + ".json", dict(record, model=self.model_name, params=os.path.basename(stem + ".params")))
+            writers.append((".states", trainer.save_states))
+        return writers
+
+    def save(self, stem: str, net: gluon.Block, trainer: Optional[gluon.Trainer], record: Dict[str, Any]) -> str:
+        """Commit the set ``stem`` (``.params``, ``.states``, then the ``.json`` record); returns the params path."""
+        writers = self.members(net, trainer)
+        names = {ext: os.path.basename(stem + ext) for ext, _ in writers}
+        commit_set(stem, writers, dict(record, model=self.model_name, params=names[".params"],
+                                       states=names.get(".states")))
         return stem + ".params"
 
+    def save_last(self, net: gluon.Block, trainer: gluon.Trainer, epoch: int, record: Dict[str, Any]) -> Optional[str]:
+        """Write the resumable ``-last`` set of finished epoch ``epoch`` (before its validation)."""
+        if not self.save_dir:
+            return None
+        self.last_good = self.save(self.last_stem, net, trainer, dict(record, epoch=epoch, next_epoch=epoch + 1))
+        return self.last_good
+
     def end_of_epoch(self, net: gluon.Block, trainer: gluon.Trainer, epoch: int, val_error: Optional[float],
-                     record: Dict[str, Any]) -> Dict[str, str]:
-        """Save what epoch ``epoch`` (0-based, finished) calls for; returns {kind: params path}."""
+                     record: Dict[str, Any], last_saved: bool = False) -> Dict[str, str]:
+        """Save what epoch ``epoch`` (0-based, finished) calls for (``-last`` too unless ``last_saved``);
+        returns {kind: params path}."""
         if not self.save_dir:
             return {}
+        if not last_saved:
+            self.save_last(net, trainer, epoch, record)
+        written = {"last": self.last_good} if self.last_good else {}
         record = dict(record, epoch=epoch, next_epoch=epoch + 1)
-        written = {"last": self.save(self.last_stem, net, trainer, record)}
-        self.last_good = written["last"]
         if self.save_frequency and (epoch + 1) % self.save_frequency == 0:
             written["periodic"] = self.save(self._path(f"{self.tag}-{self.model_name}-{epoch}"), net, trainer, record)
         if val_error is not None and val_error < self.best_error:

@@ -207,7 +207,8 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, cont
         log: logging.Logger, start_epoch: int = 0, teacher: Optional[gluon.Block] = None,
         show_progress: bool = False, epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None,
         workers: int = 1) -> List[Dict[str, Any]]:
-    """Train from ``start_epoch`` to ``recipe.num_epochs``, validating and checkpointing after every epoch.
+    """Train from ``start_epoch`` to ``recipe.num_epochs``, checkpointing (``-last``) then validating after every
+    epoch (numbered and best checkpoints after validation).
 
     Logs the original release's lines (``[Epoch N] training: ...``, ``[Epoch N] speed: ...``,
     ``[Epoch N] validation: err-top1=... err-top5=...``) plus ``epoch_line(record)`` if given.
@@ -234,6 +235,8 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, cont
                                       "lr": stats["lr"], "train_seconds": stats["seconds"],
                                       "val_top1_error": None, "val_top5_error": None}
             sync_running_stats(net)
+            # the resumable set first: a failure in validation must not lose the trained epoch
+            checkpoints.save_last(net, trainer, epoch, {"history": history + [record]})
             if val_source is not None:
                 result = evaluate(net, val_source, contexts, recipe.dtype, show_progress)
                 log.info("[Epoch %d] validation: err-top1=%f err-top5=%f", epoch, result.top1_error, result.top5_error)
@@ -242,7 +245,8 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, cont
             history.append(record)
             if epoch_line is not None:
                 log.info(epoch_line(record))
-            checkpoints.end_of_epoch(net, trainer, epoch, record["val_top1_error"], {"history": history})
+            checkpoints.end_of_epoch(net, trainer, epoch, record["val_top1_error"], {"history": history},
+                                     last_saved=True)
             checkpoints.write_history(history)
             if stop.signum is not None:  # signal during validation or saving: the epoch is complete and saved
                 raise TrainingInterrupted(stop.signum, epoch, schedule.iters_per_epoch - 1,

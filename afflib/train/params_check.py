@@ -7,6 +7,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import mxnet as mx
 from mxnet import gluon
 
+from afflib.checkpoint_record import verify_member
+
 __all__ = ["ParamsMismatchError", "check_params_fit", "closest_registry_model", "load_checked"]
 
 SHOWN = 5
@@ -87,7 +89,10 @@ def _classes_in_file(path: str) -> Optional[int]:
 def load_checked(net: gluon.Block, path: str, ctx: Any = None, model_name: str = "the model",
                  suggest: bool = True) -> None:
     """``net.load_parameters(path)`` after a fit check; a misfit raises :class:`ParamsMismatchError` listing
-    the first missing/unexpected names and shape mismatches and, if ``suggest``, the closest registry model."""
+    the first missing/unexpected names and shape mismatches and, if ``suggest``, the closest registry model.
+    A file listed in a checkpoint record (``.json`` beside it) must match its size and SHA-256 first."""
+    if os.path.isfile(path):
+        verify_member(path)
     report = check_params_fit(net, path)
     if any(report.values()):
         lines = [f"{path} does not fit {model_name}:"]

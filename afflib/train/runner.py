@@ -100,6 +100,7 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
     elif resume is not None and resume.states:
         trainer.load_states(resume.states)
     checkpoints = dist.checkpoint_manager(save_dir, tag, model_name, save_frequency, best_as_accuracy)
+    checkpoints.remove_stale_temp(log)
     checkpoints.write_config(run_config(args, contexts, recipe.dtype, model_name))
     start = resume.start_epoch if resume is not None else 0
     if resume is not None:
