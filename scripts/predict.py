@@ -17,13 +17,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from afflib.deploy import format_table, list_images, predict_files  # noqa: E402
 from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
+from afflib.cliargs import make_parser, positive_int  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Classify image files with an afflib (or GluonCV) network.")
+    p = make_parser("Classify image files with an afflib (or GluonCV) network.")
     p.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
-    p.add_argument("--topk", type=int, default=5, help="classes shown per image (default 5)")
+    p.add_argument("--topk", type=positive_int, default=5, help="classes shown per image (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON (one list of records) instead of a table")
     add_model_flags(p)
     return p.parse_args(argv)
