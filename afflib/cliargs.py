@@ -33,7 +33,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         default = action.default
         shown = "none" if default in ("", [], ()) else (
             " ".join(map(str, default)) if isinstance(default, (list, tuple)) else "%(default)s")
-        return f"{text} (default: {shown})" if text else f"(default: {shown})"
+        return f"{text} (default: {shown})"
 
 
 def make_parser(description: Optional[str], **kwargs: Any) -> argparse.ArgumentParser:

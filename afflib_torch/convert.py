@@ -139,10 +139,11 @@ def _torch_load_state(path: Path) -> Dict[str, torch.Tensor]:
     """The state_dict in a ``.pt``/``.pth`` file; a file that holds none is a CheckpointMismatch naming it."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, EOFError, KeyError, IndexError, RuntimeError, ValueError,
-            UnicodeDecodeError) as err:     # what torch.load raises on bytes that are not a checkpoint
-        raise CheckpointMismatch(f"{path}: not a readable PyTorch checkpoint ({type(err).__name__}); expected a "
-                                 "state_dict saved by torch.save") from None
+    except (pickle.UnpicklingError, EOFError, KeyError, IndexError, RuntimeError, ValueError, UnicodeDecodeError,
+            OSError) as err:     # what torch.load raises on bytes that are not (all of) a checkpoint
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else type(err).__name__
+        raise CheckpointMismatch(f"{path}: not a readable PyTorch checkpoint ({reason}; truncated or not written "
+                                 "by torch.save)") from None
     state = state.get("state_dict", state) if isinstance(state, dict) else state
     if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
                                               for k, v in state.items()):

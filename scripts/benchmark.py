@@ -87,7 +87,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--channels", type=positive_int, nargs="+",
                         help="override the widths (CIFAR afflib models; default: the registry's)")
     parser.add_argument("--classes", type=positive_int, help="classifier outputs (all models; default: the registry's)")
-    parser.add_argument("--iterations", type=positive_int, default=5, help="timed iterations per configuration per round")
+    parser.add_argument("--iterations", type=positive_int, default=5,
+                        help="timed iterations per configuration per round")
     parser.add_argument("--rounds", type=positive_int, default=3, help="round-robin rounds over the configurations")
     parser.add_argument("--warmup", type=nonneg_int, default=2, help="untimed iterations before timing")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
@@ -99,7 +100,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--data-batches", type=positive_int, default=20, help="batches drawn per pipeline measurement")
     parser.add_argument("--json", help="also write the results to this JSON file (default: none)")
     parser.add_argument("--profile", type=nonneg_int, metavar="STEPS", default=0,
-                        help="instead of timing, print MXNet's per-operator profile of STEPS steps per configuration (0: off)")
+                        help="instead of timing, print MXNet's per-operator profile of STEPS steps per "
+                             "configuration (0: off)")
     args = parser.parse_args(argv)
     if args.optimize and args.mode != "infer":
         parser.error("--optimize applies to --mode infer only")

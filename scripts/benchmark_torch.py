@@ -49,7 +49,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--model", default="cifar_aff_resnet20", help="registry name")
     p.add_argument("--baseline", nargs="*", default=None,
                    help="more models to time; default: the plain-addition twin of --model")
-    p.add_argument("--layers", type=positive_int, nargs="+", help="override the blocks per stage (default: the registry's)")
+    p.add_argument("--layers", type=positive_int, nargs="+",
+                   help="override the blocks per stage (default: the registry's)")
     p.add_argument("--channels", type=positive_int, nargs="+",
                    help="override the widths (CIFAR families; default: the registry's)")
     p.add_argument("--classes", type=positive_int, default=None, help="classifier outputs (default: the registry's)")

@@ -31,7 +31,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--in-channels", type=positive_int, default=None,
                    help="input channels (e.g. 1 for Fashion-MNIST; default: the registry's, 3)")
     p.add_argument("--model-kwargs", default=None, type=json_object,
-                   help='more constructor arguments as JSON, e.g. \'{"layers": [1, 1, 1], "channels": [16, 16, 32, 64]}\' '
+                   help='more constructor arguments as JSON, e.g. '
+                        '\'{"layers": [1, 1, 1], "channels": [16, 16, 32, 64]}\' '
                         '(default: the registry entry\'s)')
     p.add_argument("--dtype", choices=("float32", "float16", "float64"), default="float32",
                    help="element type of a written .params file (default: %(default)s)")

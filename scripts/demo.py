@@ -27,10 +27,12 @@ TARGET_SECONDS = 600
 def parse_args(argv=None) -> argparse.Namespace:
     p = make_parser(__doc__)
     p.add_argument("--fusion", default="aff", choices=("aff", "iaff", "add"), help="fusion of the trained network")
-    p.add_argument("--out", default="", help="output folder of log, checkpoints and curves (default: demo_output/<fusion>-<date-time> in "
+    p.add_argument("--out", default="",
+                   help="output folder of log, checkpoints and curves (default: demo_output/<fusion>-<date-time> in "
                         "the checkout)")
     p.add_argument("--data-dir", default=None, help="Fashion-MNIST IDX folder (default: the standard locations)")
-    p.add_argument("--rec-dir", default="~/.mxnet/datasets/fashion-mnist/rec", help="RecordIO folder (packed once, ~43 MB)")
+    p.add_argument("--rec-dir", default="~/.mxnet/datasets/fashion-mnist/rec",
+                   help="RecordIO folder (packed once, ~43 MB)")
     # The recipe: a 1-block-per-stage CIFAR-style AFF-ResNet, widths 16/16/32/64, fusion in stages 2-3 (the
     # full-resolution stage 1 adds plainly, as the ImageNet models start fusing at stage 3: the attention at 28x28
     # would cost half the budget), warmup + cosine, NAG, label smoothing, no weight decay on biases/BN; data

@@ -12,7 +12,6 @@ $AFFLIB_PARAMS_URL, else the original repository.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -86,7 +85,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = make_parser(__doc__)
     parser.add_argument("names", nargs="*", metavar="NAME", help="MODEL or MODEL:TAG (see --list; default: none)")
     parser.add_argument("--all", action="store_true", help="every released file")
-    parser.add_argument("--root", type=Path, default=None, help="cache folder (default: $MXNET_HOME/models, else ~/.mxnet/models)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="cache folder (default: $MXNET_HOME/models, else ~/.mxnet/models)")
     parser.add_argument("--list", action="store_true", help="show the released files and whether they are cached")
     parser.add_argument("--verify", action="store_true",
                         help="re-hash the cached files (all, or the NAMEs); exit 1 if any is corrupt or missing")

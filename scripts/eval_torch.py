@@ -39,7 +39,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--in-channels", type=positive_int, default=None,
                    help="input channels (default: the dataset's, 1 for fashion-mnist)")
     p.add_argument("--model-kwargs", default=None, type=json_object,
-                   help='more constructor arguments as JSON, e.g. \'{"layers": [1, 1, 1]}\' (default: the registry entry\'s)')
+                   help='more constructor arguments as JSON, e.g. \'{"layers": [1, 1, 1]}\' '
+                        '(default: the registry entry\'s)')
     p.add_argument("--data-dir", default=None, help="imagenet: folder with val/ (default ~/.mxnet/datasets/imagenet); "
                    "fashion-mnist: IDX folder (default /usr/share/datasets/fashion-mnist); cifar: binary folder")
     p.add_argument("--coarse-labels", action="store_true",
@@ -47,8 +48,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "add --classes 100)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per batch")
     p.add_argument("--input-size", type=int_range(16), default=224, help="imagenet crop in pixels")
-    p.add_argument("--crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875, help="imagenet: crop / resized shorter side")
-    p.add_argument("-j", "--num-data-workers", dest="workers", type=positive_int, default=4, help="imagenet decode threads")
+    p.add_argument("--crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875,
+                   help="imagenet: crop / resized shorter side")
+    p.add_argument("-j", "--num-data-workers", dest="workers", type=positive_int, default=4,
+                   help="imagenet decode threads")
     p.add_argument("--limit", type=nonneg_int, default=0, help="evaluate only the first N images (0: all)")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     p.add_argument("--amp", default="float32", choices=("float32", "bfloat16", "float16"), help="autocast dtype")

@@ -23,7 +23,8 @@ TOLERANCE = 1e-4    # largest accepted |exported - MXNet| relative to the larges
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = make_parser("Export an afflib (or GluonCV) network to MXNet symbol files or ONNX.")
-    p.add_argument("--format", choices=("onnx", "mxnet"), default="onnx", help="file format (onnx needs onnx/onnxruntime)")
+    p.add_argument("--format", choices=("onnx", "mxnet"), default="onnx",
+                   help="file format (onnx needs onnx/onnxruntime)")
     p.add_argument("--batch", default="dynamic", type=batch_arg,
                    help="'dynamic' (any batch size; checked with batches 1 and 3) or a fixed batch size N")
     p.add_argument("--out", default=None, help="output prefix (default: the model name): PREFIX.onnx, or "

@@ -26,11 +26,14 @@ from afflib.train.runner import exit_on_error  # noqa: E402
 def parse_args(argv=None) -> argparse.Namespace:
     p = make_parser("Grad-CAM figures of image files for one or two networks.")
     p.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
-    p.add_argument("--out", default="gradcam", help="output folder of the PNGs, one <image>-gradcam.png per image (default: ./gradcam)")
+    p.add_argument("--out", default="gradcam",
+                   help="output folder of the PNGs, one <image>-gradcam.png per image (default: ./gradcam)")
     p.add_argument("--class", dest="class_index", type=nonneg_int, default=None,
                    help="explain this class index (default: each model's predicted class)")
-    p.add_argument("--stage", type=positive_int, default=None, help="residual stage to explain, 1-based (default: last)")
-    p.add_argument("--layer", default=None, help="dotted block path instead of --stage, e.g. features.5 (default: none)")
+    p.add_argument("--stage", type=positive_int, default=None,
+                   help="residual stage to explain, 1-based (default: last)")
+    p.add_argument("--layer", default=None,
+                   help="dotted block path instead of --stage, e.g. features.5 (default: none)")
     add_model_flags(p)
     add_model_flags(p, prefix="compare-")
     return p.parse_args(argv)

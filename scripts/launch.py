@@ -33,10 +33,12 @@ def parse_env(items):
 def main(argv=None) -> int:
     parser = make_parser(__doc__)
     parser.add_argument("-n", "--num-workers", type=positive_int, required=True, help="number of worker processes")
-    parser.add_argument("-s", "--num-servers", type=positive_int, default=1, help="number of server processes (default 1)")
+    parser.add_argument("-s", "--num-servers", type=positive_int, default=1,
+                        help="number of server processes (default 1)")
     parser.add_argument("--launcher", choices=["local", "ssh"], default="local",
                         help="local: every process on this machine over 127.0.0.1; ssh: per the hostfile")
-    parser.add_argument("-H", "--hostfile", help="machines for --launcher ssh (format: see README.md, Training on several machines; "
+    parser.add_argument("-H", "--hostfile",
+                        help="machines for --launcher ssh (format: see README.md, Training on several machines; "
                              "default: none)")
     parser.add_argument("--env", action="append", default=[], metavar="K=V",
                         help="extra environment variable for every process (repeatable)")

@@ -4,7 +4,6 @@
     python scripts/summary.py --model aff_resnet50 [--input-size 224] [--depth 2]
     python scripts/summary.py --table            # the README's model table
 """
-import argparse
 import os
 import sys
 

@@ -41,22 +41,27 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="index of --rec-val")
     p.add_argument("--use-rec", action="store_true", help="read RecordIO files instead of image folders")
     p.add_argument("--batch-size", type=positive_int, default=32, help="batch size PER DEVICE")
-    p.add_argument("--dtype", type=str, default="float32", choices=("float32", "float16"), help="float32 or float16 (float16 needs GPUs)")
+    p.add_argument("--dtype", type=str, default="float32", choices=("float32", "float16"),
+                   help="float32 or float16 (float16 needs GPUs)")
     p.add_argument("--num-gpus", type=nonneg_int, default=0, help="use the first N GPUs")
-    p.add_argument("-j", "--num-data-workers", dest="num_workers", default=4, type=nonneg_int, help="data loading workers")
+    p.add_argument("-j", "--num-data-workers", dest="num_workers", default=4, type=nonneg_int,
+                   help="data loading workers")
     p.add_argument("--num-epochs", type=positive_int, default=3, help="epochs to train (counted from 0)")
     p.add_argument("--lr", type=positive_float, default=0.1, help="learning rate after warmup")
     p.add_argument("--momentum", type=float_range(0, 1, hi_open=True), default=0.9, help="Nesterov momentum")
     p.add_argument("--wd", type=nonneg_float, default=0.0001, help="weight decay")
-    p.add_argument("--lr-mode", type=str, default="step", choices=("cosine", "step", "poly"), help="cosine, step or poly (after warmup)")
+    p.add_argument("--lr-mode", type=str, default="step", choices=("cosine", "step", "poly"),
+                   help="cosine, step or poly (after warmup)")
     p.add_argument("--lr-decay", type=positive_float, default=0.1, help="step mode: factor at each decay")
-    p.add_argument("--lr-decay-period", type=nonneg_int, default=0, help="step mode: decay every N epochs (0: use --lr-decay-epoch)")
+    p.add_argument("--lr-decay-period", type=nonneg_int, default=0,
+                   help="step mode: decay every N epochs (0: use --lr-decay-epoch)")
     p.add_argument("--lr-decay-epoch", type=int_list(0), default="40,60",
                    help="step mode: epochs (counted from 0, warmup included) at which the rate decays")
     p.add_argument("--warmup-lr", type=nonneg_float, default=0.0, help="learning rate at the start of warmup")
     p.add_argument("--warmup-epochs", type=nonneg_int, default=0, help="epochs of linear warmup")
     p.add_argument("--last-gamma", action="store_true", help="zero-initialise the last BN gamma of each block")
-    p.add_argument("--mode", type=str, default="hybrid", choices=("hybrid", "imperative"), help="hybrid (compiled graph, faster) or imperative")
+    p.add_argument("--mode", type=str, default="hybrid", choices=("hybrid", "imperative"),
+                   help="hybrid (compiled graph, faster) or imperative")
     p.add_argument("--model", type=str, default="resnet", choices=("resnet", "resnext"), help="resnet or resnext")
     p.add_argument("--askc-type", type=str, default="ASKCFuse",
                    help="fusion: ASKCFuse/AFF, ResGlobLocaforGlobLocaCha/iAFF, DirectAdd/add")
@@ -66,7 +71,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--r", type=positive_int, default=16, help="channel reduction of the attention branches")
     p.add_argument("--classes", type=int_range(2), default=1000, help="classifier outputs")
     p.add_argument("--input-size", type=int_range(16), default=224, help="training crop size in pixels")
-    p.add_argument("--crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875, help="validation: crop / resize ratio")
+    p.add_argument("--crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875,
+                   help="validation: crop / resize ratio")
     p.add_argument("--use-pretrained", action="store_true", help="start from the released weights of the model")
     p.add_argument("--mixup", action="store_true", help="mixup training")
     p.add_argument("--mixup-alpha", type=positive_float, default=0.2, help="mixup Beta(alpha, alpha) parameter")
@@ -81,16 +87,20 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="ResNeXt: GluonCV's meaning of --last-gamma (the release's is inverted)")
     p.add_argument("--teacher", type=str, default=None,
                    help="registry model to distil from (released weights; default: no distillation)")
-    p.add_argument("--teacher-params", type=str, default="", help="params file of the teacher instead of the released weights")
+    p.add_argument("--teacher-params", type=str, default="",
+                   help="params file of the teacher instead of the released weights")
     p.add_argument("--temperature", type=positive_float, default=20, help="distillation temperature")
-    p.add_argument("--hard-weight", type=float_range(0, 1), default=0.5, help="weight of the hard-label loss in distillation")
+    p.add_argument("--hard-weight", type=float_range(0, 1), default=0.5,
+                   help="weight of the hard-label loss in distillation")
     p.add_argument("--batch-norm", action="store_true", help="(GluonCV VGG flag; not applicable, refused)")
     p.add_argument("--use-se", action="store_true", help="(GluonCV SE flag; not applicable, refused)")
     p.add_argument("--use-gn", action="store_true", help="(GluonCV GroupNorm flag; not applicable, refused)")
-    p.add_argument("--save-frequency", type=nonneg_int, default=10, help="keep a numbered checkpoint every N epochs (0: only -last and -best)")
+    p.add_argument("--save-frequency", type=nonneg_int, default=10,
+                   help="keep a numbered checkpoint every N epochs (0: only -last and -best)")
     p.add_argument("--save-dir", type=str, default="params",
                    help="folder of the checkpoints (-best, -last, numbered), run_config.json and history.json")
-    p.add_argument("--resume-epoch", type=nonneg_int, default=None, help="epoch to resume at (default: from the record)")
+    p.add_argument("--resume-epoch", type=nonneg_int, default=None,
+                   help="epoch to resume at (default: from the record)")
     p.add_argument("--resume-params", type=str, default="",
                    help="params file to resume from (.states and epoch are read from the files beside it)")
     p.add_argument("--resume-states", type=str, default="",

@@ -31,7 +31,8 @@ def add_model_flags(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     group.add_argument(f"{p}classes", default=None,
                        help="class names file (one per line) or a class count (default: the dataset's names)")
     group.add_argument(f"{p}input-size", type=int_range(16), default=None, help="input size (default: the dataset's)")
-    group.add_argument(f"{p}crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875, help="ImageNet center-crop ratio")
+    group.add_argument(f"{p}crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875,
+                       help="ImageNet center-crop ratio")
 
 
 def _flag(args: argparse.Namespace, prefix: str, name: str):
