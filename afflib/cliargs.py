@@ -13,8 +13,8 @@ import sys
 from typing import Any, Callable, Iterable, NoReturn, Optional, Tuple, Type
 
 __all__ = ["HelpFormatter", "make_parser", "int_range", "float_range", "positive_int", "nonneg_int",
-           "positive_float", "nonneg_float", "seed_int", "int_list", "json_object", "check_keys", "fail",
-           "exit_on_bad_input", "EXIT_BAD_INPUT"]
+           "positive_float", "nonneg_float", "seed_int", "int_list", "json_object", "check_keys",
+           "refuse_unknown_keys", "fail", "exit_on_bad_input", "EXIT_BAD_INPUT"]
 
 EXIT_BAD_INPUT = 2          # argparse's own status for a bad flag; the scripts use it for every bad input
 
@@ -51,19 +51,14 @@ def _bounds(lo: Optional[float], hi: Optional[float], lo_open: bool = False, hi_
     return " and ".join(parts)
 
 
-def int_range(lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[str], int]:
-    """argparse ``type=``: an integer in ``[lo, hi]`` (either bound may be None)."""
-    if lo is not None and hi is not None:
-        expected = f"an integer from {lo} to {hi}"
-    else:
-        expected = f"an integer {_bounds(lo, hi)}".rstrip()
-
-    def parse(text: str) -> int:
+def _number_type(convert: Callable[[str], Any], accept: Callable[[Any], bool], expected: str) -> Callable[[str], Any]:
+    """An argparse ``type=`` that converts the text and refuses values outside ``accept`` as ``expected ...``."""
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            value = None
+        if value is None or not accept(value):
             raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value
 
@@ -71,23 +66,20 @@ def int_range(lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[s
     return parse
 
 
+def int_range(lo: Optional[int] = None, hi: Optional[int] = None) -> Callable[[str], int]:
+    """argparse ``type=``: an integer in ``[lo, hi]`` (either bound may be None)."""
+    both = lo is not None and hi is not None
+    expected = f"an integer from {lo} to {hi}" if both else f"an integer {_bounds(lo, hi)}".rstrip()
+    return _number_type(int, lambda v: (lo is None or v >= lo) and (hi is None or v <= hi), expected)
+
+
 def float_range(lo: Optional[float] = None, hi: Optional[float] = None, lo_open: bool = False,
                 hi_open: bool = False) -> Callable[[str], float]:
     """argparse ``type=``: a finite number within the bounds (``*_open``: the bound itself is excluded)."""
-    expected = f"a finite number {_bounds(lo, hi, lo_open, hi_open)}".rstrip()
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if (not math.isfinite(value) or (lo is not None and (value <= lo if lo_open else value < lo))
-                or (hi is not None and (value >= hi if hi_open else value > hi))):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-
-    parse.__name__ = expected
-    return parse
+    def accept(v: float) -> bool:
+        return (math.isfinite(v) and (lo is None or (v > lo if lo_open else v >= lo))
+                and (hi is None or (v < hi if hi_open else v <= hi)))
+    return _number_type(float, accept, f"a finite number {_bounds(lo, hi, lo_open, hi_open)}".rstrip())
 
 
 positive_int = int_range(1)
@@ -125,6 +117,15 @@ def json_object(text: str) -> str:
     if not isinstance(value, dict):
         raise argparse.ArgumentTypeError(f"expected a JSON object ({{...}}), got {type(value).__name__} {text!r}")
     return text
+
+
+def refuse_unknown_keys(parser: argparse.ArgumentParser, flag: str, text: Optional[str], valid: Iterable[str],
+                        what: str) -> None:
+    """``parser.error`` naming ``flag`` if the :func:`json_object` ``text`` has keys outside ``valid``."""
+    try:
+        check_keys(flag, json.loads(text) if text else {}, valid, what)
+    except ValueError as err:
+        parser.error(str(err))
 
 
 def check_keys(flag: str, given: Iterable[str], valid: Iterable[str], what: str) -> None:

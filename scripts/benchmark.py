@@ -4,10 +4,10 @@
 Examples::
 
     # the small CIFAR AFF-ResNet vs the textbook AFF and the plain-addition twin
-    python scripts/benchmark.py --model cifar_aff_resnet20 --layers 1 1 1 --channels 16 16 32 64 --classes 10 \
+    .venv/bin/python scripts/benchmark.py --model cifar_aff_resnet20 --layers 1 1 1 --channels 16 16 32 64 --classes 10 \
         --batch-size 128 --input-size 32 --baseline textbook add gluoncv
     # optimised CPU inference
-    python scripts/benchmark.py --model aff_resnet50 --mode infer --batch-size 32 --optimize fuse int8
+    .venv/bin/python scripts/benchmark.py --model aff_resnet50 --mode infer --batch-size 32 --optimize fuse int8
 
 Baselines: ``add`` (the plain-addition twin), ``textbook`` (the same network with fusion modules written
 the straightforward way, see scripts/textbook_aff.py), ``gluoncv`` (GluonCV's closest model) or any model

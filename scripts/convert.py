@@ -16,8 +16,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from afflib_torch.convert import CheckpointMismatch, load_checkpoint, save_checkpoint  # noqa: E402
-from afflib.cliargs import (check_keys, exit_on_bad_input, fail, json_object, make_parser,  # noqa: E402
-                            positive_int)
+from afflib.cliargs import (exit_on_bad_input, fail, json_object, make_parser,  # noqa: E402
+                            positive_int, refuse_unknown_keys)
 from afflib_torch.registry import get_model, model_arguments  # noqa: E402
 
 MXNET_SUFFIXES = (".params", ".nd")
@@ -41,10 +41,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("target", help="file to write (.pt/.pth/.safetensors, or .params)")
     args = p.parse_args(argv)
     if args.model_kwargs and args.model:
-        try:
-            check_keys("--model-kwargs", json.loads(args.model_kwargs), model_arguments(args.model), args.model)
-        except ValueError as err:
-            p.error(str(err))
+        refuse_unknown_keys(p, "--model-kwargs", args.model_kwargs, model_arguments(args.model), args.model)
     return args
 
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Prefetch, list and verify the released checkpoints in the local cache.
 
-    python scripts/download_params.py --list
-    python scripts/download_params.py --all
-    python scripts/download_params.py cifar_aff_resnet32 iaff_resnext50_32x4d:imagenet --root /data/models
-    python scripts/download_params.py --verify            # re-hash every cached file; exit 1 if any is bad
+    .venv/bin/python scripts/download_params.py --list
+    .venv/bin/python scripts/download_params.py --all
+    .venv/bin/python scripts/download_params.py cifar_aff_resnet32 iaff_resnext50_32x4d:imagenet --root /data/models
+    .venv/bin/python scripts/download_params.py --verify            # re-hash every cached file; exit 1 if any is bad
 
 NAME is a model (all its released files) or MODEL:TAG for one file (TAG: imagenet, fine, coarse).
 The cache is --root, else $MXNET_HOME/models, else ~/.mxnet/models; the download base URL is

@@ -3,8 +3,8 @@
 
 Examples::
 
-    python scripts/eval_cifar.py --dataset fashion-mnist --blocks 1 --channel-times 1 --params demo/best.params
-    python scripts/eval_cifar.py --dataset cifar100 --coarse-labels --model-name cifar_aff_resnet32 --pretrained
+    .venv/bin/python scripts/eval_cifar.py --dataset fashion-mnist --blocks 1 --channel-times 1 --params demo/best.params
+    .venv/bin/python scripts/eval_cifar.py --dataset cifar100 --coarse-labels --model-name cifar_aff_resnet32 --pretrained
 """
 import argparse
 import os

@@ -3,7 +3,7 @@
 
 Example::
 
-    python scripts/eval_imagenet.py --model aff_resnet50 --params params/0.2030-imagenet-aff_resnet50-230-best.params \
+    .venv/bin/python scripts/eval_imagenet.py --model aff_resnet50 --params params/0.2030-imagenet-aff_resnet50-230-best.params \
         --use-rec --rec-val rec/val.rec --rec-val-idx rec/val.idx --batch-size 64
 """
 import argparse

@@ -23,8 +23,8 @@ from afflib_torch.convert import CheckpointMismatch, load_checkpoint  # noqa: E4
 from afflib_torch.data import (DATASETS, DataFormatError, array_batches, imagenet_batches,  # noqa: E402
                                imagenet_folder, load_cifar_test, load_fashion_mnist_test)
 from afflib_torch.engine import RunConfig, evaluate, prepare  # noqa: E402
-from afflib.cliargs import (check_keys, exit_on_bad_input, fail, float_range, int_range, json_object,  # noqa: E402
-                            make_parser, nonneg_int, positive_int)
+from afflib.cliargs import (exit_on_bad_input, fail, float_range, int_range, json_object,  # noqa: E402
+                            make_parser, nonneg_int, positive_int, refuse_unknown_keys)
 from afflib_torch.registry import get_model, model_arguments  # noqa: E402
 
 
@@ -62,10 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--json", default=None, help="also write the result to this JSON file (default: none)")
     args = p.parse_args(argv)
     if args.model_kwargs and args.model:
-        try:
-            check_keys("--model-kwargs", json.loads(args.model_kwargs), model_arguments(args.model), args.model)
-        except ValueError as err:
-            p.error(str(err))
+        refuse_unknown_keys(p, "--model-kwargs", args.model_kwargs, model_arguments(args.model), args.model)
     return args
 
 

@@ -4,9 +4,9 @@ probability; ``--compare`` puts a second model beside the first (e.g. AFF next t
 
 Examples::
 
-    python scripts/gradcam.py --model aff_resnet50 --pretrained --compare resnet50_v1d --compare-pretrained \
+    .venv/bin/python scripts/gradcam.py --model aff_resnet50 --pretrained --compare resnet50_v1d --compare-pretrained \
         photos/ --out cams/
-    python scripts/gradcam.py --params demo/fmnist/<run>-best.params shoe.png --class 7 --stage 2 --out cams/
+    .venv/bin/python scripts/gradcam.py --params demo/fmnist/<run>-best.params shoe.png --class 7 --stage 2 --out cams/
 """
 import argparse
 import os

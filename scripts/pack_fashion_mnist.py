@@ -2,7 +2,7 @@
 """Pack Fashion-MNIST (IDX files) into RecordIO: OUT/train.rec/.idx and OUT/test.rec/.idx (28x28 grayscale PNG).
 
 Example:
-  python scripts/pack_fashion_mnist.py --out ~/.mxnet/datasets/fashion-mnist/rec
+  .venv/bin/python scripts/pack_fashion_mnist.py --out ~/.mxnet/datasets/fashion-mnist/rec
 """
 import os
 import sys

@@ -4,9 +4,9 @@ dataset the model was trained on.
 
 Examples::
 
-    python scripts/predict.py --model aff_resnet50 --pretrained photos/ --topk 5
-    python scripts/predict.py --params demo/fmnist/0.9012-fashion-mnist-cifar_aff_resnet8-c1-9-best.params shoe.png
-    python scripts/predict.py --model cifar_aff_resnet32 --dataset cifar10 --params c10.params a.png --json
+    .venv/bin/python scripts/predict.py --model aff_resnet50 --pretrained photos/ --topk 5
+    .venv/bin/python scripts/predict.py --params demo/fmnist/0.9012-fashion-mnist-cifar_aff_resnet8-c1-9-best.params shoe.png
+    .venv/bin/python scripts/predict.py --model cifar_aff_resnet32 --dataset cifar10 --params c10.params a.png --json
 """
 import argparse
 import json

@@ -2,9 +2,9 @@
 """Pack ILSVRC2012 (tar files + devkit) or any class-folder dataset into RecordIO train/val .lst/.rec/.idx.
 
 Examples:
-  python scripts/prepare_imagenet.py --train-tar ILSVRC2012_img_train.tar --val-tar ILSVRC2012_img_val.tar \\
+  .venv/bin/python scripts/prepare_imagenet.py --train-tar ILSVRC2012_img_train.tar --val-tar ILSVRC2012_img_val.tar \\
       --devkit ILSVRC2012_devkit_t12.tar.gz --out ~/.mxnet/datasets/imagenet/rec -j 8
-  python scripts/prepare_imagenet.py --train-dir data/train --val-dir data/val --out data/rec --resize 0
+  .venv/bin/python scripts/prepare_imagenet.py --train-dir data/train --val-dir data/val --out data/rec --resize 0
 """
 import os
 import sys

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Render params/README.md, and the released-files table in the top-level README.md, from params/released.json.
 
-    python scripts/render_params_table.py           # rewrite both
-    python scripts/render_params_table.py --check   # exit 1 if either is out of date
+    .venv/bin/python scripts/render_params_table.py           # rewrite both
+    .venv/bin/python scripts/render_params_table.py --check   # exit 1 if either is out of date
 """
 from __future__ import annotations
 

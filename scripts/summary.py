@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Print a per-layer summary (output shapes, parameters, multiply-accumulates) of a registry model.
 
-    python scripts/summary.py --model aff_resnet50 [--input-size 224] [--depth 2]
-    python scripts/summary.py --table            # the README's model table
+    .venv/bin/python scripts/summary.py --model aff_resnet50 [--input-size 224] [--depth 2]
+    .venv/bin/python scripts/summary.py --table            # the README's model table
 """
 import os
 import sys

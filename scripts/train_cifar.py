@@ -3,7 +3,7 @@
 
 Example (the release's CIFAR-100 AFF-ResNet-32 run, on the 20 superclasses the paper reports)::
 
-    python scripts/train_cifar.py --dataset cifar100 --coarse-labels --model resnet --askc-type ASKCFuse \
+    .venv/bin/python scripts/train_cifar.py --dataset cifar100 --coarse-labels --model resnet --askc-type ASKCFuse \
         --blocks 5 --channel-times 4 --gpus 0,1,2,3 --batch-size 128 -j 16 --num-epochs 640 --lr 0.2 \
         --warmup-epochs 10 --lr-decay-epoch 300,450 --mixup --mixup-off-epoch 40 --auto_aug --label-smoothing --no-wd
 """

@@ -3,7 +3,7 @@
 
 Example (the release's AFF-ResNet-50 run; see cmd_scripts.txt)::
 
-    python scripts/train_imagenet.py --model resnet --askc-type ASKCFuse --num-layer 50 --start-layer 3 \
+    .venv/bin/python scripts/train_imagenet.py --model resnet --askc-type ASKCFuse --num-layer 50 --start-layer 3 \
         --use-rec --rec-train rec/train.rec --rec-train-idx rec/train.idx --rec-val rec/val.rec \
         --rec-val-idx rec/val.idx --batch-size 128 --num-gpus 4 -j 32 --num-epochs 240 --lr 0.075 \
         --lr-mode cosine --warmup-epochs 5 --dtype float16 --label-smoothing --mixup --mixup-off-epoch 5 \
