@@ -28,6 +28,11 @@ test: $(STAMP) $(TORCH_STAMP)
 	$(TORCH_PY) -m pytest -q tests_torch
 
 
+# Both suites without the tests marked slow (minutes of training); `make test` runs everything.
+test-fast: $(STAMP) $(TORCH_STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
+	$(TORCH_PY) -m pytest -q -m "not slow" tests_torch
+
 $(TORCH_STAMP): requirements-torch.txt
 	$(PYTHON) -m venv $(TORCH_VENV)
 	$(TORCH_PY) -m pip install -q -r requirements-torch.txt

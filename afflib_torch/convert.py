@@ -9,6 +9,7 @@ dense weights), so values are copied unchanged.
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
@@ -123,8 +124,7 @@ def read_checkpoint(model: nn.Module, path: PathLike) -> Dict[str, torch.Tensor]
                               "(pip install safetensors)") from exc
         state = load_file(str(path))
     elif suffix in (".pt", ".pth", ".bin"):
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        state = _torch_load_state(path)
     else:
         raise ValueError(f"{path}: unknown checkpoint type {suffix!r}; expected .params (MXNet), .pt/.pth "
                          "(PyTorch state_dict) or .safetensors")
@@ -135,6 +135,23 @@ def read_checkpoint(model: nn.Module, path: PathLike) -> Dict[str, torch.Tensor]
     merged = dict(current)
     merged.update(state)
     return merged
+
+
+def _torch_load_state(path: Path) -> Dict[str, torch.Tensor]:
+    """The state_dict in a ``.pt``/``.pth`` file; a file that holds none is a CheckpointMismatch naming it."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, EOFError, KeyError, IndexError, RuntimeError, ValueError, UnicodeDecodeError,
+            OSError) as err:     # what torch.load raises on bytes that are not (all of) a checkpoint
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else type(err).__name__
+        raise CheckpointMismatch(f"{path}: not a readable PyTorch checkpoint ({reason}; truncated or not written "
+                                 "by torch.save)") from None
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
+                                              for k, v in state.items()):
+        raise CheckpointMismatch(f"{path}: holds a {type(state).__name__}, not a state_dict (a dict of names to "
+                                 "tensors, as torch.save(model.state_dict(), ...) writes)")
+    return state
 
 
 def load_checkpoint(model: nn.Module, path: PathLike) -> nn.Module:

@@ -6,16 +6,18 @@ on the fly) or a PyTorch state_dict file (``.pt`` / ``.pth``).
 from __future__ import annotations
 
 import difflib
+import inspect
 import os
 from typing import Any, Dict, List, Optional, Tuple, Type, Union
 
 from torch import nn
 
+from afflib.cliargs import check_keys
 from afflib.specs import MODEL_SPECS
 
 from .networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
 
-__all__ = ["MODELS", "get_model", "get_model_list", "model_spec", "register_model"]
+__all__ = ["MODELS", "get_model", "get_model_list", "model_arguments", "model_spec", "register_model"]
 
 MODELS: Dict[str, Tuple[Type[nn.Module], Dict[str, Any]]] = {}
 _FAMILIES = {cls.__name__: cls for cls in (AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt)}
@@ -47,6 +49,13 @@ def model_spec(name: str) -> Tuple[Type[nn.Module], Dict[str, Any]]:
     return MODELS[key]
 
 
+def model_arguments(name: str) -> List[str]:
+    """The constructor arguments that ``get_model(name, **kwargs)`` accepts (to name a misspelt one up front)."""
+    cls, _ = model_spec(name)
+    params = inspect.signature(cls.__init__).parameters.values()
+    return sorted(p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+
+
 def get_model(name: str, pretrained: Optional[Union[str, os.PathLike]] = None, **kwargs: Any) -> nn.Module:
     """Build a registered network.
 
@@ -63,6 +72,7 @@ def get_model(name: str, pretrained: Optional[Union[str, os.PathLike]] = None, *
         Override the entry's constructor arguments (``classes``, ``start_layer``, ``fusion_r``...).
     """
     cls, defaults = model_spec(name)
+    check_keys("get_model", kwargs, model_arguments(name), name)
     args = dict(defaults)
     args.update(kwargs)
     net = cls(**args)

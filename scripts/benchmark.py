@@ -4,10 +4,10 @@
 Examples::
 
     # the small CIFAR AFF-ResNet vs the textbook AFF and the plain-addition twin
-    python scripts/benchmark.py --model cifar_aff_resnet20 --layers 1 1 1 --channels 16 16 32 64 --classes 10 \
+    .venv/bin/python scripts/benchmark.py --model cifar_aff_resnet20 --layers 1 1 1 --channels 16 16 32 64 --classes 10 \
         --batch-size 128 --input-size 32 --baseline textbook add gluoncv
     # optimised CPU inference
-    python scripts/benchmark.py --model aff_resnet50 --mode infer --batch-size 32 --optimize fuse int8
+    .venv/bin/python scripts/benchmark.py --model aff_resnet50 --mode infer --batch-size 32 --optimize fuse int8
 
 Baselines: ``add`` (the plain-addition twin), ``textbook`` (the same network with fusion modules written
 the straightforward way, see scripts/textbook_aff.py), ``gluoncv`` (GluonCV's closest model) or any model
@@ -22,12 +22,12 @@ import re
 import sys
 from pathlib import Path
 
-try:
-    import afflib
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    import afflib
-from afflib import benchmark as bench
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's afflib, installed or not
+import mxnet as mx  # noqa: E402
+
+from afflib import benchmark as bench  # noqa: E402
+from afflib.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
+from afflib.train.runner import exit_on_error  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from textbook_aff import build_textbook_model  # noqa: E402 - the yardstick lives beside this script
@@ -70,40 +70,46 @@ def resolve_baseline(token: str, model: str, layers) -> str:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = make_parser(__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="registry name, e.g. aff_resnet50, cifar_aff_resnet20")
     parser.add_argument("--baseline", nargs="*", default=[],
-                        help="add, textbook, gluoncv, or model names (gluoncv:NAME, textbook:NAME)")
-    parser.add_argument("--mode", choices=bench.MODES, default="train")
+                        help="add, textbook, gluoncv, or model names (gluoncv:NAME, textbook:NAME); default: none")
+    parser.add_argument("--mode", choices=bench.MODES, default="train", help="time training steps or inference")
     parser.add_argument("--optimize", nargs="*", default=[], choices=["fuse", "int8"],
-                        help="(--mode infer) also time these optimised copies of --model")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--input-size", type=int, default=224)
-    parser.add_argument("--in-channels", type=int, default=3, help="input channels (1 for Fashion-MNIST)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float16"])
-    parser.add_argument("--ctx", default="cpu", choices=["cpu", "gpu"])
-    parser.add_argument("--layers", type=int, nargs="+", help="override the blocks per stage (afflib models)")
-    parser.add_argument("--channels", type=int, nargs="+", help="override the widths (CIFAR afflib models)")
-    parser.add_argument("--classes", type=int, help="classifier outputs (all models)")
-    parser.add_argument("--iterations", type=int, default=5, help="timed iterations per configuration per round")
-    parser.add_argument("--rounds", type=int, default=3, help="round-robin rounds over the configurations")
-    parser.add_argument("--warmup", type=int, default=2)
+                        help="(--mode infer) also time these optimised copies of --model; default: none")
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="images per step")
+    parser.add_argument("--input-size", type=int_range(16), default=224, help="input height and width in pixels")
+    parser.add_argument("--in-channels", type=positive_int, default=3, help="input channels (1 for Fashion-MNIST)")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="float16 needs --ctx gpu")
+    parser.add_argument("--ctx", default="cpu", choices=["cpu", "gpu"], help="gpu: the first GPU (needs a GPU build)")
+    parser.add_argument("--layers", type=positive_int, nargs="+",
+                        help="override the blocks per stage (afflib models; default: the registry's)")
+    parser.add_argument("--channels", type=positive_int, nargs="+",
+                        help="override the widths (CIFAR afflib models; default: the registry's)")
+    parser.add_argument("--classes", type=positive_int, help="classifier outputs (all models; default: the registry's)")
+    parser.add_argument("--iterations", type=positive_int, default=5,
+                        help="timed iterations per configuration per round")
+    parser.add_argument("--rounds", type=positive_int, default=3, help="round-robin rounds over the configurations")
+    parser.add_argument("--warmup", type=nonneg_int, default=2, help="untimed iterations before timing")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     parser.add_argument("--data-rec", help="ImageNet-style .rec (with .idx beside it): also time the record "
-                                           "pipeline with and without AutoAugment")
+                                           "pipeline with and without AutoAugment (default: none)")
     parser.add_argument("--data-fashion-mnist", metavar="REC_DIR",
                         help="Fashion-MNIST records (scripts/pack_fashion_mnist.py): also time that pipeline with and "
-                             "without augmentation")
-    parser.add_argument("--data-batches", type=int, default=20, help="batches drawn per pipeline measurement")
-    parser.add_argument("--json", help="also write the results to this JSON file")
-    parser.add_argument("--profile", type=int, metavar="STEPS", default=0,
-                        help="instead of timing, print MXNet's per-operator profile of STEPS steps per configuration")
+                             "without augmentation (default: none)")
+    parser.add_argument("--data-batches", type=positive_int, default=20, help="batches drawn per pipeline measurement")
+    parser.add_argument("--json", help="also write the results to this JSON file (default: none)")
+    parser.add_argument("--profile", type=nonneg_int, metavar="STEPS", default=0,
+                        help="instead of timing, print MXNet's per-operator profile of STEPS steps per "
+                             "configuration (0: off)")
     args = parser.parse_args(argv)
     if args.optimize and args.mode != "infer":
         parser.error("--optimize applies to --mode infer only")
-    for flag in ("batch_size", "input_size", "iterations", "rounds"):
-        if getattr(args, flag) < 1:
-            parser.error(f"--{flag.replace('_', '-')} must be >= 1")
+    if args.ctx == "gpu" and mx.context.num_gpus() == 0:
+        parser.error("argument --ctx: gpu, but this MXNet sees no GPU (CPU build of mxnet, or no CUDA device); "
+                     "use --ctx cpu")
+    if args.dtype != "float32" and args.ctx == "cpu":
+        parser.error(f"argument --dtype: {args.dtype} needs --ctx gpu (MXNet has no float16 GEMM on CPU)")
     return args
 
 
@@ -188,4 +194,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_on_error(lambda: sys.exit(main()))

@@ -20,6 +20,7 @@ import afflib_torch  # noqa: E402
 from afflib_torch.benchmark import format_table, time_interleaved  # noqa: E402
 from afflib_torch.engine import RunConfig, prepare, train_step_fn  # noqa: E402
 from afflib_torch.fusion import set_fused_blend  # noqa: E402
+from afflib.cliargs import exit_on_bad_input, int_range, make_parser, nonneg_int, positive_int  # noqa: E402
 
 # Configuration name -> (RunConfig options, fused blend).
 VARIANTS = {
@@ -35,26 +36,36 @@ VARIANTS = {
 }
 
 
+def variant_list(text: str) -> str:
+    """argparse ``type=`` of --configs: comma-separated names of VARIANTS (returned as text)."""
+    unknown = [c.strip() for c in text.split(",") if c.strip() and c.strip() not in VARIANTS]
+    if unknown or not text.strip(", "):
+        raise argparse.ArgumentTypeError(f"expected names from {', '.join(VARIANTS)}, got {text!r}")
+    return text
+
+
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="cifar_aff_resnet20", help="registry name (default: %(default)s)")
+    p = make_parser(__doc__.split("\n")[0])
+    p.add_argument("--model", default="cifar_aff_resnet20", help="registry name")
     p.add_argument("--baseline", nargs="*", default=None,
                    help="more models to time; default: the plain-addition twin of --model")
-    p.add_argument("--layers", type=int, nargs="+", help="override the blocks per stage")
-    p.add_argument("--channels", type=int, nargs="+", help="override the widths (CIFAR families)")
-    p.add_argument("--classes", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--input-size", type=int, default=32)
+    p.add_argument("--layers", type=positive_int, nargs="+",
+                   help="override the blocks per stage (default: the registry's)")
+    p.add_argument("--channels", type=positive_int, nargs="+",
+                   help="override the widths (CIFAR families; default: the registry's)")
+    p.add_argument("--classes", type=positive_int, default=None, help="classifier outputs (default: the registry's)")
+    p.add_argument("--batch-size", type=positive_int, default=128, help="images per step")
+    p.add_argument("--input-size", type=int_range(16), default=32, help="input height and width in pixels")
     p.add_argument("--configs", default="eager,compiled",
-                   help=f"comma-separated, from {', '.join(VARIANTS)} (default: %(default)s)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: %(default)s)")
-    p.add_argument("--warmup", type=int, default=3)
-    p.add_argument("--iterations", type=int, default=10)
-    p.add_argument("--rounds", type=int, default=3)
+                   type=variant_list, help=f"comma-separated, from {', '.join(VARIANTS)}")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    p.add_argument("--warmup", type=nonneg_int, default=3, help="untimed steps before timing")
+    p.add_argument("--iterations", type=positive_int, default=10, help="timed steps per configuration per round")
+    p.add_argument("--rounds", type=positive_int, default=3, help="round-robin rounds over the configurations")
     p.add_argument("--clock", choices=("wall", "process"), default="wall",
                    help="wall time, or this process's CPU time (robust on a shared machine with --threads 1)")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
-    p.add_argument("--json", default=None, help="also write the results to this JSON file")
+    p.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads (default: torch's)")
+    p.add_argument("--json", default=None, help="also write the results to this JSON file (default: none)")
     return p.parse_args(argv)
 
 
@@ -102,4 +113,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_on_bad_input(main)

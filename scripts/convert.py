@@ -16,35 +16,43 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from afflib_torch.convert import CheckpointMismatch, load_checkpoint, save_checkpoint  # noqa: E402
-from afflib_torch.registry import get_model  # noqa: E402
+from afflib.cliargs import (exit_on_bad_input, fail, json_object, make_parser,  # noqa: E402
+                            positive_int, refuse_unknown_keys)
+from afflib_torch.registry import get_model, model_arguments  # noqa: E402
 
 MXNET_SUFFIXES = (".params", ".nd")
 TORCH_SUFFIXES = (".pt", ".pth", ".safetensors")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = make_parser(__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="registry name, e.g. cifar_aff_resnet32 or iaff_resnext50_32x4d")
-    p.add_argument("--classes", type=int, default=None, help="classifier outputs (default: the registry's)")
-    p.add_argument("--in-channels", type=int, default=None, help="input channels (e.g. 1 for Fashion-MNIST)")
-    p.add_argument("--model-kwargs", default=None,
-                   help='more constructor arguments as JSON, e.g. \'{"layers": [1, 1, 1], "channels": 16}\'')
+    p.add_argument("--classes", type=positive_int, default=None, help="classifier outputs (default: the registry's)")
+    p.add_argument("--in-channels", type=positive_int, default=None,
+                   help="input channels (e.g. 1 for Fashion-MNIST; default: the registry's, 3)")
+    p.add_argument("--model-kwargs", default=None, type=json_object,
+                   help='more constructor arguments as JSON, e.g. '
+                        '\'{"layers": [1, 1, 1], "channels": [16, 16, 32, 64]}\' '
+                        '(default: the registry entry\'s)')
     p.add_argument("--dtype", choices=("float32", "float16", "float64"), default="float32",
                    help="element type of a written .params file (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="overwrite an existing output file")
     p.add_argument("source", help="checkpoint to read (.params, or .pt/.pth/.safetensors)")
     p.add_argument("target", help="file to write (.pt/.pth/.safetensors, or .params)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.model_kwargs and args.model:
+        refuse_unknown_keys(p, "--model-kwargs", args.model_kwargs, model_arguments(args.model), args.model)
+    return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     src_ext, dst_ext = (os.path.splitext(f)[1].lower() for f in (args.source, args.target))
     if src_ext not in MXNET_SUFFIXES + TORCH_SUFFIXES or dst_ext not in MXNET_SUFFIXES + TORCH_SUFFIXES:
-        raise SystemExit(f"error: files must end in {', '.join(MXNET_SUFFIXES + TORCH_SUFFIXES)}; got "
+        fail(f"files must end in {', '.join(MXNET_SUFFIXES + TORCH_SUFFIXES)}; got "
                          f"{args.source!r} -> {args.target!r}")
     if os.path.exists(args.target) and not args.force:
-        raise SystemExit(f"error: {args.target} exists; pass --force to overwrite it")
+        fail(f"{args.target} exists; pass --force to overwrite it")
     kwargs = json.loads(args.model_kwargs) if args.model_kwargs else {}
     if args.classes is not None:
         kwargs["classes"] = args.classes
@@ -54,8 +62,7 @@ def main(argv=None) -> int:
         net = get_model(args.model, **kwargs)
         load_checkpoint(net, args.source)
     except (CheckpointMismatch, FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)  # bad input file: one line, exit 2
-        return 2
+        fail(str(exc))
     save_checkpoint(net, args.target, dtype=args.dtype)
     count = len(net.state_dict())
     print(f"{args.source} -> {args.target}: {args.model} ({count} tensors, "
@@ -64,4 +71,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_on_bad_input(main)

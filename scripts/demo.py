@@ -18,29 +18,34 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from afflib.cliargs import int_range, make_parser, nonneg_int, positive_float, positive_int  # noqa: E402
+
 TARGET_ACCURACY = 0.91
 TARGET_SECONDS = 600
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--fusion", default="aff", help="aff (default), iaff or add")
-    p.add_argument("--out", default="", help="output folder (default: demo_output/<fusion>-<date-time>)")
+    p = make_parser(__doc__)
+    p.add_argument("--fusion", default="aff", choices=("aff", "iaff", "add"), help="fusion of the trained network")
+    p.add_argument("--out", default="",
+                   help="output folder of log, checkpoints and curves (default: demo_output/<fusion>-<date-time> in "
+                        "the checkout)")
     p.add_argument("--data-dir", default=None, help="Fashion-MNIST IDX folder (default: the standard locations)")
-    p.add_argument("--rec-dir", default="~/.mxnet/datasets/fashion-mnist/rec", help="RecordIO folder (packed once)")
+    p.add_argument("--rec-dir", default="~/.mxnet/datasets/fashion-mnist/rec",
+                   help="RecordIO folder (packed once, ~43 MB)")
     # The recipe: a 1-block-per-stage CIFAR-style AFF-ResNet, widths 16/16/32/64, fusion in stages 2-3 (the
     # full-resolution stage 1 adds plainly, as the ImageNet models start fusing at stage 3: the attention at 28x28
     # would cost half the budget), warmup + cosine, NAG, label smoothing, no weight decay on biases/BN; data
     # parallel over two CPU contexts with one thread each (much faster here than one context with two threads).
-    p.add_argument("--epochs", type=int, default=6)
-    p.add_argument("--channel-times", type=int, default=1)
-    p.add_argument("--blocks", type=int, default=1)
-    p.add_argument("--start-layer", type=int, default=2, help="first stage (1-3) that uses the fusion")
-    p.add_argument("--batch-size", type=int, default=64, help="per CPU context")
-    p.add_argument("--cpus", type=int, default=2, help="CPU contexts (one thread each)")
-    p.add_argument("--lr", type=float, default=0.2)
-    p.add_argument("--warmup-epochs", type=int, default=1)
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--epochs", type=positive_int, default=6, help="training epochs")
+    p.add_argument("--channel-times", type=positive_int, default=1, help="width multiplier: stage widths 16C, 32C, 64C")
+    p.add_argument("--blocks", type=positive_int, default=1, help="blocks per stage")
+    p.add_argument("--start-layer", type=int_range(1, 3), default=2, help="first stage (1-3) that uses the fusion")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="per CPU context")
+    p.add_argument("--cpus", type=positive_int, default=2, help="CPU contexts (one thread each)")
+    p.add_argument("--lr", type=positive_float, default=0.2, help="learning rate after warmup (cosine decay)")
+    p.add_argument("--warmup-epochs", type=nonneg_int, default=1, help="epochs of linear warmup")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (they only show on a terminal)")
     return p.parse_args(argv)
 
 

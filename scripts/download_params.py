@@ -1,10 +1,10 @@
 #!/usr/bin/env python
 """Prefetch, list and verify the released checkpoints in the local cache.
 
-    python scripts/download_params.py --list
-    python scripts/download_params.py --all
-    python scripts/download_params.py cifar_aff_resnet32 iaff_resnext50_32x4d:imagenet --root /data/models
-    python scripts/download_params.py --verify            # re-hash every cached file; exit 1 if any is bad
+    .venv/bin/python scripts/download_params.py --list
+    .venv/bin/python scripts/download_params.py --all
+    .venv/bin/python scripts/download_params.py cifar_aff_resnet32 iaff_resnext50_32x4d:imagenet --root /data/models
+    .venv/bin/python scripts/download_params.py --verify            # re-hash every cached file; exit 1 if any is bad
 
 NAME is a model (all its released files) or MODEL:TAG for one file (TAG: imagenet, fine, coarse).
 The cache is --root, else $MXNET_HOME/models, else ~/.mxnet/models; the download base URL is
@@ -12,16 +12,13 @@ $AFFLIB_PARAMS_URL, else the original repository.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import List, Optional
 
-try:
-    import afflib  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's afflib, installed or not
 
+from afflib.cliargs import make_parser, positive_float  # noqa: E402
 from afflib.model_zoo.model_store import DownloadError, default_root, get_model_file, verify_cache
 from afflib.model_zoo.released import (METRICS, PretrainedNotAvailable, ReleasedFile, ReleaseTable, get_table,
                                        resolve_released)
@@ -85,14 +82,15 @@ def download(entries: List[ReleasedFile], root: Path, timeout: Optional[float], 
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="*", metavar="NAME", help="MODEL or MODEL:TAG (see --list)")
+    parser = make_parser(__doc__)
+    parser.add_argument("names", nargs="*", metavar="NAME", help="MODEL or MODEL:TAG (see --list; default: none)")
     parser.add_argument("--all", action="store_true", help="every released file")
-    parser.add_argument("--root", type=Path, default=None, help="cache folder (default $MXNET_HOME/models)")
+    parser.add_argument("--root", type=Path, default=None,
+                        help="cache folder (default: $MXNET_HOME/models, else ~/.mxnet/models)")
     parser.add_argument("--list", action="store_true", help="show the released files and whether they are cached")
     parser.add_argument("--verify", action="store_true",
                         help="re-hash the cached files (all, or the NAMEs); exit 1 if any is corrupt or missing")
-    parser.add_argument("--timeout", type=float, default=None,
+    parser.add_argument("--timeout", type=positive_float, default=None,
                         help="seconds to connect / without data before a download fails (default 30)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)

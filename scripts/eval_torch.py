@@ -23,34 +23,47 @@ from afflib_torch.convert import CheckpointMismatch, load_checkpoint  # noqa: E4
 from afflib_torch.data import (DATASETS, DataFormatError, array_batches, imagenet_batches,  # noqa: E402
                                imagenet_folder, load_cifar_test, load_fashion_mnist_test)
 from afflib_torch.engine import RunConfig, evaluate, prepare  # noqa: E402
-from afflib_torch.registry import get_model  # noqa: E402
+from afflib.cliargs import (exit_on_bad_input, fail, float_range, int_range, json_object,  # noqa: E402
+                            make_parser, nonneg_int, positive_int, refuse_unknown_keys)
+from afflib_torch.registry import get_model, model_arguments  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--dataset", choices=sorted(DATASETS), required=True)
+    p = make_parser(__doc__.split("\n")[0])
+    p.add_argument("--dataset", choices=sorted(DATASETS), required=True,
+                   help="test split to score (local files only: nothing is downloaded)")
     p.add_argument("--model", required=True, help="registry name, e.g. aff_resnet50, cifar_aff_resnet32")
     p.add_argument("--params", required=True, help="checkpoint: .params (MXNet), .pt/.pth or .safetensors")
-    p.add_argument("--classes", type=int, default=None, help="default: the dataset's (20 with --coarse-labels)")
-    p.add_argument("--in-channels", type=int, default=None, help="default: the dataset's (1 for fashion-mnist)")
-    p.add_argument("--model-kwargs", default=None,
-                   help='more constructor arguments as JSON, e.g. \'{"layers": [1, 1, 1]}\'')
+    p.add_argument("--classes", type=positive_int, default=None,
+                   help="classifier outputs (default: the dataset's; every released CIFAR file has 100)")
+    p.add_argument("--in-channels", type=positive_int, default=None,
+                   help="input channels (default: the dataset's, 1 for fashion-mnist)")
+    p.add_argument("--model-kwargs", default=None, type=json_object,
+                   help='more constructor arguments as JSON, e.g. \'{"layers": [1, 1, 1]}\' '
+                        '(default: the registry entry\'s)')
     p.add_argument("--data-dir", default=None, help="imagenet: folder with val/ (default ~/.mxnet/datasets/imagenet); "
                    "fashion-mnist: IDX folder (default /usr/share/datasets/fashion-mnist); cifar: binary folder")
-    p.add_argument("--coarse-labels", action="store_true", help="CIFAR-100: the 20 superclasses")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--input-size", type=int, default=224, help="imagenet crop (default: %(default)s)")
-    p.add_argument("--crop-ratio", type=float, default=0.875, help="imagenet: crop / resized shorter side")
-    p.add_argument("-j", "--num-data-workers", dest="workers", type=int, default=4, help="imagenet decode threads")
-    p.add_argument("--limit", type=int, default=0, help="evaluate only the first N images (0: all)")
+    p.add_argument("--coarse-labels", action="store_true",
+                   help="CIFAR-100: score against the 20 superclass labels (released CIFAR files have 100 outputs: "
+                        "add --classes 100)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images per batch")
+    p.add_argument("--input-size", type=int_range(16), default=224, help="imagenet crop in pixels")
+    p.add_argument("--crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875,
+                   help="imagenet: crop / resized shorter side")
+    p.add_argument("-j", "--num-data-workers", dest="workers", type=positive_int, default=4,
+                   help="imagenet decode threads")
+    p.add_argument("--limit", type=nonneg_int, default=0, help="evaluate only the first N images (0: all)")
     p.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
     p.add_argument("--amp", default="float32", choices=("float32", "bfloat16", "float16"), help="autocast dtype")
-    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format")
     p.add_argument("--compile", action="store_true", help="torch.compile the model (slow start, faster steady state)")
-    p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--json", default=None, help="also write the result to this JSON file")
-    return p.parse_args(argv)
+    p.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)")
+    p.add_argument("--json", default=None, help="also write the result to this JSON file (default: none)")
+    args = p.parse_args(argv)
+    if args.model_kwargs and args.model:
+        refuse_unknown_keys(p, "--model-kwargs", args.model_kwargs, model_arguments(args.model), args.model)
+    return args
 
 
 def load_batches(args):
@@ -85,8 +98,7 @@ def main(argv=None) -> int:
         net = load_checkpoint(get_model(args.model, **kwargs), args.params)
         batches, total, note = load_batches(args)
     except (CheckpointMismatch, DataFormatError, FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)  # bad input file: one line, exit 2
-        return 2
+        fail(str(exc))
     progress = None
     if not args.no_progress and sys.stderr.isatty():
         try:
@@ -116,4 +128,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_on_bad_input(main)

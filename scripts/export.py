@@ -4,8 +4,8 @@ runtime against MXNet on random input.
 
 Examples::
 
-    python scripts/export.py --model aff_resnet50 --pretrained --format onnx --batch dynamic --out aff_resnet50
-    python scripts/export.py --params demo/fmnist/<run>-best.params --format mxnet --batch 8 --out fmnist_aff
+    .venv/bin/python scripts/export.py --model aff_resnet50 --pretrained --format onnx --batch dynamic --out aff_resnet50
+    .venv/bin/python scripts/export.py --params demo/fmnist/<run>-best.params --format mxnet --batch 8 --out fmnist_aff
 """
 import argparse
 import os
@@ -15,14 +15,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
 from afflib.deploy.export import check_mxnet_export, check_onnx_export, export_mxnet, export_onnx  # noqa: E402
+from afflib.cliargs import make_parser  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
 TOLERANCE = 1e-4    # largest accepted |exported - MXNet| relative to the largest |MXNet output|
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Export an afflib (or GluonCV) network to MXNet symbol files or ONNX.")
-    p.add_argument("--format", choices=("onnx", "mxnet"), default="onnx")
+    p = make_parser("Export an afflib (or GluonCV) network to MXNet symbol files or ONNX.")
+    p.add_argument("--format", choices=("onnx", "mxnet"), default="onnx",
+                   help="file format (onnx needs onnx/onnxruntime)")
     p.add_argument("--batch", default="dynamic",
                    help="'dynamic' (any batch size; checked with batches 1 and 3) or a fixed batch size N")
     p.add_argument("--out", default=None, help="output prefix (default: the model name): PREFIX.onnx, or "

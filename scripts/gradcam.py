@@ -4,9 +4,9 @@ probability; ``--compare`` puts a second model beside the first (e.g. AFF next t
 
 Examples::
 
-    python scripts/gradcam.py --model aff_resnet50 --pretrained --compare resnet50_v1d --compare-pretrained \
+    .venv/bin/python scripts/gradcam.py --model aff_resnet50 --pretrained --compare resnet50_v1d --compare-pretrained \
         photos/ --out cams/
-    python scripts/gradcam.py --params demo/fmnist/<run>-best.params shoe.png --class 7 --stage 2 --out cams/
+    .venv/bin/python scripts/gradcam.py --params demo/fmnist/<run>-best.params shoe.png --class 7 --stage 2 --out cams/
 """
 import argparse
 import os
@@ -19,17 +19,21 @@ from afflib.deploy import ImageReadError, list_images, read_image  # noqa: E402
 from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
 from afflib.explain import GradCAM  # noqa: E402
 from afflib.explain.figure import save_gradcam_figure  # noqa: E402
+from afflib.cliargs import make_parser, nonneg_int, positive_int  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Grad-CAM figures of image files for one or two networks.")
+    p = make_parser("Grad-CAM figures of image files for one or two networks.")
     p.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
-    p.add_argument("--out", default="gradcam", help="output folder of the PNGs (default ./gradcam)")
-    p.add_argument("--class", dest="class_index", type=int, default=None,
+    p.add_argument("--out", default="gradcam",
+                   help="output folder of the PNGs, one <image>-gradcam.png per image (default: ./gradcam)")
+    p.add_argument("--class", dest="class_index", type=nonneg_int, default=None,
                    help="explain this class index (default: each model's predicted class)")
-    p.add_argument("--stage", type=int, default=None, help="residual stage to explain, 1-based (default: last)")
-    p.add_argument("--layer", default=None, help="dotted block path instead of --stage, e.g. features.5")
+    p.add_argument("--stage", type=positive_int, default=None,
+                   help="residual stage to explain, 1-based (default: last)")
+    p.add_argument("--layer", default=None,
+                   help="dotted block path instead of --stage, e.g. features.5 (default: none)")
     add_model_flags(p)
     add_model_flags(p, prefix="compare-")
     return p.parse_args(argv)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Launch a distributed (ps-lite / KVStore dist_*) job: scheduler, servers and workers.
 
-    python scripts/launch.py -n 2 -s 1 -- python scripts/train_cifar.py --kvstore dist_sync ...
-    python scripts/launch.py -n 4 -s 4 --launcher ssh -H hosts.txt -- python scripts/train_imagenet.py ...
+    .venv/bin/python scripts/launch.py -n 2 -s 1 -- .venv/bin/python scripts/train_cifar.py --kvstore dist_sync ...
+    .venv/bin/python scripts/launch.py -n 4 -s 4 --launcher ssh -H hosts.txt -- .venv/bin/python scripts/train_imagenet.py ...
 
 Output lines carry a [role slot] prefix. When any process fails, the others get SIGTERM, then SIGKILL after
 --timeout-dead seconds, and the launcher exits with the failing process's status (128+N for signal N).
@@ -15,6 +15,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from afflib.cliargs import int_range, make_parser, positive_float, positive_int  # noqa: E402
 from afflib.distributed.launcher import run_job  # noqa: E402
 from afflib.distributed.plan import local_plan, parse_hostfile, ssh_plan  # noqa: E402
 
@@ -30,18 +31,21 @@ def parse_env(items):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-n", "--num-workers", type=int, required=True, help="number of worker processes")
-    parser.add_argument("-s", "--num-servers", type=int, default=1, help="number of server processes (default 1)")
+    parser = make_parser(__doc__)
+    parser.add_argument("-n", "--num-workers", type=positive_int, required=True, help="number of worker processes")
+    parser.add_argument("-s", "--num-servers", type=positive_int, default=1,
+                        help="number of server processes (default 1)")
     parser.add_argument("--launcher", choices=["local", "ssh"], default="local",
                         help="local: every process on this machine over 127.0.0.1; ssh: per the hostfile")
-    parser.add_argument("-H", "--hostfile", help="machines for --launcher ssh (format: see README.md, Training on several machines)")
+    parser.add_argument("-H", "--hostfile",
+                        help="machines for --launcher ssh (format: see README.md, Training on several machines; "
+                             "default: none)")
     parser.add_argument("--env", action="append", default=[], metavar="K=V",
                         help="extra environment variable for every process (repeatable)")
-    parser.add_argument("--timeout-dead", type=float, default=10.0, metavar="S",
+    parser.add_argument("--timeout-dead", type=positive_float, default=10.0, metavar="S",
                         help="seconds the other processes get to exit after one failed before SIGKILL; "
                              "ssh keepalives also declare a silent machine dead after about S seconds (default 10)")
-    parser.add_argument("--port", type=int, default=None,
+    parser.add_argument("--port", type=int_range(1, 65535), default=None,
                         help="scheduler port (local default: a free port; ssh default: 9091)")
     parser.add_argument("--python", default=sys.executable,
                         help="Python that runs the scheduler and servers (default: this one)")

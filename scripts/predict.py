@@ -4,9 +4,9 @@ dataset the model was trained on.
 
 Examples::
 
-    python scripts/predict.py --model aff_resnet50 --pretrained photos/ --topk 5
-    python scripts/predict.py --params demo/fmnist/0.9012-fashion-mnist-cifar_aff_resnet8-c1-9-best.params shoe.png
-    python scripts/predict.py --model cifar_aff_resnet32 --dataset cifar10 --params c10.params a.png --json
+    .venv/bin/python scripts/predict.py --model aff_resnet50 --pretrained photos/ --topk 5
+    .venv/bin/python scripts/predict.py --params demo/fmnist/0.9012-fashion-mnist-cifar_aff_resnet8-c1-9-best.params shoe.png
+    .venv/bin/python scripts/predict.py --model cifar_aff_resnet32 --dataset cifar10 --params c10.params a.png --json
 """
 import argparse
 import json
@@ -17,13 +17,14 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from afflib.deploy import format_table, list_images, predict_files  # noqa: E402
 from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
+from afflib.cliargs import make_parser, positive_int  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Classify image files with an afflib (or GluonCV) network.")
+    p = make_parser("Classify image files with an afflib (or GluonCV) network.")
     p.add_argument("images", nargs="+", help="image files or folders (searched recursively)")
-    p.add_argument("--topk", type=int, default=5, help="classes shown per image (default 5)")
+    p.add_argument("--topk", type=positive_int, default=5, help="classes shown per image (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON (one list of records) instead of a table")
     add_model_flags(p)
     return p.parse_args(argv)

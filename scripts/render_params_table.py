@@ -1,23 +1,20 @@
 #!/usr/bin/env python
 """Render params/README.md, and the released-files table in the top-level README.md, from params/released.json.
 
-    python scripts/render_params_table.py           # rewrite both
-    python scripts/render_params_table.py --check   # exit 1 if either is out of date
+    .venv/bin/python scripts/render_params_table.py           # rewrite both
+    .venv/bin/python scripts/render_params_table.py --check   # exit 1 if either is out of date
 """
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import List, Optional
 
-try:
-    import afflib  # noqa: F401
-except ImportError:  # running from a checkout that is not installed
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's afflib, installed or not
 
+from afflib.cliargs import make_parser  # noqa: E402
 from afflib.model_zoo.released import ReleaseTable, default_table_path, markdown_table
 
 README = default_table_path().with_name("README.md")
@@ -72,7 +69,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make_parser(__doc__)
     parser.add_argument("--check", action="store_true", help="only report whether the rendered files are current")
     args = parser.parse_args(argv)
     table = ReleaseTable.from_json(default_table_path())

@@ -1,27 +1,28 @@
 #!/usr/bin/env python
 """Print a per-layer summary (output shapes, parameters, multiply-accumulates) of a registry model.
 
-    python scripts/summary.py --model aff_resnet50 [--input-size 224] [--depth 2]
-    python scripts/summary.py --table            # the README's model table
+    .venv/bin/python scripts/summary.py --model aff_resnet50 [--input-size 224] [--depth 2]
+    .venv/bin/python scripts/summary.py --table            # the README's model table
 """
-import argparse
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import afflib  # noqa: E402
+from afflib.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
 from afflib.model_zoo.summary import format_summary, summarize  # noqa: E402
 from afflib.model_zoo.published import model_table  # noqa: E402
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="registry name, e.g. aff_resnet50 (see --list)")
-    parser.add_argument("--input-size", type=int, default=None,
+    parser = make_parser(__doc__)
+    parser.add_argument("--model", help="registry name, e.g. aff_resnet50 (see --list; default: none)")
+    parser.add_argument("--input-size", type=int_range(16), default=None,
                         help="square input side (default: 224 for ImageNet models, 32 for CIFAR models)")
-    parser.add_argument("--classes", type=int, default=None, help="override the number of outputs")
-    parser.add_argument("--depth", type=int, default=0,
+    parser.add_argument("--classes", type=positive_int, default=None,
+                        help="override the number of outputs (default: the registry's)")
+    parser.add_argument("--depth", type=nonneg_int, default=0,
                         help="aggregate rows to the first DEPTH name components (0: every layer)")
     parser.add_argument("--list", action="store_true", help="list the registry's model names")
     parser.add_argument("--table", action="store_true", help="print the README's model table (Markdown)")

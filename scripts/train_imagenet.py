@@ -3,7 +3,7 @@
 
 Example (the release's AFF-ResNet-50 run; see cmd_scripts.txt)::
 
-    python scripts/train_imagenet.py --model resnet --askc-type ASKCFuse --num-layer 50 --start-layer 3 \
+    .venv/bin/python scripts/train_imagenet.py --model resnet --askc-type ASKCFuse --num-layer 50 --start-layer 3 \
         --use-rec --rec-train rec/train.rec --rec-train-idx rec/train.idx --rec-val rec/val.rec \
         --rec-val-idx rec/val.idx --batch-size 128 --num-gpus 4 -j 32 --num-epochs 240 --lr 0.075 \
         --lr-mode cosine --warmup-epochs 5 --dtype float16 --label-smoothing --mixup --mixup-off-epoch 5 \
@@ -22,48 +22,61 @@ from afflib.nn.fusion import canonical_fusion  # noqa: E402
 from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
                           load_checked, select_contexts, setup_logging)
 from afflib.distributed import DistSession  # noqa: E402
+from afflib.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,  # noqa: E402
+                            nonneg_int, positive_float, positive_int)
 from afflib.train.runner import add_engine_flags, exit_on_error, prepare_net, run_training, seed_everything  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description="Train an AFF network on ImageNet (original release's flags).")
+    p = make_parser("Train an AFF network on ImageNet (original release's flags).")
     p.add_argument("--data-dir", type=str, default="~/.mxnet/datasets/imagenet",
                    help="folder with train/ and val/ class folders (without --use-rec)")
-    p.add_argument("--rec-train", type=str, default="~/.mxnet/datasets/imagenet/rec/train.rec")
-    p.add_argument("--rec-train-idx", type=str, default="~/.mxnet/datasets/imagenet/rec/train.idx")
-    p.add_argument("--rec-val", type=str, default="~/.mxnet/datasets/imagenet/rec/val.rec")
-    p.add_argument("--rec-val-idx", type=str, default="~/.mxnet/datasets/imagenet/rec/val.idx")
+    p.add_argument("--rec-train", type=str, default="~/.mxnet/datasets/imagenet/rec/train.rec",
+                   help="training records (with --use-rec; scripts/prepare_imagenet.py packs them)")
+    p.add_argument("--rec-train-idx", type=str, default="~/.mxnet/datasets/imagenet/rec/train.idx",
+                   help="index of --rec-train")
+    p.add_argument("--rec-val", type=str, default="~/.mxnet/datasets/imagenet/rec/val.rec",
+                   help="validation records (with --use-rec)")
+    p.add_argument("--rec-val-idx", type=str, default="~/.mxnet/datasets/imagenet/rec/val.idx",
+                   help="index of --rec-val")
     p.add_argument("--use-rec", action="store_true", help="read RecordIO files instead of image folders")
-    p.add_argument("--batch-size", type=int, default=32, help="batch size PER DEVICE")
-    p.add_argument("--dtype", type=str, default="float32", help="float32 or float16 (float16 needs GPUs)")
-    p.add_argument("--num-gpus", type=int, default=0, help="use the first N GPUs")
-    p.add_argument("-j", "--num-data-workers", dest="num_workers", default=4, type=int, help="data loading workers")
-    p.add_argument("--num-epochs", type=int, default=3)
-    p.add_argument("--lr", type=float, default=0.1, help="learning rate after warmup")
-    p.add_argument("--momentum", type=float, default=0.9, help="Nesterov momentum")
-    p.add_argument("--wd", type=float, default=0.0001, help="weight decay")
-    p.add_argument("--lr-mode", type=str, default="step", help="cosine, step or poly (after warmup)")
-    p.add_argument("--lr-decay", type=float, default=0.1, help="step mode: factor at each decay")
-    p.add_argument("--lr-decay-period", type=int, default=0, help="step mode: decay every N epochs (0: use --lr-decay-epoch)")
-    p.add_argument("--lr-decay-epoch", type=str, default="40,60",
+    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size PER DEVICE")
+    p.add_argument("--dtype", type=str, default="float32", choices=("float32", "float16"),
+                   help="float32 or float16 (float16 needs GPUs)")
+    p.add_argument("--num-gpus", type=nonneg_int, default=0, help="use the first N GPUs")
+    p.add_argument("-j", "--num-data-workers", dest="num_workers", default=4, type=nonneg_int,
+                   help="data loading workers")
+    p.add_argument("--num-epochs", type=positive_int, default=3, help="epochs to train (counted from 0)")
+    p.add_argument("--lr", type=positive_float, default=0.1, help="learning rate after warmup")
+    p.add_argument("--momentum", type=float_range(0, 1, hi_open=True), default=0.9, help="Nesterov momentum")
+    p.add_argument("--wd", type=nonneg_float, default=0.0001, help="weight decay")
+    p.add_argument("--lr-mode", type=str, default="step", choices=("cosine", "step", "poly"),
+                   help="cosine, step or poly (after warmup)")
+    p.add_argument("--lr-decay", type=positive_float, default=0.1, help="step mode: factor at each decay")
+    p.add_argument("--lr-decay-period", type=nonneg_int, default=0,
+                   help="step mode: decay every N epochs (0: use --lr-decay-epoch)")
+    p.add_argument("--lr-decay-epoch", type=int_list(0), default="40,60",
                    help="step mode: epochs (counted from 0, warmup included) at which the rate decays")
-    p.add_argument("--warmup-lr", type=float, default=0.0, help="learning rate at the start of warmup")
-    p.add_argument("--warmup-epochs", type=int, default=0, help="epochs of linear warmup")
+    p.add_argument("--warmup-lr", type=nonneg_float, default=0.0, help="learning rate at the start of warmup")
+    p.add_argument("--warmup-epochs", type=nonneg_int, default=0, help="epochs of linear warmup")
     p.add_argument("--last-gamma", action="store_true", help="zero-initialise the last BN gamma of each block")
-    p.add_argument("--mode", type=str, default="hybrid", help="hybrid (compiled graph, faster) or imperative")
-    p.add_argument("--model", type=str, default="resnet", help="resnet or resnext")
+    p.add_argument("--mode", type=str, default="hybrid", choices=("hybrid", "imperative"),
+                   help="hybrid (compiled graph, faster) or imperative")
+    p.add_argument("--model", type=str, default="resnet", choices=("resnet", "resnext"), help="resnet or resnext")
     p.add_argument("--askc-type", type=str, default="ASKCFuse",
                    help="fusion: ASKCFuse/AFF, ResGlobLocaforGlobLocaCha/iAFF, DirectAdd/add")
-    p.add_argument("--num-layer", type=int, default=50, help="50, 101 or 152")
-    p.add_argument("--start-layer", type=int, default=3, help="first stage (1-4) that uses the fusion")
-    p.add_argument("--r", type=int, default=16, help="channel reduction of the attention branches")
-    p.add_argument("--classes", type=int, default=1000)
-    p.add_argument("--input-size", type=int, default=224)
-    p.add_argument("--crop-ratio", type=float, default=0.875, help="validation: crop / resize ratio")
+    p.add_argument("--num-layer", type=int, default=50, choices=(50, 101, 152), help="network depth")
+    p.add_argument("--start-layer", type=int_range(1, 4), default=3,
+                   help="first of the 4 stages that uses the fusion (earlier stages add plainly)")
+    p.add_argument("--r", type=positive_int, default=16, help="channel reduction of the attention branches")
+    p.add_argument("--classes", type=int_range(2), default=1000, help="classifier outputs")
+    p.add_argument("--input-size", type=int_range(16), default=224, help="training crop size in pixels")
+    p.add_argument("--crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875,
+                   help="validation: crop / resize ratio")
     p.add_argument("--use-pretrained", action="store_true", help="start from the released weights of the model")
     p.add_argument("--mixup", action="store_true", help="mixup training")
-    p.add_argument("--mixup-alpha", type=float, default=0.2)
-    p.add_argument("--mixup-off-epoch", type=int, default=0, help="no mixup in the last N epochs")
+    p.add_argument("--mixup-alpha", type=positive_float, default=0.2, help="mixup Beta(alpha, alpha) parameter")
+    p.add_argument("--mixup-off-epoch", type=nonneg_int, default=0, help="no mixup in the last N epochs")
     p.add_argument("--label-smoothing", action="store_true", help="label smoothing with eta 0.1")
     p.add_argument("--no-wd", action="store_true", help="no weight decay on biases and BN gamma/beta")
     p.add_argument("--auto_aug", "--auto-aug", dest="auto_aug", action="store_true",
@@ -72,20 +85,29 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="reproduce the original release: ignore --auto_aug when reading records (--use-rec)")
     p.add_argument("--fix-last-gamma", action="store_true",
                    help="ResNeXt: GluonCV's meaning of --last-gamma (the release's is inverted)")
-    p.add_argument("--teacher", type=str, default=None, help="registry model to distil from (released weights)")
-    p.add_argument("--teacher-params", type=str, default="", help="params file of the teacher instead of released")
-    p.add_argument("--temperature", type=float, default=20, help="distillation temperature")
-    p.add_argument("--hard-weight", type=float, default=0.5, help="weight of the hard-label loss in distillation")
+    p.add_argument("--teacher", type=str, default=None,
+                   help="registry model to distil from (released weights; default: no distillation)")
+    p.add_argument("--teacher-params", type=str, default="",
+                   help="params file of the teacher instead of the released weights")
+    p.add_argument("--temperature", type=positive_float, default=20, help="distillation temperature")
+    p.add_argument("--hard-weight", type=float_range(0, 1), default=0.5,
+                   help="weight of the hard-label loss in distillation")
     p.add_argument("--batch-norm", action="store_true", help="(GluonCV VGG flag; not applicable, refused)")
     p.add_argument("--use-se", action="store_true", help="(GluonCV SE flag; not applicable, refused)")
     p.add_argument("--use-gn", action="store_true", help="(GluonCV GroupNorm flag; not applicable, refused)")
-    p.add_argument("--save-frequency", type=int, default=10, help="keep a numbered checkpoint every N epochs")
-    p.add_argument("--save-dir", type=str, default="params")
-    p.add_argument("--resume-epoch", type=int, default=None, help="epoch to resume at (default: from the record)")
-    p.add_argument("--resume-params", type=str, default="")
-    p.add_argument("--resume-states", type=str, default="")
-    p.add_argument("--log-interval", type=int, default=50)
-    p.add_argument("--logging-file", type=str, default="train_imagenet.log")
+    p.add_argument("--save-frequency", type=nonneg_int, default=10,
+                   help="keep a numbered checkpoint every N epochs (0: only -last and -best)")
+    p.add_argument("--save-dir", type=str, default="params",
+                   help="folder of the checkpoints (-best, -last, numbered), run_config.json and history.json")
+    p.add_argument("--resume-epoch", type=nonneg_int, default=None,
+                   help="epoch to resume at (default: from the record)")
+    p.add_argument("--resume-params", type=str, default="",
+                   help="params file to resume from (.states and epoch are read from the files beside it)")
+    p.add_argument("--resume-states", type=str, default="",
+                   help="optimizer states to resume (default: the .states beside --resume-params)")
+    p.add_argument("--log-interval", type=nonneg_int, default=50, help="log a line every N batches (0: none)")
+    p.add_argument("--logging-file", type=str, default="train_imagenet.log",
+                   help="log file (also printed on stdout; '': stdout only)")
     p.add_argument("--summary", action="store_true", help="print the network summary")
     p.add_argument("--gpus", type=str, default="", help="GPU ids, e.g. 0,1 (instead of --num-gpus)")
     add_engine_flags(p)

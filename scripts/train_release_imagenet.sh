@@ -5,14 +5,18 @@
 # AutoAugment); drop it to train with AutoAugment.
 # Usage: scripts/train_release_imagenet.sh resnet|resnext ASKC_TYPE NAME [extra train_imagenet.py flags]
 # Environment: REC_DIR (train/val .rec/.idx, default ~/.mxnet/datasets/imagenet/rec), NUM_GPUS (4),
-# BATCH_SIZE per GPU (128), WORKERS (32), SAVE_DIR (params_NAME).
+# BATCH_SIZE per GPU (128), WORKERS (32), SAVE_DIR (params_NAME), PYTHON (the interpreter; default: the checkout's
+# .venv/bin/python, created by `make venv`, else python3 on PATH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FAMILY=$1 ASKC_TYPE=$2 NAME=$3
 shift 3
 REC_DIR=${REC_DIR:-~/.mxnet/datasets/imagenet/rec}
 SAVE_DIR=${SAVE_DIR:-params_$NAME}
-python scripts/train_imagenet.py \
+if [ -z "${PYTHON:-}" ]; then
+    if [ -x .venv/bin/python ]; then PYTHON=.venv/bin/python; else PYTHON=python3; fi
+fi
+"$PYTHON" scripts/train_imagenet.py \
     --model "$FAMILY" --askc-type "$ASKC_TYPE" --num-layer 50 --start-layer 3 \
     --use-rec --rec-train "$REC_DIR/train.rec" --rec-train-idx "$REC_DIR/train.idx" \
     --rec-val "$REC_DIR/val.rec" --rec-val-idx "$REC_DIR/val.idx" \

@@ -36,3 +36,29 @@ def validation(log_text: str) -> Dict[int, tuple]:
     """{epoch: (err-top1, err-top5)} strings from ``[Epoch N] validation: ...`` lines."""
     return {int(e): (a, b) for e, a, b in
             re.findall(r"^\[Epoch (\d+)\] validation: err-top1=([\d.]+) err-top5=([\d.]+)$", log_text, flags=re.M)}
+
+
+def help_options(help_text: str) -> Dict[str, str]:
+    """{invocation: help text} of the options in an argparse ``--help`` output (wrapped lines joined)."""
+    entries: Dict[str, str] = {}
+    current = None
+    for line in help_text.splitlines():
+        if re.match(r"^  -", line):
+            invocation, _, text = line.strip().partition("  ")
+            current = invocation.strip()
+            entries[current] = text.strip()
+        elif current and re.match(r"^ {4,}\S", line):
+            entries[current] = (entries[current] + " " + line.strip()).strip()
+        else:
+            current = None
+    return entries
+
+
+def undocumented_options(help_text: str) -> List[str]:
+    """Options of a ``--help`` output without an explanation, or taking a value without saying its default."""
+    bad = []
+    for invocation, text in help_options(help_text).items():
+        takes_value = any(" " in part.strip() for part in invocation.split(","))
+        if not text or (takes_value and "default" not in text.lower() and "required" not in text.lower()):
+            bad.append(f"{invocation}: {text!r}")
+    return bad

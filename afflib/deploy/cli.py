@@ -7,6 +7,7 @@ from typing import List, Optional, Tuple
 
 from mxnet.gluon import HybridBlock
 
+from ..cliargs import float_range, int_range
 from .models import load_from_run, load_model
 from .presets import DATASETS, DatasetPreset, dataset_preset, read_class_names
 
@@ -20,17 +21,18 @@ def add_model_flags(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     group = parser.add_argument_group(f"{prefix.rstrip('-') or 'the'} model")
     aliases = [f"--{prefix.rstrip('-')}"] if prefix else []      # --compare MODEL2 = --compare-model MODEL2
     group.add_argument(*aliases, f"{p}model", dest=f"{prefix.replace('-', '_')}model", default=None,
-                       help="afflib registry name (afflib.get_model_list()) or GluonCV model name; omit with "
-                            "--params from a training run (its run_config.json names the model)")
+                       help="afflib registry name (afflib.get_model_list()) or GluonCV model name (default: the model "
+                            "that the run_config.json beside --params names)")
     group.add_argument(f"{p}pretrained", action="store_true", help="released weights (downloaded once)")
-    group.add_argument(f"{p}params", default=None, help=".params file to load")
+    group.add_argument(f"{p}params", default=None, help=".params file to load (default: none; or --pretrained)")
     group.add_argument(f"{p}dataset", default=None, choices=sorted(DATASETS),
                        help="preprocessing and class names (default: the run's dataset, else cifar100 for cifar_* "
                             "models and imagenet otherwise)")
     group.add_argument(f"{p}classes", default=None,
-                       help="class names file (one per line) or a class count, instead of the dataset's names")
-    group.add_argument(f"{p}input-size", type=int, default=None, help="input size (default: the dataset's)")
-    group.add_argument(f"{p}crop-ratio", type=float, default=0.875, help="ImageNet center-crop ratio")
+                       help="class names file (one per line) or a class count (default: the dataset's names)")
+    group.add_argument(f"{p}input-size", type=int_range(16), default=None, help="input size (default: the dataset's)")
+    group.add_argument(f"{p}crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875,
+                       help="ImageNet center-crop ratio")
 
 
 def _flag(args: argparse.Namespace, prefix: str, name: str):

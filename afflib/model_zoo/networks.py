@@ -20,10 +20,14 @@ def _stage_fusion(fusion: str, stage_index: int, start_layer: int) -> str:
     return fusion if stage_index >= start_layer else "add"
 
 
-def _check_layers(layers: Sequence[int], stages: int, cls: str) -> List[int]:
+def _check_layers(layers: Sequence[int], stages: int, cls: str, start_layer: int) -> List[int]:
+    """The block counts as ints; a wrong count, or a ``start_layer`` past the last stage (a network without
+    any fusion that would still carry the fusion's name), is a ValueError."""
     layers = [int(n) for n in layers]
     if len(layers) != stages or min(layers) < 1:
         raise ValueError(f"{cls}: layers must be {stages} positive block counts, got {layers}")
+    if not 1 <= start_layer <= len(layers):
+        raise ValueError(f"{cls}: start_layer must be a stage from 1 to {len(layers)}, got {start_layer}")
     return layers
 
 
@@ -65,7 +69,7 @@ class AFFResNet(HybridBlock):
                  final_drop: float = 0.0, fusion_r: int = 16, in_channels: int = 3, **kwargs):
         super().__init__(**kwargs)
         fusion = canonical_fusion(fusion)
-        layers = _check_layers(layers, 4, type(self).__name__)
+        layers = _check_layers(layers, 4, type(self).__name__, start_layer)
         inplanes = stem_width * 2 if deep_stem else 64
         with self.name_scope():
             if deep_stem:
@@ -114,7 +118,7 @@ class AFFResNeXt(HybridBlock):
                  in_channels: int = 3, **kwargs):
         super().__init__(**kwargs)
         fusion = canonical_fusion(fusion)
-        layers = _check_layers(layers, 4, type(self).__name__)
+        layers = _check_layers(layers, 4, type(self).__name__, start_layer)
         zero_gamma = zero_last_gamma(last_gamma, original_last_gamma)
         width = stem_width * 2 if deep_stem else 64
         with self.name_scope():
@@ -175,7 +179,7 @@ class CIFARAFFResNet(HybridBlock):
                  in_channels: int = 3, **kwargs):
         super().__init__(**kwargs)
         fusion = canonical_fusion(fusion)
-        layers = _check_layers(layers, len(layers) or 1, type(self).__name__)
+        layers = _check_layers(layers, len(layers) or 1, type(self).__name__, start_layer)
         widths = _cifar_widths(channels, len(layers))
         with self.name_scope():
             self.features = nn.HybridSequential(prefix="")
@@ -218,7 +222,7 @@ class CIFARAFFResNeXt(HybridBlock):
                  original_last_gamma: bool = True, in_channels: int = 3, **kwargs):
         super().__init__(**kwargs)
         fusion = canonical_fusion(fusion)
-        layers = _check_layers(layers, len(layers) or 1, type(self).__name__)
+        layers = _check_layers(layers, len(layers) or 1, type(self).__name__, start_layer)
         widths = _cifar_widths(channels, len(layers))
         zero_gamma = zero_last_gamma(last_gamma, original_last_gamma)
         with self.name_scope():

@@ -17,6 +17,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
+from afflib.cliargs import fail, nonneg_int, seed_int
 from afflib.distributed.session import DistSession
 from afflib.distributed.worker import exit_hard_on_failure
 
@@ -36,11 +37,11 @@ EXIT_INTERRUPTED = {2: 130, 15: 143}  # shell convention: 128 + signal number
 def add_engine_flags(parser: argparse.ArgumentParser) -> None:
     """Flags both training scripts add to the original ones (same names in both)."""
     group = parser.add_argument_group("afflib additions")
-    group.add_argument("--cpus", type=int, default=0,
+    group.add_argument("--cpus", type=nonneg_int, default=0,
                        help="train on N CPU contexts (data parallelism without GPUs); default: one CPU if no GPU flag")
     group.add_argument("--kvstore", type=str, default="local",
-                       help="KVStore for gradient aggregation: local, device, nccl, dist_sync, ... (default local)")
-    group.add_argument("--seed", type=int, default=0, help="random seed of initialisation, shuffling and mixup")
+                       help="KVStore for gradient aggregation: local, device, nccl, dist_sync, ...")
+    group.add_argument("--seed", type=seed_int, default=0, help="random seed of initialisation, shuffling and mixup")
     group.add_argument("--no-progress", action="store_true", help="no progress bars (they only show on a terminal)")
     group.add_argument("--model-name", type=str, default="",
                        help="any afflib registry model (afflib.get_model_list()); overrides --model/--askc-type/...")
@@ -142,5 +143,4 @@ def _report_errors(main: Callable[[], Any]) -> None:
     except (ValueError, OSError, RuntimeError, ParamsMismatchError) as err:
         if isinstance(err, mx.base.MXNetError):
             raise
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        fail(str(err))
