@@ -5,9 +5,12 @@ Example:
   python scripts/pack_fashion_mnist.py --out ~/.mxnet/datasets/fashion-mnist/rec
 """
 import argparse
+import os
 import sys
 
-from afflib.data.fashion_mnist import IdxFormatError, pack_fashion_mnist
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from afflib.data.fashion_mnist import pack_fashion_mnist  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -15,11 +18,13 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", help="folder of the IDX files (default: /usr/share/datasets/fashion-mnist, "
                                            "then ~/.mxnet/datasets/fashion-mnist)")
     parser.add_argument("--out", required=True, help="output folder for the record files")
-    parser.add_argument("--force", action="store_true", help="rebuild existing record files")
+    parser.add_argument("--force", action="store_true",
+                        help="rebuild existing record files (without it they are checked and kept, or reported if "
+                             "damaged)")
     args = parser.parse_args(argv)
     try:
         result = pack_fashion_mnist(args.data_dir, args.out, force=args.force)
-    except (FileNotFoundError, IdxFormatError) as error:
+    except (OSError, ValueError) as error:  # missing/bad IDX files, a damaged existing .rec/.idx pair
         print(f"pack_fashion_mnist: error: {error}", file=sys.stderr)
         return 2
     for split, (rec, _, count) in result.items():

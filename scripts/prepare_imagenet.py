@@ -7,10 +7,13 @@ Examples:
   python scripts/prepare_imagenet.py --train-dir data/train --val-dir data/val --out data/rec --resize 0
 """
 import argparse
+import os
 import sys
 
-from afflib.data.ilsvrc import prepare_imagenet
-from afflib.data.records import OutputsExistError
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from afflib.data.ilsvrc import prepare_imagenet  # noqa: E402
+from afflib.data.records import OutputsExistError  # noqa: E402
 
 
 def parse_args(argv=None):
