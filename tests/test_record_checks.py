@@ -17,29 +17,16 @@ from afflib.data.ilsvrc import prepare_imagenet
 from afflib.data.records import MAGIC, OutputsExistError, RecordFileError, RecordWriter, check_record_file
 from afflib.data.synthetic import make_tiny_imagenet
 from cli_helpers import run_script
+from test_cli_cifar import fashion_subset  # noqa: F401  (the fixture)
 
 SMALL_NET = ["--model", "resnet", "--askc-type", "ASKCFuse", "--blocks", "1", "--channel-times", "1"]
 
 
-def _write_idx(path, array):
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
-    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
-
-
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory):
-    """IDX files of the first 256 training / 128 test images of the real Fashion-MNIST, and their records."""
-    try:
-        splits = {"train": fm.load_fashion_mnist(None, train=True), "t10k": fm.load_fashion_mnist(None, train=False)}
-    except FileNotFoundError as err:
-        pytest.skip(f"Fashion-MNIST is not installed: {err}")
-    root = tmp_path_factory.mktemp("fmnist")
-    for prefix, n in (("train", 256), ("t10k", 128)):
-        images, labels = splits[prefix]
-        _write_idx(root / f"{prefix}-images-idx3-ubyte", images[:n])
-        _write_idx(root / f"{prefix}-labels-idx1-ubyte", labels[:n])
-    fm.pack_fashion_mnist(root, root / "rec")
-    return root
+def packed(fashion_subset):
+    """IDX files of the first 3,000 training / 1,000 test images of the real Fashion-MNIST, and their records."""
+    fm.pack_fashion_mnist(fashion_subset, fashion_subset / "rec")
+    return fashion_subset
 
 
 @pytest.fixture
@@ -102,7 +89,7 @@ def test_truncated_test_rec_stops_at_start_naming_test_rec(packed, rec, tmp_path
     with open(path, "r+b") as handle:
         handle.truncate(path.stat().st_size - 100)  # only the last record is cut
     line = _assert_named_exit(_train(packed, rec, tmp_path / "out"), path, tmp_path / "out")
-    assert "record 127 " in line and "runs past the end of test.rec" in line
+    assert "record 999 " in line and "runs past the end of test.rec" in line
 
 
 def test_packer_reports_a_half_size_rec_and_repacks_only_with_force(packed, rec):
@@ -111,16 +98,16 @@ def test_packer_reports_a_half_size_rec_and_repacks_only_with_force(packed, rec)
         handle.truncate(path.stat().st_size // 2)
     proc = run_script("pack_fashion_mnist.py", "--data-dir", packed, "--out", rec, check=False)
     line = _assert_named_exit(proc, path)
-    assert "--force" in line and "256 images" not in proc.stdout
+    assert "--force" in line and "3000 images" not in proc.stdout
     assert path.stat().st_size < (packed / "rec" / "train.rec").stat().st_size  # left alone
     proc = run_script("pack_fashion_mnist.py", "--data-dir", packed, "--out", rec, "--force")
-    assert "train: 256 images" in proc.stdout
+    assert "train: 3000 images" in proc.stdout
     assert path.read_bytes() == (packed / "rec" / "train.rec").read_bytes()
-    assert len(check_record_file(path, rec / "train.idx")) == 256
+    assert len(check_record_file(path, rec / "train.idx")) == 3000
 
 
 def test_check_accepts_good_pairs_and_multi_part_records(packed, tmp_path):
-    assert check_record_file(packed / "rec" / "train.rec", packed / "rec" / "train.idx") == list(range(256))
+    assert check_record_file(packed / "rec" / "train.rec", packed / "rec" / "train.idx") == list(range(3000))
     magic = MAGIC.to_bytes(4, "little")
     payloads = [b"abc", magic, b"1234" + magic + b"xy", magic * 3 + b"z", bytes(range(256))]
     with RecordWriter(tmp_path / "a.rec", tmp_path / "a.idx") as writer:
