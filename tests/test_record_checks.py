@@ -180,3 +180,17 @@ def test_prepare_imagenet_verifies_finished_outputs(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "val.rec" in proc.stderr.splitlines()[-1]
     prepare_imagenet(out, train_dir=tiny["train"], val_dir=tiny["val"], force=True, **quiet)
     assert len(check_record_file(out / "val.rec", out / "val.idx")) == 4
+
+
+def test_train_imagenet_with_a_truncated_val_rec_stops_before_epoch_0(tmp_path):
+    from test_cli_imagenet import MODEL, _rec_flags
+    tiny = make_tiny_imagenet(tmp_path / "tiny", classes=4, per_class=4, val_per_class=2, size=40, seed=3)
+    rec = tmp_path / "rec"
+    prepare_imagenet(rec, train_dir=tiny["train"], val_dir=tiny["val"], resize=0, progress=False, log=lambda m: None)
+    with open(rec / "val.rec", "r+b") as handle:
+        handle.truncate((rec / "val.rec").stat().st_size - 8)
+    out = tmp_path / "out"
+    proc = run_script("train_imagenet.py", *MODEL, *_rec_flags(rec), "--batch-size", "4", "--num-epochs", "1",
+                      "-j", "1", "--no-progress", "--save-dir", out, "--logging-file", "", check=False)
+    line = _assert_named_exit(proc, rec / "val.rec", out)
+    assert "runs past the end of val.rec" in line and "prepare_imagenet.py --force" in line
