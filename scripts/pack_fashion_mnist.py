@@ -10,7 +10,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # this checkout's afflib
 
 from afflib.cliargs import make_parser  # noqa: E402
-from afflib.data.fashion_mnist import IdxFormatError, pack_fashion_mnist  # noqa: E402
+from afflib.data.fashion_mnist import pack_fashion_mnist  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -18,11 +18,13 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", help="folder of the IDX files (default: /usr/share/datasets/fashion-mnist, "
                                            "then ~/.mxnet/datasets/fashion-mnist)")
     parser.add_argument("--out", required=True, help="output folder for train.rec/.idx and test.rec/.idx (~43 MB)")
-    parser.add_argument("--force", action="store_true", help="rebuild existing record files")
+    parser.add_argument("--force", action="store_true",
+                        help="rebuild existing record files (without it they are checked and kept, or reported if "
+                             "damaged)")
     args = parser.parse_args(argv)
     try:
         result = pack_fashion_mnist(args.data_dir, args.out, force=args.force)
-    except (FileNotFoundError, IdxFormatError) as error:
+    except (OSError, ValueError) as error:  # missing/bad IDX files, a damaged existing .rec/.idx pair
         print(f"pack_fashion_mnist: error: {error}", file=sys.stderr)
         return 2
     for split, (rec, _, count) in result.items():

@@ -13,6 +13,8 @@ from typing import Callable, Iterator, List, NamedTuple, Optional, Protocol, Seq
 import mxnet as mx
 import numpy as np
 
+from .records import RecordFileError
+
 __all__ = ["Batch", "BatchSource", "ShardedBatchSampler", "LoaderSource", "RecordIterSource", "shard_range",
            "normalize_nhwc", "stack_batch", "measure_throughput"]
 
@@ -161,21 +163,34 @@ class RecordIterSource:
     training) every part yields that many batches per epoch, continuing into a new pass when it runs out early, so
     that synchronous distributed workers take the same number of steps. Batches live on ``mx.cpu()`` like every
     other source's, unless ``pinned``: then they stay in the iterator's page-locked ``cpu_pinned(0)`` memory (faster
-    copies to a GPU; move them with ``split_and_load`` / ``as_in_context`` before use).
+    copies to a GPU; move them with ``split_and_load`` / ``as_in_context`` before use). An MXNet error while
+    reading (a record the opening check could not see, e.g. a label count the iterator refuses) becomes a
+    :class:`RecordFileError` naming ``name`` (the record file): the run stops with one line, not an MXNet traceback.
     """
 
     def __init__(self, make_iter: Callable[[int], mx.io.DataIter], num_samples: int, batch_size: int,
-                 equal_batches: int = 0, pinned: bool = False):
+                 equal_batches: int = 0, pinned: bool = False, name: str = "the record file"):
         self.make_iter, self.num_samples, self.batch_size = make_iter, num_samples, batch_size
-        self.pinned = pinned
+        self.pinned, self.name = pinned, name
         self.epoch = 0  # number of the next epoch (its shuffle seed); set it when resuming a run
         self._len = max(math.ceil(num_samples / batch_size), equal_batches)
 
     def __len__(self) -> int:
         return self._len
 
+    def _open(self, seed: int) -> mx.io.DataIter:
+        try:
+            return self.make_iter(seed)
+        except mx.base.MXNetError as error:
+            raise self._read_error(error) from None
+
+    def _read_error(self, error: mx.base.MXNetError) -> RecordFileError:
+        lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+        reason = next((line for line in lines if "Check failed" in line or "Error" in line), lines[-1] if lines else "")
+        return RecordFileError(f"{self.name}: cannot read a record ({reason}); the file is damaged, rebuild it")
+
     def __iter__(self) -> Iterator[Batch]:
-        data_iter = self.make_iter(self.epoch)
+        data_iter = self._open(self.epoch)
         self.epoch += 1
         produced, passes = 0, 0
         while produced < self._len:
@@ -185,8 +200,10 @@ class RecordIterSource:
                 if produced < math.ceil(self.num_samples / self.batch_size) or passes > self._len:
                     break  # fewer records than announced: end the epoch rather than loop forever
                 passes += 1
-                data_iter = self.make_iter(self.epoch * 1000 + passes)
+                data_iter = self._open(self.epoch * 1000 + passes)
                 continue
+            except mx.base.MXNetError as error:
+                raise self._read_error(error) from None
             produced += 1
             data, label = batch.data[0], batch.label[0].reshape((-1,))
             if not self.pinned:

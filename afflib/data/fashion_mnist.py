@@ -19,7 +19,7 @@ import mxnet as mx
 import numpy as np
 
 from .batches import RecordIterSource, shard_range
-from .records import RecordWriter, record_paths
+from .records import RecordWriter, check_record_file, record_paths
 from .transforms import FASHION_MNIST_MEAN, FASHION_MNIST_STD  # (mean,), (std,) of the training pixels on 0-1
 
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DEFAULT_DIRS",
@@ -118,7 +118,8 @@ def _split_name(train: bool) -> str:
 def pack_fashion_mnist(root: Optional[os.PathLike], out_dir: os.PathLike, force: bool = False) -> dict:
     """Write ``out_dir/{train,test}.{rec,idx}`` (28x28 grayscale PNG records, label = class index).
 
-    Existing finished files are kept (and reported) unless ``force``; returns ``{split: (rec, idx, count)}``.
+    Existing finished files are checked (:func:`check_record_file`) and kept unless ``force``; a damaged pair is a
+    :class:`RecordFileError` saying to repack with ``--force``. Returns ``{split: (rec, idx, count)}``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -127,7 +128,8 @@ def pack_fashion_mnist(root: Optional[os.PathLike], out_dir: os.PathLike, force:
         paths = record_paths(out_dir / _split_name(train))
         final, partial = paths["final"], paths["partial"]
         if final[".rec"].exists() and final[".idx"].exists() and not force:
-            result[_split_name(train)] = (final[".rec"], final[".idx"], _count_lines(final[".idx"]))
+            keys = check_record_file(final[".rec"], final[".idx"], fix=_repack_hint(out_dir))
+            result[_split_name(train)] = (final[".rec"], final[".idx"], len(keys))
             continue
         images, labels = load_fashion_mnist(root, train)
         with RecordWriter(partial[".rec"], partial[".idx"]) as writer:
@@ -141,9 +143,8 @@ def pack_fashion_mnist(root: Optional[os.PathLike], out_dir: os.PathLike, force:
     return result
 
 
-def _count_lines(path: Path) -> int:
-    with open(path, "rb") as handle:
-        return sum(1 for _ in handle)
+def _repack_hint(rec_dir: os.PathLike) -> str:
+    return f"repack it with: python scripts/pack_fashion_mnist.py --out {rec_dir} --force"
 
 
 def record_source(rec_dir: os.PathLike, train: bool, batch_size: int, num_workers: int = 1, augment: bool = True,
@@ -152,14 +153,15 @@ def record_source(rec_dir: os.PathLike, train: bool, batch_size: int, num_worker
 
     Training shuffles every epoch and, with ``augment``, pads 2 pixels (black) then crops 28x28 at random and flips
     left-right at random. ``num_workers`` is the decoder thread count (MXNet caps it at max(nproc/2-1, 1));
-    ``pinned`` keeps batches in page-locked memory (for GPU copies) instead of ``mx.cpu()``.
+    ``pinned`` keeps batches in page-locked memory (for GPU copies) instead of ``mx.cpu()``. The pair is checked
+    here (:func:`check_record_file`), so a damaged file stops a run before its first epoch.
     """
     paths = record_paths(Path(rec_dir) / _split_name(train))["final"]
     for ext in (".rec", ".idx"):
         if not paths[ext].is_file():
             raise FileNotFoundError(f"{paths[ext]} not found; pack Fashion-MNIST first: "
                                     f"python scripts/pack_fashion_mnist.py --out {rec_dir}")
-    num_records = _count_lines(paths[".idx"])
+    num_records = len(check_record_file(paths[".rec"], paths[".idx"], fix=_repack_hint(rec_dir)))
     part = shard_range(num_records, num_parts, part_index)
     if not part:
         raise ValueError(f"{paths['.rec']}: part {part_index} of {num_parts} gets no records ({num_records} records, "
@@ -176,5 +178,5 @@ def record_source(rec_dir: os.PathLike, train: bool, batch_size: int, num_worker
 
     largest = len(shard_range(num_records, num_parts, 0))
     equal = -(-largest // batch_size) if (train and num_parts > 1) else 0
-    return RecordIterSource(make_iter, len(part), batch_size, equal_batches=equal,
-                            pinned=pinned)
+    return RecordIterSource(make_iter, len(part), batch_size, equal_batches=equal, pinned=pinned,
+                            name=str(paths[".rec"]))

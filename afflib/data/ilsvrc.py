@@ -10,8 +10,8 @@ import tarfile
 from pathlib import Path
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from .records import IMAGE_EXTENSIONS, Entry, ImageEncoder, OutputsExistError, class_folder_entries, read_files, \
-    write_records
+from .records import IMAGE_EXTENSIONS, Entry, ImageEncoder, OutputsExistError, check_record_file, \
+    class_folder_entries, read_files, write_records
 
 __all__ = ["train_tar_entries", "val_tar_entries", "read_train_tar", "read_val_tar", "load_devkit",
            "prepare_imagenet"]
@@ -124,7 +124,8 @@ def prepare_imagenet(out_dir: os.PathLike, train_tar: Optional[os.PathLike] = No
 
     Give exactly one of ``train_tar``/``train_dir`` (it defines the classes) and optionally the val split as
     ``val_tar`` + ``devkit`` or ``val_dir``. Finished splits are kept (rebuilt only with ``force``; when every
-    requested split is finished, :class:`OutputsExistError`); an interrupted split resumes on the next call.
+    requested split is finished, :class:`OutputsExistError`; a finished split that fails :func:`check_record_file`,
+    :class:`RecordFileError`); an interrupted split resumes on the next call.
     ``resize`` is the shorter side in pixels (0 keeps it), ``quality`` the JPEG quality.
     """
     if (train_tar is None) == (train_dir is None):
@@ -148,6 +149,8 @@ def prepare_imagenet(out_dir: os.PathLike, train_tar: Optional[os.PathLike] = No
         jobs.append(("val", class_folder_entries(val_dir, classes)[1], read_files(val_dir)))
     finished = [name for name, _, _ in jobs
                 if (out_dir / f"{name}.rec").exists() and (out_dir / f"{name}.idx").exists()]
+    for name in finished if not force else []:  # a damaged finished pair is never reported as finished
+        check_record_file(out_dir / f"{name}.rec", out_dir / f"{name}.idx", fix="pass --force to rebuild it")
     if finished and not force and len(finished) == len(jobs):
         paths = ", ".join(str(out_dir / f"{name}.rec") for name in finished)
         raise OutputsExistError(f"finished outputs already exist: {paths}; pass --force to rebuild them (old files "

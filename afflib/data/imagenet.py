@@ -18,7 +18,7 @@ import mxnet as mx
 import numpy as np
 
 from .batches import BatchSource, LoaderSource, RecordIterSource, shard_range, stack_batch
-from .records import class_folder_entries
+from .records import RecordFileError, check_record_file, class_folder_entries
 from .transforms import DATASET_STATS, ImageNetEvalTransform, ImageNetTrainTransform, imagenet_record_args
 
 __all__ = ["record_source", "folder_source", "RecordImageDataset", "FolderImageDataset", "decode_image"]
@@ -32,13 +32,18 @@ def decode_image(buffer: bytes, where: str) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
+_REBUILD = "rebuild it with scripts/prepare_imagenet.py --force"
+
+
 class RecordImageDataset(mx.gluon.data.Dataset):
-    """Images of an indexed ``.rec`` file as ``(transform(HWC uint8 RGB), label)``; reopens itself in each worker."""
+    """Images of an indexed ``.rec`` file as ``(transform(HWC uint8 RGB), label)``; reopens itself in each worker.
+
+    The pair is checked on opening (:func:`check_record_file`); an image that does not decode is a
+    :class:`RecordFileError` naming the file and the record.
+    """
 
     def __init__(self, rec_path: os.PathLike, idx_path: os.PathLike, transform: Optional[Callable] = None):
-        for path in (rec_path, idx_path):
-            if not Path(path).is_file():
-                raise FileNotFoundError(f"record file {path} not found")
+        check_record_file(rec_path, idx_path, fix=_REBUILD)
         self.rec_path, self.idx_path, self.transform = str(rec_path), str(idx_path), transform
         self._records = mx.recordio.MXIndexedRecordIO(self.idx_path, self.rec_path, "r")
         self.keys: List[int] = list(self._records.keys)
@@ -48,7 +53,10 @@ class RecordImageDataset(mx.gluon.data.Dataset):
 
     def __getitem__(self, index: int):
         header, payload = mx.recordio.unpack(self._records.read_idx(self.keys[index]))
-        image = decode_image(payload, f"{self.rec_path} record {self.keys[index]}")
+        try:
+            image = decode_image(payload, f"{self.rec_path}: record {self.keys[index]}")
+        except ValueError as error:
+            raise RecordFileError(f"{error}; the file is damaged: {_REBUILD}") from None
         label = header.label if np.isscalar(header.label) else header.label[0]
         return (self.transform(image) if self.transform else image), float(label)
 
@@ -91,19 +99,19 @@ def record_source(rec_path: os.PathLike, idx_path: os.PathLike, batch_size: int,
     Without AutoAugment (or with ``faithful_aug``): ``mx.io.ImageRecordIter`` with the recipe's augmentation,
     ``num_workers`` decoding threads, sharded by ``num_parts``/``part_index``. With ``auto_augment`` for training:
     :class:`RecordImageDataset` + DataLoader (``num_workers`` processes, sharded sampler). ``pinned`` keeps
-    ImageRecordIter batches in page-locked memory (for GPU copies) instead of ``mx.cpu()``.
+    ImageRecordIter batches in page-locked memory (for GPU copies) instead of ``mx.cpu()``. The pair is checked
+    first (:func:`check_record_file`): a damaged file is a :class:`RecordFileError` here, not a crash later.
     """
     for path in (rec_path, idx_path):
         if not Path(path).is_file():
             raise FileNotFoundError(f"record file {path} not found (build it with scripts/prepare_imagenet.py)")
-    if auto_augment and train and not faithful_aug:
+    if auto_augment and train and not faithful_aug:  # the dataset checks the pair itself
         dataset = RecordImageDataset(rec_path, idx_path, _transform(True, input_size, crop_ratio, True, seed))
         return _loader_source(dataset, batch_size, True, num_workers, num_parts, part_index, seed)
+    num_records = len(check_record_file(rec_path, idx_path, fix=_REBUILD))
     if auto_augment and train and faithful_aug:
         warnings.warn("faithful_aug: AutoAugment is NOT applied to record data (like the original release, which "
                       "ignored --auto_aug with --use-rec); drop --faithful-aug to apply it")
-    with open(idx_path, "rb") as handle:
-        num_records = sum(1 for _ in handle)
     if not shard_range(num_records, num_parts, part_index):
         raise ValueError(f"{rec_path}: part {part_index} of {num_parts} gets no records ({num_records} records, "
                          f"ceil(N/P) per part); use fewer parts")
@@ -116,7 +124,7 @@ def record_source(rec_path: os.PathLike, idx_path: os.PathLike, batch_size: int,
 
     equal = -(-len(shard_range(num_records, num_parts, 0)) // batch_size) if (train and num_parts > 1) else 0
     return RecordIterSource(make_iter, len(shard_range(num_records, num_parts, part_index)), batch_size,
-                            equal_batches=equal, pinned=pinned)
+                            equal_batches=equal, pinned=pinned, name=str(rec_path))
 
 
 def folder_source(root: os.PathLike, batch_size: int, train: bool, input_size: int = 224, crop_ratio: float = 0.875,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import struct
 import sys
 import warnings
@@ -25,7 +26,8 @@ import mxnet as mx
 import numpy as np
 
 __all__ = ["RecordWriter", "ImageEncoder", "write_records", "record_paths", "OutputsExistError", "progress_bar",
-           "IMAGE_EXTENSIONS", "class_folder_entries", "read_files", "frame_record"]
+           "IMAGE_EXTENSIONS", "class_folder_entries", "read_files", "frame_record", "RecordFileError",
+           "check_record_file"]
 
 MAGIC = 0xCED7230A
 _MAGIC_BYTES = struct.pack("<I", MAGIC)
@@ -35,6 +37,107 @@ Entry = Tuple[str, int]  # (relative path, class index)
 
 class OutputsExistError(FileExistsError):
     """A finished output exists and ``force`` was not given."""
+
+
+class RecordFileError(ValueError):
+    """A ``.rec/.idx`` pair is damaged: the message names the file, the record and what is wrong."""
+
+
+_HEADER = 8          # RecordIO magic + length word
+_IMAGE_HEADER = 24   # mx.recordio.IRHeader: flag (uint32), label (float32), id, id2 (uint64)
+_INDEX_FORMAT = re.compile(rb"(?:\d{1,18}\t\d{1,18}\r?\n)*(?:\d{1,18}\t\d{1,18}\r?)?")
+
+
+def _read_index(idx_path: Path) -> Tuple[np.ndarray, np.ndarray]:
+    """Keys and offsets of an ``.idx`` file (``key<TAB>offset`` lines); a bad line is a :class:`RecordFileError`."""
+    text = idx_path.read_bytes()
+    if not _INDEX_FORMAT.fullmatch(text):
+        for number, line in enumerate(text.split(b"\n"), 1):
+            if not _INDEX_FORMAT.fullmatch(line + b"\n"):
+                raise RecordFileError(f"{idx_path}: line {number} is {line[:60].decode('latin-1')!r}, expected "
+                                      "'<key><TAB><byte offset>'")
+    table = np.array(list(map(int, text.split())), dtype=np.int64).reshape(-1, 2)
+    return table[:, 0], table[:, 1]
+
+
+def _record_span(rec, offset: int, limit: int, limit_name: str = "the end of the file") -> Tuple[Optional[int], str]:
+    """End offset of the (possibly multi-part) record at ``offset`` if it ends by ``limit``; else (None, why not)."""
+    position, first = offset, True
+    while True:
+        if position + _HEADER > limit:
+            return None, f"record header at byte {position} is cut off by {limit_name} (byte {limit})"
+        rec.seek(position)
+        magic, lrec = struct.unpack("<II", rec.read(_HEADER))
+        if magic != MAGIC:
+            return None, f"no RecordIO magic at byte {position} (found 0x{magic:08x}, expected 0x{MAGIC:08x})"
+        cflag, length = lrec >> 29, lrec & ((1 << 29) - 1)
+        if cflag not in ((0, 1) if first else (2, 3)):
+            return None, f"bad continuation flag {cflag} at byte {position}"
+        position += _HEADER + length + (-length % 4)
+        if position > limit:
+            return None, f"record length {length} runs past {limit_name} (byte {limit})"
+        if cflag in (0, 3):
+            return position, ""
+        first = False
+
+
+def check_record_file(rec_path: os.PathLike, idx_path: os.PathLike, image_header: bool = True,
+                      fix: str = "rebuild it with the tool that packed it") -> List[int]:
+    """Check a ``.rec/.idx`` pair cheaply (index, offsets and record headers, no decoding); return its keys.
+
+    Every offset must lie inside the ``.rec`` and start a record with the RecordIO magic; the records must tile the
+    file exactly as MXNet's indexed reader cuts it (record i ends where the next offset, or the file, begins), which
+    is what keeps ``ImageRecordIter`` from aborting the process; with ``image_header`` each record must also hold
+    the image header (``IRHeader``) and the labels it announces. Raises :class:`RecordFileError` naming the file,
+    the record (key, index line, byte offset), the problem and ``fix`` (how to rebuild the pair).
+    """
+    rec_path, idx_path = Path(rec_path), Path(idx_path)
+    for path in (rec_path, idx_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"record file {path} not found")
+    keys, offsets = _read_index(idx_path)
+    size = rec_path.stat().st_size
+    if not len(keys):
+        raise RecordFileError(f"{idx_path}: the index lists no records")
+
+    def fail(i: int, problem: str) -> RecordFileError:
+        return RecordFileError(f"{rec_path}: record {keys[i]} (line {i + 1} of {idx_path.name}, byte offset "
+                               f"{offsets[i]}): {problem}; the file is damaged or truncated: {fix}")
+
+    outside = np.flatnonzero((offsets < 0) | (offsets + _HEADER > size))
+    if len(outside):
+        raise fail(outside[0], f"offset outside {rec_path.name} ({size} bytes)")
+    order = np.argsort(offsets, kind="stable")
+    ordered = offsets[order]
+    twice = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if len(twice):
+        raise fail(order[twice[0] + 1], "offset listed twice in the index")
+    ends = np.append(ordered[1:], size)  # where MXNet's splitter cuts each record's extent
+    span = _HEADER + _IMAGE_HEADER if image_header else _HEADER
+    data = np.memmap(rec_path, dtype=np.uint8, mode="r")
+    gather = np.minimum(ordered[:, None] + np.arange(span), size - 1)
+    words = np.ascontiguousarray(data[gather]).view("<u4")
+    del data
+    magic, cflag = words[:, 0], words[:, 1] >> 29
+    length = (words[:, 1] & ((1 << 29) - 1)).astype(np.int64)
+    simple = (magic == MAGIC) & (cflag == 0) & (ordered + _HEADER + length + (-length % 4) == ends)
+    with open(rec_path, "rb") as rec:
+        for j in np.flatnonzero(~simple):  # walk the extent the way dmlc's reader does (several records allowed)
+            position, limit = int(ordered[j]), int(ends[j])
+            where = f"the end of {rec_path.name}" if j == len(ordered) - 1 else "the next record's offset"
+            while position is not None and position < limit:
+                position, problem = _record_span(rec, position, limit, where)
+            if position is None:
+                raise fail(order[j], problem)
+    if image_header:  # checked on single-part records (all but those whose payload holds the magic word)
+        short = simple & (length < _IMAGE_HEADER)
+        labels = np.where(simple & ~short, words[:, 2], 0).astype(np.int64)
+        bad = np.flatnonzero(short | (simple & (_IMAGE_HEADER + 4 * labels > length)))
+        if len(bad):
+            j = bad[0]
+            raise fail(order[j], f"image header announces {labels[j]} labels but the record holds {length[j]} bytes"
+                       if not short[j] else f"{length[j]} bytes, too short for the image header")
+    return keys.tolist()
 
 
 def progress_bar(total: Optional[int], desc: str, enabled: Optional[bool] = None, unit: str = "img",
@@ -62,26 +165,6 @@ def frame_record(payload: bytes) -> bytes:
     tail = payload[start:]
     parts.append(_lrec(3 if cuts else 0, len(tail)) + tail + b"\0" * (-len(tail) % 4))
     return b"".join(parts)
-
-
-def _record_end(rec, offset: int, size: int) -> Optional[int]:
-    """End offset of the complete record starting at ``offset``, or None when it is cut short or malformed."""
-    position = offset
-    while True:
-        if position + 8 > size:
-            return None
-        rec.seek(position)
-        magic, lrec = struct.unpack("<II", rec.read(8))
-        if magic != MAGIC:
-            return None
-        cflag, length = lrec >> 29, lrec & ((1 << 29) - 1)
-        position += 8 + length + (-length % 4)
-        if position > size:
-            return None
-        if cflag in (0, 3):
-            return position
-        if cflag not in (1, 2):
-            return None
 
 
 class RecordWriter:
@@ -116,7 +199,7 @@ class RecordWriter:
             for key, offset in entries:
                 if offset != end:
                     break
-                record_end = _record_end(rec, offset, size)
+                record_end = _record_span(rec, offset, size)[0]
                 if record_end is None:
                     break
                 end, kept = record_end, kept + 1
