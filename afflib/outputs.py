@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from typing import Iterable, List
 
-__all__ = ["add_force_flag", "refuse_existing"]
+__all__ = ["add_force_flag", "refuse_existing", "exit_if_existing"]
 
 
 def add_force_flag(parser: argparse.ArgumentParser, what: str = "output files") -> None:
@@ -28,3 +29,12 @@ def refuse_existing(paths: Iterable["os.PathLike[str] | str"], force: bool = Fal
         more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
         raise FileExistsError(f"{', '.join(existing[:3])}{more} already exist{'s' if len(existing) == 1 else ''}; "
                               f"pass {flag} to overwrite")
+
+
+def exit_if_existing(paths: Iterable["os.PathLike[str] | str"], force: bool = False, flag: str = "--force") -> None:
+    """:func:`refuse_existing` for scripts without :func:`afflib.train.runner.exit_on_error`: one line, exit 2."""
+    try:
+        refuse_existing(paths, force, flag)
+    except FileExistsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)

@@ -28,6 +28,7 @@ except ImportError:  # running from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import afflib
 from afflib import benchmark as bench
+from afflib.outputs import add_force_flag, exit_if_existing
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from textbook_aff import build_textbook_model  # noqa: E402 - the yardstick lives beside this script
@@ -98,6 +99,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--profile", type=int, metavar="STEPS", default=0,
                         help="instead of timing, print MXNet's per-operator profile of STEPS steps per configuration")
+    add_force_flag(parser, "--json file")
     args = parser.parse_args(argv)
     if args.optimize and args.mode != "infer":
         parser.error("--optimize applies to --mode infer only")
@@ -159,6 +161,7 @@ def print_profiles(configs, steps: int) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    exit_if_existing([args.json] if args.json else [], args.force)
     configs = build_configs(args)
     if args.profile:
         print_profiles(configs, args.profile)

@@ -17,6 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from afflib.outputs import add_force_flag, exit_if_existing  # noqa: E402
 import torch  # noqa: E402
 
 from afflib_torch.convert import CheckpointMismatch, load_checkpoint  # noqa: E402
@@ -50,6 +51,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--json", default=None, help="also write the result to this JSON file")
+    add_force_flag(p, "--json file")
     return p.parse_args(argv)
 
 
@@ -73,6 +75,7 @@ def load_batches(args):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    exit_if_existing([args.json] if args.json else [], args.force)
     if args.threads:
         torch.set_num_threads(args.threads)
     _, _, _, channels, classes = DATASETS[args.dataset]

@@ -77,10 +77,13 @@ def output_folder(save_dir: Optional[str], model: str, dataset: str, resume_para
 
 
 def run_files(folder: str) -> List[str]:
-    """Names of the visible files in ``folder`` (sorted; [] if it does not exist): what a new run would mix with."""
+    """Names of the visible files in ``folder`` ([] if it does not exist): what a new run would mix with.
+
+    Sorted with the run records (``run_config*.json``, ``history.json``) first, so that messages name them."""
     if not folder or not os.path.isdir(folder):
         return []
-    return sorted(e.name for e in os.scandir(folder) if not e.name.startswith(".") and e.is_file())
+    names = [e.name for e in os.scandir(folder) if not e.name.startswith(".") and e.is_file()]
+    return sorted(names, key=lambda n: (not n.startswith("run_config"), not n.startswith("history"), n))
 
 
 def _same_folder(a: str, b: str) -> bool:
