@@ -62,7 +62,7 @@ def test_fashion_mnist_short_run_learns_and_eval_agrees(fashion_subset, tmp_path
     before = last.read_bytes()
     proc = run_script("train_cifar.py", *common, *SMALL_NET, "--batch-size", "32", "--num-epochs", "3", "--lr", "1e30",
                       "--resume-from", last, "--save-dir", out, "--logging-dir", "", "--save-plot-dir", "",
-                      "--no-progress", check=False)
+                      "--no-progress", "--allow-recipe-change", check=False)     # a resume with another recipe
     assert proc.returncode == 3 and re.search(r"loss is (NaN|infinite) at epoch 2 batch \d+", proc.stderr)
     assert last.read_bytes() == before
     assert json.loads((out / "fashion-mnist-cifar_aff_resnet8-c1-last.json").read_text())["next_epoch"] == 2

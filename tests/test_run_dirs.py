@@ -59,6 +59,7 @@ def test_default_folder_holds_the_whole_run(finished_run):
     assert log.startswith("Namespace(") and f"run folder: runs/{run.name}" in log and "[Epoch 0] validation" in log
 
 
+@pytest.mark.slow
 def test_second_run_into_a_finished_run_is_refused_then_overwrite(finished_run, data, tmp_path):
     cwd, run = finished_run
     before = _snapshot(run)
@@ -79,6 +80,7 @@ def test_second_run_into_a_finished_run_is_refused_then_overwrite(finished_run, 
     assert config["args"]["lr"] == 0.05 and config["args"]["overwrite"] is True
 
 
+@pytest.mark.slow
 def test_failed_validation_writes_nothing(data, tmp_path):
     cwd = tmp_path / "cwd"
     cwd.mkdir()
@@ -92,6 +94,7 @@ def test_failed_validation_writes_nothing(data, tmp_path):
     assert proc.returncode == 2 and not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_changed_recipe_unless_allowed(finished_run, data, tmp_path):
     _, original = finished_run
     run = tmp_path / "run"
@@ -162,6 +165,7 @@ def test_write_error_stop_is_in_the_log_file(data, tmp_path):
     assert (logs / LOG).read_text().rstrip().endswith(reason)
 
 
+@pytest.mark.slow
 def test_export_and_gradcam_refuse_existing_outputs(finished_run, tmp_path):
     _, run = finished_run
     prefix = tmp_path / "exported"
