@@ -2,14 +2,12 @@
 overwrite outputs without --force, and the log file says why a run stopped. Real runs on a tiny Fashion-MNIST subset."""
 import json
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from cli_helpers import REPO, run_script, script_env
+from cli_helpers import run_script, run_script_until, write_fashion_subset
 
 NET = ["--model", "resnet", "--askc-type", "ASKCFuse", "--blocks", "1", "--channel-times", "1"]
 NAME = "cifar_aff_resnet8-c1"
@@ -20,17 +18,11 @@ LOG = f"train_fashion-mnist-{NAME}.log"
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """640 training and 256 test images of the real Fashion-MNIST as IDX files, and a records folder."""
-    fashion_mnist = pytest.importorskip("afflib.data.fashion_mnist")
-    from test_cli_cifar import _write_idx
+    pytest.importorskip("afflib.data.fashion_mnist")
     try:
-        train = fashion_mnist.load_fashion_mnist(None, train=True)
-        test = fashion_mnist.load_fashion_mnist(None, train=False)
+        root = write_fashion_subset(tmp_path_factory.mktemp("fmnist_small"), 640, 256)
     except FileNotFoundError as err:
         pytest.skip(f"Fashion-MNIST is not installed: {err}")
-    root = tmp_path_factory.mktemp("fmnist_small")
-    for prefix, (images, labels), n in (("train", train, 640), ("t10k", test, 256)):
-        _write_idx(root / f"{prefix}-images-idx3-ubyte", images[:n])
-        _write_idx(root / f"{prefix}-labels-idx1-ubyte", labels[:n])
     return ["--dataset", "fashion-mnist", "--data-dir", root, "--rec-dir", root / "rec", *NET, "--batch-size", "64",
             "-j", "0", "--no-progress"]
 
@@ -129,16 +121,10 @@ def test_nan_loss_stop_is_in_the_log_file(data, tmp_path):
 
 def test_sigterm_stop_is_in_the_log_file(data, tmp_path):
     out = tmp_path / "term"
-    cmd = [sys.executable, REPO / "scripts" / "train_cifar.py", *data, "--num-epochs", "30", "--log-interval", "1",
-           "--save-dir", out]
-    proc = subprocess.Popen([str(c) for c in cmd], env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    for line in proc.stdout:
-        if line.startswith("Epoch[0] Batch [1]"):
-            proc.send_signal(signal.SIGTERM)
-            break
-    _, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 143, stderr[-2000:]
+    status, _, stderr = run_script_until("train_cifar.py", *data, "--num-epochs", "30", "--log-interval", "1",
+                                         "--save-dir", out, line_prefix="Epoch[0] Batch [1]",
+                                         action=lambda proc: proc.send_signal(signal.SIGTERM))
+    assert status == 143, stderr[-2000:]
     reason = stderr.strip().splitlines()[-1]
     assert reason.startswith("interrupted: SIGTERM received at epoch 0")
     assert (out / LOG).read_text().rstrip().endswith(reason)
@@ -147,19 +133,17 @@ def test_sigterm_stop_is_in_the_log_file(data, tmp_path):
 def test_write_error_stop_is_in_the_log_file(data, tmp_path):
     """The run's folder is replaced by a file mid-run: the checkpoint write fails and the log (elsewhere) says so."""
     out, logs = tmp_path / "vanishing", tmp_path / "logs"
-    cmd = [sys.executable, REPO / "scripts" / "train_cifar.py", *data, "--num-epochs", "2", "--log-interval", "1",
-           "--save-dir", out, "--logging-dir", logs, "--save-plot-dir", ""]
-    proc = subprocess.Popen([str(c) for c in cmd], env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    for line in proc.stdout:
-        if line.startswith("Epoch[0] Batch [1]"):
-            for path in out.iterdir():
-                path.unlink()
-            out.rmdir()
-            out.write_text("in the way")
-            break
-    _, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 2 and "Traceback" not in stderr
+
+    def replace_folder_by_file(_):
+        for path in out.iterdir():
+            path.unlink()
+        out.rmdir()
+        out.write_text("in the way")
+
+    status, _, stderr = run_script_until("train_cifar.py", *data, "--num-epochs", "2", "--log-interval", "1",
+                                         "--save-dir", out, "--logging-dir", logs, "--save-plot-dir", "",
+                                         line_prefix="Epoch[0] Batch [1]", action=replace_folder_by_file)
+    assert status == 2 and "Traceback" not in stderr
     reason = stderr.strip().splitlines()[-1]
     assert reason.startswith("error: ") and str(out) in reason
     assert (logs / LOG).read_text().rstrip().endswith(reason)
