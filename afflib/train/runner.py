@@ -183,5 +183,9 @@ def _report_errors(main: Callable[[], Any]) -> None:
 
 
 def _log_unexpected(err: BaseException) -> None:
-    lines = str(err).strip().splitlines()
-    log_stop_reason(f"stopped by {type(err).__name__}: {lines[0] if lines else ''} (traceback on stderr)")
+    """Log the gist of an error that keeps its traceback: its message's line (MXNet's: the last, after its own
+    C++ traceback)."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    gist = (lines[-1] if lines[0].startswith("Traceback") else lines[0]) if lines else ""
+    gist = gist[len(type(err).__name__) + 1:].strip() if gist.startswith(type(err).__name__ + ":") else gist
+    log_stop_reason(f"stopped by {type(err).__name__}: {gist} (traceback on stderr)")
