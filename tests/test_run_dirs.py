@@ -172,3 +172,31 @@ def test_export_and_gradcam_refuse_existing_outputs(finished_run, tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip() == f"error: {figure} already exists; pass --force to overwrite"
     assert figure.read_bytes() == before
     run_script("gradcam.py", *argv, "--force")
+
+
+def test_run_folder_rules_without_training(tmp_path):
+    """The rules of afflib.train.rundir on real folders and files (no training: milliseconds)."""
+    from afflib.train.rundir import claim_run_dir, default_run_dir, recipe_changes, run_files
+    first = default_run_dir("cifar_aff_resnet8", "fashion-mnist", root=str(tmp_path), now=0)
+    (tmp_path / first).mkdir(parents=True)
+    assert default_run_dir("cifar_aff_resnet8", "fashion-mnist", root=str(tmp_path), now=0) == first + "-2"
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".x.params.123.tmp").write_bytes(b"")                    # a hidden temp file is not another run
+    assert run_files(str(run)) == []
+    for name in ("a-last.params", "history.json", "run_config.json"):
+        (run / name).write_text("{}")
+    assert run_files(str(run)) == ["run_config.json", "history.json", "a-last.params"]
+    assert recipe_changes({"lr": 0.1, "cpus": 1, "num_epochs": 3}, {"lr": 0.2, "cpus": 2, "num_epochs": 3},
+                          "m1", "m2") == {"lr": (0.1, 0.2), "model_name": ("m1", "m2")}
+    (run / "run_config.json").write_text("[1, 2]")                  # a resume reads the run's config: named if bad
+    with pytest.raises(ValueError, match="run_config.json is not a run configuration"):
+        claim_run_dir(str(run), {"lr": 0.1}, "m", resume_params=str(run / "a-last.params"))
+    (run / "run_config.json").write_text(json.dumps({"args": {"lr": 0.1}, "model": "m"}))
+    claimed = claim_run_dir(str(run), {"lr": 0.1}, "m", resume_params=str(run / "a-last.params"))
+    assert claimed.config_name == "run_config.resume-1.json" and claimed.resumed_in_place
+    log = tmp_path / "elsewhere.log"
+    log.write_text("old")
+    with pytest.raises(ValueError, match="elsewhere.log already exists"):
+        claim_run_dir(str(tmp_path / "new"), {}, "m", other_outputs=[str(log)])
+    assert not (tmp_path / "new").exists()
