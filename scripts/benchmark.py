@@ -27,6 +27,7 @@ import mxnet as mx  # noqa: E402
 
 from afflib import benchmark as bench  # noqa: E402
 from afflib.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
+from afflib.outputs import add_force_flag, exit_if_existing  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -102,6 +103,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--profile", type=nonneg_int, metavar="STEPS", default=0,
                         help="instead of timing, print MXNet's per-operator profile of STEPS steps per "
                              "configuration (0: off)")
+    add_force_flag(parser, "--json file")
     args = parser.parse_args(argv)
     if args.optimize and args.mode != "infer":
         parser.error("--optimize applies to --mode infer only")
@@ -165,6 +167,7 @@ def print_profiles(configs, steps: int) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    exit_if_existing([args.json] if args.json else [], args.force)
     configs = build_configs(args)
     if args.profile:
         print_profiles(configs, args.profile)

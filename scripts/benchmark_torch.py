@@ -14,6 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from afflib.outputs import add_force_flag, exit_if_existing  # noqa: E402
 import torch  # noqa: E402
 
 import afflib_torch  # noqa: E402
@@ -66,6 +67,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="wall time, or this process's CPU time (robust on a shared machine with --threads 1)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--json", default=None, help="also write the results to this JSON file (default: none)")
+    add_force_flag(p, "--json file")
     return p.parse_args(argv)
 
 
@@ -78,6 +80,7 @@ def twin_name(name: str) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    exit_if_existing([args.json] if args.json else [], args.force)
     if args.threads:
         torch.set_num_threads(args.threads)
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]

@@ -15,6 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from afflib.outputs import add_force_flag, exit_if_existing  # noqa: E402
 from afflib_torch.convert import CheckpointMismatch, load_checkpoint, save_checkpoint  # noqa: E402
 from afflib.cliargs import (exit_on_bad_input, fail, json_object, make_parser,  # noqa: E402
                             positive_int, refuse_unknown_keys)
@@ -36,7 +37,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '(default: the registry entry\'s)')
     p.add_argument("--dtype", choices=("float32", "float16", "float64"), default="float32",
                    help="element type of a written .params file (default: %(default)s)")
-    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    add_force_flag(p, "output file")
     p.add_argument("source", help="checkpoint to read (.params, or .pt/.pth/.safetensors)")
     p.add_argument("target", help="file to write (.pt/.pth/.safetensors, or .params)")
     args = p.parse_args(argv)
@@ -51,8 +52,7 @@ def main(argv=None) -> int:
     if src_ext not in MXNET_SUFFIXES + TORCH_SUFFIXES or dst_ext not in MXNET_SUFFIXES + TORCH_SUFFIXES:
         fail(f"files must end in {', '.join(MXNET_SUFFIXES + TORCH_SUFFIXES)}; got "
                          f"{args.source!r} -> {args.target!r}")
-    if os.path.exists(args.target) and not args.force:
-        fail(f"{args.target} exists; pass --force to overwrite it")
+    exit_if_existing([args.target], args.force)
     kwargs = json.loads(args.model_kwargs) if args.model_kwargs else {}
     if args.classes is not None:
         kwargs["classes"] = args.classes

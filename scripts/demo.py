@@ -91,9 +91,13 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     from afflib.nn.fusion import canonical_fusion
     fusion = canonical_fusion(args.fusion)
+    from afflib.train.rundir import run_files
     out = Path(args.out or REPO / "demo_output" / f"{fusion}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if out.exists() and any(out.iterdir()):
-        sys.exit(f"demo: output folder {out} already has files; choose another --out")
+    taken = run_files(str(out))     # the same rule as train_cifar.py's run folders, checked before any work
+    if taken:
+        print(f"demo: --out {out} already holds another run's files ({', '.join(taken[:3])}); choose another --out",
+              file=sys.stderr)
+        sys.exit(2)
     out.mkdir(parents=True, exist_ok=True)
     py = sys.executable
 

@@ -17,6 +17,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from afflib.outputs import add_force_flag, exit_if_existing  # noqa: E402
 import torch  # noqa: E402
 
 from afflib_torch.convert import CheckpointMismatch, load_checkpoint  # noqa: E402
@@ -60,6 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)")
     p.add_argument("--json", default=None, help="also write the result to this JSON file (default: none)")
+    add_force_flag(p, "--json file")
     args = p.parse_args(argv)
     if args.model_kwargs and args.model:
         refuse_unknown_keys(p, "--model-kwargs", args.model_kwargs, model_arguments(args.model), args.model)
@@ -86,6 +88,7 @@ def load_batches(args):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    exit_if_existing([args.json] if args.json else [], args.force)
     if args.threads:
         torch.set_num_threads(args.threads)
     _, _, _, channels, classes = DATASETS[args.dataset]

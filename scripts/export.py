@@ -14,6 +14,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
+from afflib.outputs import add_force_flag, refuse_existing  # noqa: E402
 from afflib.deploy.export import check_mxnet_export, check_onnx_export, export_mxnet, export_onnx  # noqa: E402
 from afflib.cliargs import make_parser  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
@@ -29,6 +30,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="'dynamic' (any batch size; checked with batches 1 and 3) or a fixed batch size N")
     p.add_argument("--out", default=None, help="output prefix (default: the model name): PREFIX.onnx, or "
                                                "PREFIX-symbol.json + PREFIX-0000.params")
+    add_force_flag(p, "exported files")
     add_model_flags(p)
     return p.parse_args(argv)
 
@@ -42,12 +44,18 @@ def batch_sizes(text: str):
     return False, (int(text),)
 
 
+def output_files(prefix: str, fmt: str):
+    """The files an export with ``prefix`` writes."""
+    return [f"{prefix}.onnx"] if fmt == "onnx" else [f"{prefix}-symbol.json", f"{prefix}-0000.params"]
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     dynamic, batches = batch_sizes(args.batch)
     net, name, preset, _ = model_from_flags(args)
     shape = (batches[0], preset.channels, preset.input_size, preset.input_size)
     prefix = args.out or name
+    refuse_existing(output_files(prefix, args.format), args.force)
     if args.format == "onnx":
         path = export_onnx(net, f"{prefix}.onnx", shape, dynamic_batch=dynamic)
         checks = check_onnx_export(net, path, shape, batches)

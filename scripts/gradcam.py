@@ -20,6 +20,7 @@ from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
 from afflib.explain import GradCAM  # noqa: E402
 from afflib.explain.figure import save_gradcam_figure  # noqa: E402
 from afflib.cliargs import make_parser, nonneg_int, positive_int  # noqa: E402
+from afflib.outputs import add_force_flag, refuse_existing  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
 
@@ -34,6 +35,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="residual stage to explain, 1-based (default: last)")
     p.add_argument("--layer", default=None,
                    help="dotted block path instead of --stage, e.g. features.5 (default: none)")
+    add_force_flag(p, "PNGs in --out")
     add_model_flags(p)
     add_model_flags(p, prefix="compare-")
     return p.parse_args(argv)
@@ -44,18 +46,32 @@ def _explainer(args, prefix=""):
     return GradCAM(net, stage=args.stage, layer=args.layer), name, preset, names
 
 
+def figure_paths(out: str, images) -> list:
+    """One ``<stem>-gradcam.png`` in ``out`` per image (``_`` appended to a stem seen before)."""
+    paths, seen = [], set()
+    for image in images:
+        stem = Path(image).stem
+        while stem in seen:      # same file name in two folders
+            stem += "_"
+        seen.add(stem)
+        paths.append(Path(out) / f"{stem}-gradcam.png")
+    return paths
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
+    paths = list_images(args.images)
+    if not paths:
+        raise ValueError(f"no image files found in {', '.join(args.images)}")
+    figures = figure_paths(args.out, paths)
+    refuse_existing(figures, args.force)
     models = [_explainer(args)]
     if args.compare_model or args.compare_params:
         if args.compare_model and args.compare_dataset is None:
             args.compare_dataset = models[0][2].name      # same preprocessing and classes as the first model
         models.append(_explainer(args, "compare-"))
-    paths = list_images(args.images)
-    if not paths:
-        raise ValueError(f"no image files found in {', '.join(args.images)}")
-    failed, written = 0, set()
-    for path in paths:
+    failed = 0
+    for path, figure in zip(paths, figures):
         try:
             image = read_image(path)
         except ImageReadError as err:
@@ -70,11 +86,7 @@ def main(argv=None) -> int:
             cls = int(result.classes[0])
             panels.append((f"{name} [{result.layer}]\n{names[cls]} ({cls}) p={result.class_probabilities[0]:.3f}",
                            result.cams[0]))
-        stem = Path(path).stem
-        while stem in written:      # same file name in two folders
-            stem += "_"
-        written.add(stem)
-        out = save_gradcam_figure(Path(args.out) / f"{stem}-gradcam.png", view, panels, image_title=Path(path).name)
+        out = save_gradcam_figure(figure, view, panels, image_title=Path(path).name)
         print(f"{path} -> {out}: " + "; ".join(title.replace("\n", " ") for title, _ in panels))
     return 1 if failed else 0
 

@@ -20,10 +20,12 @@ from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, r
                           select_contexts, setup_logging)
 from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, small_image_source  # noqa: E402
 from afflib.train.plot import plot_history  # noqa: E402
+from afflib.train.rundir import output_folder  # noqa: E402
 from afflib.distributed import DistSession  # noqa: E402
 from afflib.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,  # noqa: E402
                             nonneg_int, positive_float, positive_int)
-from afflib.train.runner import add_engine_flags, exit_on_error, prepare_net, run_training, seed_everything  # noqa: E402
+from afflib.train.runner import (add_engine_flags, exit_on_error, prepare_net, run_training,  # noqa: E402
+                                 seed_everything, start_outputs)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -78,16 +80,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="float16 needs GPUs (CPU runs fall back to float32, warned)")
     p.add_argument("--save-period", type=nonneg_int, default=10,
                    help="keep a numbered checkpoint every N epochs (0: only -last and -best)")
-    p.add_argument("--save-dir", type=str, default="params",
-                   help="folder of the checkpoints (-best, -last, numbered), run_config.json and history.json")
-    p.add_argument("--logging-dir", type=str, default="logs",
-                   help="folder of the log file train_<dataset>-<model>.log ('': stdout only)")
+    p.add_argument("--save-dir", type=str, default=None,
+                   help="the run's folder (checkpoints -best/-last/numbered, run_config.json, history.json; '' : "
+                        "none); default: a new runs/<model>-<dataset>-<date-time>/, or the folder of --resume-from")
+    p.add_argument("--logging-dir", type=str, default=None,
+                   help="folder of the log file ('': stdout only; default: the run's folder)")
     p.add_argument("--resume-from", type=str, default=None,
                    help="params file to resume from (its .states/.json beside it give optimizer state and epoch; "
                         "default: a new run)")
     p.add_argument("--resume-epoch", type=nonneg_int, default=None,
                    help="override the epoch to resume at (default: from the checkpoint's record)")
-    p.add_argument("--save-plot-dir", type=str, default=".", help="folder of the training-history PNG ('' : none)")
+    p.add_argument("--save-plot-dir", type=str, default=None,
+                   help="folder of the training-history PNG ('' : none; default: the run's folder)")
     p.add_argument("--log-interval", type=nonneg_int, default=50, help="log a line every N batches (0: none)")
     p.add_argument("--summary", action="store_true", help="print the network summary before training")
     add_engine_flags(p)
@@ -111,10 +115,14 @@ def main(argv=None) -> None:
     contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
     net, name = build_model(args, classes, channels)
     labels = "-coarse" if args.coarse_labels else ""
-    log_file = os.path.join(args.logging_dir, f"train_{args.dataset}{labels}-{name}.log") if args.logging_dir else None
+    folder = output_folder(args.save_dir, name, args.dataset + labels, args.resume_from)
+    log_dir = folder if args.logging_dir is None else args.logging_dir
+    log_file = os.path.join(log_dir, f"train_{args.dataset}{labels}-{name}.log") if log_dir else None
+    plot_dir = folder if args.save_plot_dir is None else args.save_plot_dir
+    plot_file = os.path.join(plot_dir, f"{args.dataset}{labels}-{name}.png") if plot_dir else None
     kvstore = make_kvstore(args.kvstore, contexts)     # a dist_* store joins the job: rank 0 alone writes the log
     dist = DistSession(kvstore)
-    log = dist.configure_logging(setup_logging(dist.log_file(log_file)))
+    log = dist.configure_logging(setup_logging(defer_file=True))   # the file opens once everything is checked
     log.info(str(args))
     dtype = resolve_dtype(args.dtype, contexts, log)
     seed_everything(args.seed)
@@ -146,12 +154,12 @@ def main(argv=None) -> None:
             record["epoch"], record["train_accuracy"], val_acc, record["train_loss"], record["lr"],
             record["train_seconds"])
 
+    run_dir = start_outputs(log, dist, folder, args, name, args.resume_from, log_file, plot_file)
     history = run_training(net, name, args.dataset + labels, train, val, contexts, recipe, schedule, args, log,
-                           args.save_dir, args.save_period, best_as_accuracy=True, kvstore=kvstore, resume=resume,
-                           epoch_line=cifar_line)
-    if args.save_plot_dir and history and dist.is_chief:
-        path = plot_history(history, os.path.join(args.save_plot_dir, f"{args.dataset}{labels}-{name}.png"),
-                            f"{name} on {args.dataset}{labels}")
+                           folder, args.save_period, best_as_accuracy=True, kvstore=kvstore, resume=resume,
+                           epoch_line=cifar_line, run_dir=run_dir)
+    if plot_file and history and dist.is_chief:
+        path = plot_history(history, plot_file, f"{name} on {args.dataset}{labels}")
         log.info("training curves: %s", path)
     if history and history[-1]["val_top1_error"] is not None:
         log.info("final test accuracy: %.4f", 1 - history[-1]["val_top1_error"])

@@ -24,7 +24,9 @@ from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, r
 from afflib.distributed import DistSession  # noqa: E402
 from afflib.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,  # noqa: E402
                             nonneg_int, positive_float, positive_int)
-from afflib.train.runner import add_engine_flags, exit_on_error, prepare_net, run_training, seed_everything  # noqa: E402
+from afflib.train.rundir import output_folder  # noqa: E402
+from afflib.train.runner import (add_engine_flags, exit_on_error, prepare_net, run_training,  # noqa: E402
+                                 seed_everything, start_outputs)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -97,8 +99,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--use-gn", action="store_true", help="(GluonCV GroupNorm flag; not applicable, refused)")
     p.add_argument("--save-frequency", type=nonneg_int, default=10,
                    help="keep a numbered checkpoint every N epochs (0: only -last and -best)")
-    p.add_argument("--save-dir", type=str, default="params",
-                   help="folder of the checkpoints (-best, -last, numbered), run_config.json and history.json")
+    p.add_argument("--save-dir", type=str, default=None,
+                   help="the run's folder (checkpoints -best/-last/numbered, run_config.json, history.json; '' : "
+                        "none); default: a new runs/<model>-imagenet-<date-time>/, or the folder of --resume-params")
     p.add_argument("--resume-epoch", type=nonneg_int, default=None,
                    help="epoch to resume at (default: from the record)")
     p.add_argument("--resume-params", type=str, default="",
@@ -106,8 +109,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--resume-states", type=str, default="",
                    help="optimizer states to resume (default: the .states beside --resume-params)")
     p.add_argument("--log-interval", type=nonneg_int, default=50, help="log a line every N batches (0: none)")
-    p.add_argument("--logging-file", type=str, default="train_imagenet.log",
-                   help="log file (also printed on stdout; '': stdout only)")
+    p.add_argument("--logging-file", type=str, default=None,
+                   help="log file, also printed on stdout ('': stdout only; default: train_imagenet.log in the "
+                        "run's folder)")
     p.add_argument("--summary", action="store_true", help="print the network summary")
     p.add_argument("--gpus", type=str, default="", help="GPU ids, e.g. 0,1 (instead of --num-gpus)")
     add_engine_flags(p)
@@ -167,11 +171,13 @@ def main(argv=None) -> None:
     contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
     kvstore = make_kvstore(args.kvstore, contexts)     # a dist_* store joins the job: rank 0 alone writes the log
     dist = DistSession(kvstore)
-    log = dist.configure_logging(setup_logging(dist.log_file(args.logging_file)))
-    log.info(str(args).replace("Namespace(", "Namespace(", 1))
+    log = dist.configure_logging(setup_logging(defer_file=True))   # the file opens once everything is checked
+    log.info(str(args))
     dtype = resolve_dtype(args.dtype, contexts, log)
     seed_everything(args.seed)
     name, kwargs = model_from_flags(args)
+    folder = output_folder(args.save_dir, name, "imagenet", args.resume_params or None)
+    log_file = os.path.join(folder, "train_imagenet.log") if args.logging_file is None else args.logging_file
     resume = None
     if args.resume_params:
         resume = find_resume_point(args.resume_params, args.resume_states, args.resume_epoch)
@@ -202,9 +208,10 @@ def main(argv=None) -> None:
     schedule = LRSchedule(args.lr_mode, args.lr, args.num_epochs, len(train), args.warmup_epochs, args.warmup_lr,
                           step_epochs=[int(e) for e in args.lr_decay_epoch.split(",") if e.strip()],
                           step_factor=args.lr_decay, step_period=args.lr_decay_period, power=2.0)
-    run_training(net, name, "imagenet", train, val, contexts, recipe, schedule, args, log, args.save_dir,
+    run_dir = start_outputs(log, dist, folder, args, name, args.resume_params or None, log_file, None)
+    run_training(net, name, "imagenet", train, val, contexts, recipe, schedule, args, log, folder,
                  args.save_frequency, best_as_accuracy=False, kvstore=kvstore, resume=resume, teacher=teacher,
-                 temperature=args.temperature, hard_weight=args.hard_weight)
+                 temperature=args.temperature, hard_weight=args.hard_weight, run_dir=run_dir)
 
 
 if __name__ == "__main__":

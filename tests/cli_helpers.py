@@ -6,7 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,6 +24,39 @@ def run_script(name: str, *args, cwd=None, check: bool = True) -> subprocess.Com
     if check and proc.returncode != 0:
         raise AssertionError(f"{name} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def run_script_until(name: str, *args, line_prefix: str, action: Callable[[subprocess.Popen], None],
+                     timeout: int = 300) -> Tuple[int, str, str]:
+    """Run a script; when a stdout line starts with ``line_prefix``, call ``action(process)`` (send a signal, break
+    a folder...); then wait. Returns (exit status, rest of stdout, stderr)."""
+    cmd = [sys.executable, str(REPO / "scripts" / name)] + [str(a) for a in args]
+    proc = subprocess.Popen(cmd, env=script_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith(line_prefix):
+            action(proc)
+            break
+    stdout, stderr = proc.communicate(timeout=timeout)
+    return proc.returncode, stdout, stderr
+
+
+def write_idx(path: Path, array) -> None:
+    """An IDX file (the MNIST format) of a uint8 array."""
+    import struct
+    import numpy as np
+    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
+    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+
+
+def write_fashion_subset(root: Path, train_images: int, test_images: int) -> Path:
+    """The first images of the real Fashion-MNIST training and test sets as IDX files in ``root``."""
+    from afflib.data import fashion_mnist
+    train = fashion_mnist.load_fashion_mnist(None, train=True)
+    test = fashion_mnist.load_fashion_mnist(None, train=False)
+    for prefix, (images, labels), n in (("train", train, train_images), ("t10k", test, test_images)):
+        write_idx(root / f"{prefix}-images-idx3-ubyte", images[:n])
+        write_idx(root / f"{prefix}-labels-idx1-ubyte", labels[:n])
+    return root
 
 
 def batch_lrs(log_text: str, epoch: int) -> List[str]:

@@ -2,35 +2,23 @@
 import gzip
 import json
 import re
-import struct
 
 import numpy as np
 import pytest
 
-from cli_helpers import run_script
+from cli_helpers import run_script, write_fashion_subset
 
 SMALL_NET = ["--model", "resnet", "--askc-type", "ASKCFuse", "--blocks", "1", "--channel-times", "1"]
-
-
-def _write_idx(path, array):
-    header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
-    path.write_bytes(header + np.ascontiguousarray(array, dtype=np.uint8).tobytes())
 
 
 @pytest.fixture(scope="module")
 def fashion_subset(tmp_path_factory):
     """The first 3,000 training and 1,000 test images of the real Fashion-MNIST, as IDX files in a temp folder."""
-    fashion_mnist = pytest.importorskip("afflib.data.fashion_mnist")
+    pytest.importorskip("afflib.data.fashion_mnist")
     try:
-        train = fashion_mnist.load_fashion_mnist(None, train=True)
-        test = fashion_mnist.load_fashion_mnist(None, train=False)
+        return write_fashion_subset(tmp_path_factory.mktemp("fmnist"), 3000, 1000)
     except FileNotFoundError as err:
         pytest.skip(f"Fashion-MNIST is not installed: {err}")
-    root = tmp_path_factory.mktemp("fmnist")
-    for prefix, (images, labels), n in (("train", train, 3000), ("t10k", test, 1000)):
-        _write_idx(root / f"{prefix}-images-idx3-ubyte", images[:n])
-        _write_idx(root / f"{prefix}-labels-idx1-ubyte", labels[:n])
-    return root
 
 
 @pytest.mark.slow
@@ -62,7 +50,7 @@ def test_fashion_mnist_short_run_learns_and_eval_agrees(fashion_subset, tmp_path
     before = last.read_bytes()
     proc = run_script("train_cifar.py", *common, *SMALL_NET, "--batch-size", "32", "--num-epochs", "3", "--lr", "1e30",
                       "--resume-from", last, "--save-dir", out, "--logging-dir", "", "--save-plot-dir", "",
-                      "--no-progress", check=False)
+                      "--no-progress", "--allow-recipe-change", check=False)     # a resume with another recipe
     assert proc.returncode == 3 and re.search(r"loss is (NaN|infinite) at epoch 2 batch \d+", proc.stderr)
     assert last.read_bytes() == before
     assert json.loads((out / "fashion-mnist-cifar_aff_resnet8-c1-last.json").read_text())["next_epoch"] == 2

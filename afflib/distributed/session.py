@@ -174,8 +174,8 @@ class DistCheckpointManager(_checkpoint_base()):
         whose peer died, when the servers may not answer; the last end-of-epoch checkpoint is the resume point."""
         return None
 
-    def write_config(self, config: dict) -> Optional[str]:
-        return super().write_config(config) if self.session.is_chief else None
+    def write_config(self, config: dict, name: str = "run_config.json") -> Optional[str]:
+        return super().write_config(config, name) if self.session.is_chief else None
 
     def write_history(self, history: list) -> Optional[str]:
         return super().write_history(history) if self.session.is_chief else None

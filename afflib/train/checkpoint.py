@@ -151,9 +151,9 @@ class CheckpointManager:
     def last_stem(self) -> str:
         return self._path(f"{self.tag}-{self.model_name}-last")
 
-    def write_config(self, config: Dict[str, Any]) -> Optional[str]:
-        """Write the run's configuration next to its outputs."""
-        return _write_json(self._path("run_config.json"), config) if self.save_dir else None
+    def write_config(self, config: Dict[str, Any], name: str = "run_config.json") -> Optional[str]:
+        """Write the run's configuration next to its outputs (a resume: ``name`` = ``run_config.resume-N.json``)."""
+        return _write_json(self._path(name), config) if self.save_dir else None
 
     def write_history(self, history: List[Dict[str, Any]]) -> Optional[str]:
         return _write_json(self._path("history.json"), {"epochs": history}) if self.save_dir else None

@@ -5,9 +5,7 @@ The scripts own their flag names (the original release's) and their data; everyt
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import platform
 import random
 import sys
@@ -17,19 +15,21 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from afflib.cliargs import fail, nonneg_int, seed_int
+from afflib.cliargs import nonneg_int, seed_int
 from afflib.distributed.session import DistSession
 from afflib.distributed.worker import exit_hard_on_failure
 
 from .checkpoint import ResumePoint
-from .logs import want_progress
+from .logs import attach_log_file, log_stop_reason, want_progress
 from .loop import NonFiniteLossError, Recipe, TrainingInterrupted, fit
 from .losses import make_loss
 from .optim import make_trainer
 from .params_check import ParamsMismatchError, load_checked
+from .rundir import RunDir, claim_run_dir
 from .schedule import LRSchedule
 
-__all__ = ["add_engine_flags", "seed_everything", "prepare_net", "run_training", "exit_on_error", "run_config"]
+__all__ = ["add_engine_flags", "seed_everything", "prepare_net", "start_outputs", "run_training", "exit_on_error",
+           "run_config"]
 
 EXIT_INTERRUPTED = {2: 130, 15: 143}  # shell convention: 128 + signal number
 
@@ -45,6 +45,11 @@ def add_engine_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-progress", action="store_true", help="no progress bars (they only show on a terminal)")
     group.add_argument("--model-name", type=str, default="",
                        help="any afflib registry model (afflib.get_model_list()); overrides --model/--askc-type/...")
+    group.add_argument("--overwrite", action="store_true",
+                       help="let a new run write into a folder that holds another run's files (same names replaced)")
+    group.add_argument("--allow-recipe-change", action="store_true",
+                       help="let a resume change epochs/lr/schedule/batch size/model; the run's run_config.json is "
+                            "kept and the resume's settings go to run_config.resume-N.json")
 
 
 def seed_everything(seed: int) -> None:
@@ -79,12 +84,30 @@ def prepare_net(net: gluon.HybridBlock, contexts: Sequence[mx.Context], dtype: s
         net.hybridize(static_alloc=True, static_shape=True)
 
 
+def start_outputs(log: logging.Logger, dist: DistSession, folder: str, args: argparse.Namespace, model_name: str,
+                  resume_params: Optional[str], log_file: Optional[str], plot_file: Optional[str]) -> RunDir:
+    """The run's first writes, once its arguments and inputs are validated: claim ``folder`` (rank 0 checks it is
+    not another run's, and that a resume keeps the recipe; see :mod:`afflib.train.rundir`), then open the log."""
+    if dist.is_chief:
+        run = claim_run_dir(folder, vars(args), model_name, resume_params, (log_file, plot_file), args.overwrite,
+                            args.allow_recipe_change)
+    else:
+        run = RunDir(folder)
+    attach_log_file(log, dist.log_file(log_file))
+    if folder:
+        log.info("run folder: %s", folder)
+    for flag, (old, new) in run.changes.items():
+        log.info("resume changes the recipe: --%s %r -> %r (--allow-recipe-change)", flag.replace("_", "-"), old, new)
+    return run
+
+
 def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source, val_source,
                  contexts: Sequence[mx.Context], recipe: Recipe, schedule: LRSchedule, args: argparse.Namespace,
                  log: logging.Logger, save_dir: str, save_frequency: int, best_as_accuracy: bool, kvstore: Any,
                  resume: Optional[ResumePoint] = None, teacher: Optional[gluon.Block] = None,
                  temperature: float = 20.0, hard_weight: float = 0.5,
-                 epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None) -> List[Dict[str, Any]]:
+                 epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None,
+                 run_dir: Optional[RunDir] = None) -> List[Dict[str, Any]]:
     """Trainer, loss, checkpoints and the loop for an initialised ``net``; returns the history.
 
     ``kvstore`` comes from :func:`afflib.train.make_kvstore`. In distributed mode (``dist_*``) the
@@ -102,7 +125,9 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
         trainer.load_states(resume.states)
     checkpoints = dist.checkpoint_manager(save_dir, tag, model_name, save_frequency, best_as_accuracy)
     checkpoints.remove_stale_temp(log)
-    checkpoints.write_config(run_config(args, contexts, recipe.dtype, model_name))
+    run_dir = run_dir or RunDir(save_dir)
+    checkpoints.write_config(dict(run_config(args, contexts, recipe.dtype, model_name),
+                                  **run_dir.config_extra(resume.params if resume else None)), run_dir.config_name)
     start = resume.start_epoch if resume is not None else 0
     if resume is not None:
         log.info("resuming %s from %s at epoch %d (learning rate %.6f)", model_name, resume.params, start,
@@ -125,22 +150,42 @@ def exit_on_error(main: Callable[[], Any]) -> None:
     exit_hard_on_failure(lambda: _report_errors(main), always=False)
 
 
+def _stop(line: str, status: int) -> None:
+    """Print why the run stopped on stderr, append it to the run's log file, and exit with ``status``."""
+    print(line, file=sys.stderr)
+    log_stop_reason(line)
+    sys.exit(status)
+
+
 def _report_errors(main: Callable[[], Any]) -> None:
     try:
         main()
     except TrainingInterrupted as err:
-        print(f"interrupted: {err}", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED.get(err.signum, 1))
+        _stop(f"interrupted: {err}", EXIT_INTERRUPTED.get(err.signum, 1))
     except NonFiniteLossError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(3)
+        _stop(f"error: {err}", 3)
     except ModuleNotFoundError as err:
         if not (err.name or "").startswith("afflib"):
+            _log_unexpected(err)
             raise
-        print(f"error: this afflib checkout lacks {err.name} (needed for released weights / this data set)",
-              file=sys.stderr)
-        sys.exit(2)
+        _stop(f"error: this afflib checkout lacks {err.name} (needed for released weights / this data set)", 2)
     except (ValueError, OSError, RuntimeError, ParamsMismatchError) as err:
         if isinstance(err, mx.base.MXNetError):
+            _log_unexpected(err)
             raise
-        fail(str(err))
+        _stop(f"error: {err}", 2)
+    except KeyboardInterrupt as err:
+        log_stop_reason(f"interrupted: {err or 'KeyboardInterrupt'}")
+        raise
+    except Exception as err:  # a bug: keep its traceback, but let the log say the run ended here
+        _log_unexpected(err)
+        raise
+
+
+def _log_unexpected(err: BaseException) -> None:
+    """Log the gist of an error that keeps its traceback: its message's line (MXNet's: the last, after its own
+    C++ traceback)."""
+    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
+    gist = (lines[-1] if lines[0].startswith("Traceback") else lines[0]) if lines else ""
+    gist = gist[len(type(err).__name__) + 1:].strip() if gist.startswith(type(err).__name__ + ":") else gist
+    log_stop_reason(f"stopped by {type(err).__name__}: {gist} (traceback on stderr)")
