@@ -18,7 +18,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import mxnet as mx  # noqa: E402
 
 import afflib  # noqa: E402
+from afflib.modelspec import ModelSpec  # noqa: E402
 from afflib.nn.fusion import canonical_fusion  # noqa: E402
+from afflib.runrecord import spec_record  # noqa: E402
 from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
                           load_checked, select_contexts, setup_logging)
 from afflib.distributed import DistSession  # noqa: E402
@@ -150,15 +152,17 @@ def main(argv=None) -> None:
     dtype = resolve_dtype(args.dtype, contexts, log)
     seed_everything(args.seed)
     name, kwargs = model_from_flags(args)
+    spec = ModelSpec.create(name, **kwargs)
+    name = spec.tag()                                   # in file names; spec.text() is what tools print and accept
     resume = None
     if args.resume_params:
         resume = find_resume_point(args.resume_params, args.resume_states, args.resume_epoch)
     pretrained = args.use_pretrained and resume is None
-    net = afflib.get_model(name, pretrained=pretrained, **kwargs)
+    net = afflib.get_model(spec.name, pretrained=pretrained, **spec.kwargs)
     if args.summary:
         net.initialize()
         net.summary(mx.nd.zeros((1, 3, args.input_size, args.input_size)))
-        net = afflib.get_model(name, pretrained=pretrained, **kwargs)
+        net = afflib.get_model(spec.name, pretrained=pretrained, **spec.kwargs)
     prepare_net(net, contexts, dtype, mx.init.MSRAPrelu(), resume, args.mode == "hybrid", name, pretrained)
     teacher = None
     if args.teacher:
@@ -182,7 +186,8 @@ def main(argv=None) -> None:
                           step_factor=args.lr_decay, step_period=args.lr_decay_period, power=2.0)
     run_training(net, name, "imagenet", train, val, contexts, recipe, schedule, args, log, args.save_dir,
                  args.save_frequency, best_as_accuracy=False, kvstore=kvstore, resume=resume, teacher=teacher,
-                 temperature=args.temperature, hard_weight=args.hard_weight)
+                 temperature=args.temperature, hard_weight=args.hard_weight,
+                 model_spec=spec_record(spec, "imagenet", args.classes, 3))
 
 
 if __name__ == "__main__":
