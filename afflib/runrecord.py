@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
-from .modelspec import ModelSpec, cifar_spec, format_value
+from .modelspec import ModelSpec, cifar_spec, format_value, full_args
 
 __all__ = ["RUN_CONFIG", "RunRecord", "spec_record", "read_run_record", "record_from_config", "flag_given",
-           "refuse_conflicts"]
+           "refuse_conflicts", "checked_run_record"]
 
 RUN_CONFIG = "run_config.json"
 SMALL_IMAGE_DATASETS = {"cifar10": (10, 3), "cifar100": (100, 3), "fashion-mnist": (10, 1)}
@@ -117,3 +117,22 @@ def refuse_conflicts(record: RunRecord, params: str, pairs: Iterable[Tuple[str, 
             show = [v if isinstance(v, str) else format_value(v) for v in (given, recorded)]
             raise ValueError(f"{flag} {show[0]} conflicts with the run record of {params}, {record.path} ({show[1]}; "
                              f"the run trained {record.spec.text()} on {record.label_set}): drop {flag}")
+
+
+def checked_run_record(params: str, argv: Sequence[str], model: Optional[str], model_kwargs: Dict[str, Any],
+                       classes: Optional[int], in_channels: Optional[int]) -> Optional[RunRecord]:
+    """The run record beside ``params`` after refusing the model flags of ``argv`` (``--model``, ``--model-kwargs``,
+    ``--classes``, ``--in-channels``) that contradict it; None if ``params`` has no record."""
+    record = read_run_record(params)
+    if record is None:
+        return None
+    recorded = full_args(record.spec)
+    pairs = [("--classes", classes, record.classes), ("--in-channels", in_channels, record.in_channels)]
+    pairs += [("--model-kwargs", f"{k}={format_value(v)}", f"{k}={format_value(recorded.get(k))}")
+              for k, v in model_kwargs.items()]
+    if model:
+        args = dict(model_kwargs, classes=record.classes if classes is None else classes,
+                    in_channels=record.in_channels if in_channels is None else in_channels)
+        pairs.append(("--model", ModelSpec.create(model, **args).text(), record.spec.text()))
+    refuse_conflicts(record, params, [p for p in pairs if flag_given(argv, p[0])])
+    return record
