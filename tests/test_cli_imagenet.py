@@ -148,4 +148,5 @@ def test_eval_of_wrong_model_names_the_closest_one(tiny_run):
                       check=False)
     assert proc.returncode == 2 and "does not fit cifar_add_resnet20" in proc.stderr
     assert "unexpected in the file: features.2.0.attention" in proc.stderr
-    assert "closest registry model: cifar_aff_resnet20 (names and shapes fit" in proc.stderr
+    assert "what differs: fusion: file aff, model add" in proc.stderr
+    assert "closest registry model: cifar_aff_resnet20(classes=4) (names and shapes fit" in proc.stderr
