@@ -113,7 +113,7 @@ def entry(name: str, models: Optional[Mapping[str, Tuple[Any, Dict[str, Any]]]] 
     key = name.strip().lower()
     if key in models:
         family, defaults = models[key]
-        return family, _plain(dict(defaults))
+        return family, {k: _plain(v) for k, v in defaults.items()}
     match = _CIFAR_NAME.match(key)
     if match:
         fusion, kind, depth = [g for g in match.groups() if g is not None]
@@ -121,9 +121,15 @@ def entry(name: str, models: Optional[Mapping[str, Tuple[Any, Dict[str, Any]]]] 
         step, template = (6, "cifar_{}_resnet20") if kind == "resnet" else (9, "cifar_{}_resnext29_32x4d")
         if depth > 2 and (depth - 2) % step == 0:
             family, defaults = models.get(template.format(fusion), MODEL_SPECS[template.format(fusion)])
-            return family, dict(_plain(dict(defaults)), layers=[(depth - 2) // step] * 3)
+            return family, dict({k: _plain(v) for k, v in defaults.items()}, layers=[(depth - 2) // step] * 3)
         raise ValueError(f"model {name!r}: a CIFAR {kind} depth is {step}*blocks+2 (e.g. "
                          f"{', '.join(str(step * b + 2) for b in (1, 2, 3))}), not {depth}")
+    tagged = re.match(r"^(cifar_.+)-c(\d+)$", key)
+    if tagged:
+        times = int(tagged.group(2))
+        spec = ModelSpec.create(tagged.group(1), channels=[16 * times, 16 * times, 32 * times, 64 * times])
+        raise ValueError(f"{name!r} is the file-name form of {spec.text()} (add the in_channels and classes of its "
+                         f"data; a run's run_config.json has the full spec under model_spec)")
     close = difflib.get_close_matches(key, models, n=5, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ValueError(f"unknown model {name!r}.{hint} All models: {package}.get_model_list().")
@@ -157,7 +163,7 @@ def parse_spec(text: str) -> ModelSpec:
 def merge_args(defaults: Mapping[str, Any], spec: ModelSpec, kwargs: Mapping[str, Any]) -> Dict[str, Any]:
     """``defaults`` updated with the spec's arguments, then with ``kwargs``; a ValueError if ``kwargs`` contradicts
     an argument written in the spec (``get_model('x(classes=10)', classes=100)``)."""
-    args = dict(_plain(dict(defaults)))
+    args = {k: _plain(v) for k, v in defaults.items()}
     args.update(spec.kwargs)
     for key, value in kwargs.items():
         if key in spec.kwargs and _plain(value) != spec.kwargs[key]:

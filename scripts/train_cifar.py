@@ -112,7 +112,7 @@ def main(argv=None) -> None:
         net.summary(mx.nd.zeros((1, channels, size, size)))
         net, spec = build_model(args, classes, channels)
     resume = find_resume_point(args.resume_from, "", args.resume_epoch) if args.resume_from else None
-    prepare_net(net, contexts, dtype, mx.init.Xavier(magnitude=2), resume, args.mode == "hybrid", name)
+    prepare_net(net, contexts, dtype, mx.init.Xavier(magnitude=2), resume, args.mode == "hybrid", spec.text())
     batch_size = args.batch_size * len(contexts)
     num_parts, part_index = dist.shard
     common = dict(batch_size=batch_size, data_dir=args.data_dir, rec_dir=args.rec_dir,

@@ -163,7 +163,7 @@ def main(argv=None) -> None:
         net.initialize()
         net.summary(mx.nd.zeros((1, 3, args.input_size, args.input_size)))
         net = afflib.get_model(spec.name, pretrained=pretrained, **spec.kwargs)
-    prepare_net(net, contexts, dtype, mx.init.MSRAPrelu(), resume, args.mode == "hybrid", name, pretrained)
+    prepare_net(net, contexts, dtype, mx.init.MSRAPrelu(), resume, args.mode == "hybrid", spec.text(), pretrained)
     teacher = None
     if args.teacher:
         if args.teacher_params:

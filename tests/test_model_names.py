@@ -50,6 +50,9 @@ def test_spec_text_round_trips_and_names_any_cifar_depth():
         afflib.get_model(SPEC, classes=100)
     with pytest.raises(ValueError, match=r"depth is 6\*blocks\+2 \(e.g. 8, 14, 20\), not 9"):
         afflib.get_model("cifar_aff_resnet9")
+    with pytest.raises(ValueError, match=r"'cifar_aff_resnet8-c1' is the file-name form of "
+                                         r"cifar_aff_resnet8\(channels=\[16,16,32,64\]\)"):
+        afflib.get_model("cifar_aff_resnet8-c1")
     with pytest.raises(ValueError, match=r"the value of channels is not a literal"):
         afflib.get_model("cifar_aff_resnet8(channels=wide)")
 
