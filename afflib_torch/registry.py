@@ -5,7 +5,6 @@ on the fly) or a PyTorch state_dict file (``.pt`` / ``.pth``).
 """
 from __future__ import annotations
 
-import difflib
 import inspect
 import os
 from typing import Any, Dict, List, Optional, Tuple, Type, Union
@@ -13,6 +12,7 @@ from typing import Any, Dict, List, Optional, Tuple, Type, Union
 from torch import nn
 
 from afflib.cliargs import check_keys
+from afflib.modelspec import entry, merge_args, parse_spec
 from afflib.specs import MODEL_SPECS
 
 from .networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
@@ -40,13 +40,11 @@ def get_model_list() -> List[str]:
 
 
 def model_spec(name: str) -> Tuple[Type[nn.Module], Dict[str, Any]]:
-    """The class and default arguments of ``name``; a ValueError lists close matches if it is unknown."""
-    key = name.strip().lower()
-    if key not in MODELS:
-        close = difflib.get_close_matches(key, MODELS, n=5, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model {name!r}.{hint} All models: afflib_torch.get_model_list().")
-    return MODELS[key]
+    """The class and arguments of ``name`` (a registry name, a CIFAR depth or a spec text such as
+    ``cifar_aff_resnet8(channels=[16,16,32,64], in_channels=1, classes=10)``); a ValueError lists close matches."""
+    spec = parse_spec(name)
+    cls, defaults = entry(spec.name, MODELS, "afflib_torch")
+    return cls, merge_args(defaults, spec, {})
 
 
 def model_arguments(name: str) -> List[str]:
@@ -71,10 +69,10 @@ def get_model(name: str, pretrained: Optional[Union[str, os.PathLike]] = None, *
     **kwargs
         Override the entry's constructor arguments (``classes``, ``start_layer``, ``fusion_r``...).
     """
-    cls, defaults = model_spec(name)
-    check_keys("get_model", kwargs, model_arguments(name), name)
-    args = dict(defaults)
-    args.update(kwargs)
+    spec = parse_spec(name)
+    cls, defaults = entry(spec.name, MODELS, "afflib_torch")
+    check_keys("get_model", kwargs, model_arguments(spec.name), spec.name)
+    args = merge_args(defaults, spec, kwargs)
     net = cls(**args)
     if pretrained is not None and pretrained is not False:
         if pretrained is True:

@@ -2,7 +2,8 @@
 """Convert an AFF checkpoint between MXNet .params and PyTorch (state_dict .pt/.pth or .safetensors).
 
 The direction follows the file extensions; conversion needs no MXNet (a NumPy reader/writer of the
-.params format). Examples:
+.params format). A training run's checkpoint needs no --model (its run_config.json names the network). Examples:
+    .venv-torch/bin/python scripts/convert.py runs/fmnist/fashion-mnist-cifar_aff_resnet8-c1-last.params fmnist.pt
     .venv-torch/bin/python scripts/convert.py --model cifar_aff_resnet32 CIFAR-AFF-ResNet-32.params aff32.pt
     .venv-torch/bin/python scripts/convert.py --model aff_resnet50 trained.pt aff_resnet50.params
 """
@@ -16,6 +17,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from afflib.outputs import add_force_flag, exit_if_existing  # noqa: E402
+from typing import Any, Dict, List  # noqa: E402
+
+from afflib.modelspec import ModelSpec  # noqa: E402
+from afflib.runrecord import RUN_CONFIG, checked_run_record  # noqa: E402
 from afflib_torch.convert import CheckpointMismatch, load_checkpoint, save_checkpoint  # noqa: E402
 from afflib.cliargs import (exit_on_bad_input, fail, json_object, make_parser,  # noqa: E402
                             positive_int, refuse_unknown_keys)
@@ -27,7 +32,8 @@ TORCH_SUFFIXES = (".pt", ".pth", ".safetensors")
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = make_parser(__doc__.split("\n")[0])
-    p.add_argument("--model", required=True, help="registry name, e.g. cifar_aff_resnet32 or iaff_resnext50_32x4d")
+    p.add_argument("--model", default=None, help="registry name or printed spec, e.g. cifar_aff_resnet32 or "
+                   "iaff_resnext50_32x4d; default: the run's (run_config.json beside the source)")
     p.add_argument("--classes", type=positive_int, default=None, help="classifier outputs (default: the registry's)")
     p.add_argument("--in-channels", type=positive_int, default=None,
                    help="input channels (e.g. 1 for Fashion-MNIST; default: the registry's, 3)")
@@ -46,6 +52,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
+def model_of(args: argparse.Namespace, kwargs: Dict[str, Any], argv: List[str]) -> str:
+    """The model spec to build: the run's (``run_config.json`` beside the source; contradicting flags are refused),
+    else that of ``--model``/``--model-kwargs``/``--classes``/``--in-channels``."""
+    record = checked_run_record(args.source, argv, args.model, kwargs, args.classes, args.in_channels)
+    if record is not None:
+        return record.spec.text()
+    if not args.model:
+        raise ValueError(f"--model is needed: {args.source} has no {RUN_CONFIG} beside it")
+    for key in ("classes", "in_channels"):
+        if getattr(args, key) is not None:
+            kwargs[key] = getattr(args, key)
+    return ModelSpec.create(args.model, **kwargs).text()
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     src_ext, dst_ext = (os.path.splitext(f)[1].lower() for f in (args.source, args.target))
@@ -54,12 +74,9 @@ def main(argv=None) -> int:
                          f"{args.source!r} -> {args.target!r}")
     exit_if_existing([args.target], args.force)
     kwargs = json.loads(args.model_kwargs) if args.model_kwargs else {}
-    if args.classes is not None:
-        kwargs["classes"] = args.classes
-    if args.in_channels is not None:
-        kwargs["in_channels"] = args.in_channels
     try:
-        net = get_model(args.model, **kwargs)
+        args.model = model_of(args, kwargs, sys.argv[1:] if argv is None else list(argv))
+        net = get_model(args.model)
         load_checkpoint(net, args.source)
     except (CheckpointMismatch, FileNotFoundError, ValueError) as exc:
         fail(str(exc))

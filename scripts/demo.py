@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from afflib.cliargs import int_range, make_parser, nonneg_int, positive_float, positive_int  # noqa: E402
+from afflib.modelspec import cifar_spec  # noqa: E402  (framework-free: the run's file-name form of the model)
 
 TARGET_ACCURACY = 0.91
 TARGET_SECONDS = 600
@@ -117,7 +118,7 @@ def main(argv=None) -> None:
          "--label-smoothing", "--no-wd", "--mode", "hybrid", "--save-dir", out, "--logging-dir", out,
          "--save-plot-dir", out, "--save-period", "0", "--log-interval", "100", *progress])
     train_seconds = time.time() - tic
-    name = f"cifar_{fusion}_resnet{6 * args.blocks + 2}" + ("" if args.channel_times == 4 else f"-c{args.channel_times}")
+    name = cifar_spec("resnet", fusion, args.blocks, args.channel_times, args.start_layer, 10, 1).tag()
     params = out / f"fashion-mnist-{name}-last.params"
     tic = time.time()
     report = run([py, REPO / "scripts" / "eval_cifar.py", *data, *net, "--params", params, "--cpus", args.cpus,

@@ -3,19 +3,25 @@
 
 Examples::
 
-    .venv/bin/python scripts/eval_cifar.py --dataset fashion-mnist --blocks 1 --channel-times 1 --params demo/best.params
+    .venv/bin/python scripts/eval_cifar.py --params runs/fmnist/fashion-mnist-cifar_aff_resnet8-c1-last.params
+    .venv/bin/python scripts/eval_cifar.py --dataset fashion-mnist --blocks 1 --channel-times 1 --params other/best.params
     .venv/bin/python scripts/eval_cifar.py --dataset cifar100 --coarse-labels --model-name cifar_aff_resnet32 --pretrained
 """
 import argparse
 import os
 import sys
 import time
+from typing import List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import afflib  # noqa: E402
+from afflib.modelspec import ModelSpec, cifar_flags  # noqa: E402
+from afflib.nn.fusion import canonical_fusion  # noqa: E402
+from afflib.runrecord import SMALL_IMAGE_DATASETS, flag_given, read_run_record, refuse_conflicts  # noqa: E402
 from afflib.train import evaluate, load_checked, resolve_dtype, select_contexts  # noqa: E402
-from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, small_image_source  # noqa: E402
+from afflib.train.cifar import (DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, registry_model,  # noqa: E402
+                                small_image_source)
 from afflib.train.logs import want_progress  # noqa: E402
 from afflib.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
@@ -27,7 +33,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="cifar10 / cifar100: the binary archive is downloaded (~160 MB) into --data-dir on first "
                         "use; fashion-mnist: the local IDX files, packed into --rec-dir")
     p.add_argument("--coarse-labels", action="store_true", help="CIFAR-100: the 20 superclasses")
-    p.add_argument("--params", type=str, default="", help=".params file to evaluate (or --pretrained)")
+    p.add_argument("--params", type=str, default="",
+                   help=".params file to evaluate; of a training run, it alone is enough (its run_config.json gives "
+                        "model and dataset)")
     p.add_argument("--pretrained", action="store_true", help="evaluate the released weights (needs --model-name)")
     p.add_argument("--model-name", type=str, default="", help="registry model (instead of --model/--blocks/...)")
     p.add_argument("--model", type=str, default="resnet", choices=("resnet", "resnext"), help="network family")
@@ -51,10 +59,33 @@ def parse_args(argv=None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def run_model(args: argparse.Namespace, argv: List[str]) -> Optional[ModelSpec]:
+    """The spec of the run ``--params`` comes from (``run_config.json`` beside it), its dataset set on ``args``;
+    a model or dataset flag given on the command line that contradicts the run is refused. None: no run record."""
+    record = read_run_record(args.params)
+    if record is None:
+        return None
+    if record.dataset not in SMALL_IMAGE_DATASETS:
+        raise ValueError(f"{args.params} is from a {record.dataset} run ({record.path}); use eval_imagenet.py")
+    recorded = cifar_flags(record.spec)
+    checks = [("--dataset", lambda: args.dataset, record.dataset),
+              ("--coarse-labels", lambda: args.coarse_labels, record.coarse_labels),
+              ("--model-name", lambda: ModelSpec.create(args.model_name, classes=record.classes,
+                                                        in_channels=record.in_channels).text(), record.spec.text()),
+              ("--askc-type", lambda: canonical_fusion(args.askc_type), recorded["--askc-type"])]
+    checks += [(flag, lambda flag=flag: getattr(args, flag[2:].replace("-", "_")), recorded.get(flag))
+               for flag in ("--model", "--blocks", "--channel-times", "--start-layer", "--deep-stem")]
+    refuse_conflicts(record, args.params, [(flag, value(), want) for flag, value, want in checks
+                                           if flag_given(argv, flag)])
+    args.dataset, args.coarse_labels = record.dataset, record.coarse_labels
+    return record.spec
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     if bool(args.params) == bool(args.pretrained):
         raise ValueError("give exactly one of --params FILE or --pretrained")
+    spec = run_model(args, sys.argv[1:] if argv is None else list(argv)) if args.params else None
     classes, channels = dataset_classes(args.dataset, args.coarse_labels)
     contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
     dtype = resolve_dtype(args.dtype, contexts)
@@ -64,11 +95,14 @@ def main(argv=None) -> None:
         net, name = afflib.get_model(args.model_name, pretrained=True, classes=classes), args.model_name
         net.collect_params().reset_ctx(contexts)
     else:
-        if args.model_name:
-            net, name = afflib.get_model(args.model_name, classes=classes, in_channels=channels), args.model_name
+        if spec is not None:
+            net = afflib.get_model(spec.text())
+        elif args.model_name:
+            net, spec = registry_model(args.model_name, classes, channels)
         else:
-            net, name = cifar_model(args.model, args.askc_type, args.blocks, args.channel_times, args.start_layer,
+            net, spec = cifar_model(args.model, args.askc_type, args.blocks, args.channel_times, args.start_layer,
                                     classes, channels, args.deep_stem)
+        name = spec.text()
         load_checked(net, args.params, ctx=contexts, model_name=name)
     if dtype != "float32":
         net.cast(dtype)

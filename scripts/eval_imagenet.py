@@ -10,12 +10,14 @@ import argparse
 import os
 import sys
 import time
+from typing import List
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import mxnet as mx  # noqa: E402
 
 import afflib  # noqa: E402
+from afflib.runrecord import RUN_CONFIG, checked_run_record, flag_given  # noqa: E402
 from afflib.train import evaluate, load_checked, resolve_dtype, select_contexts  # noqa: E402
 from afflib.train.logs import want_progress  # noqa: E402
 from afflib.cliargs import float_range, int_range, make_parser, nonneg_int, positive_int  # noqa: E402
@@ -24,8 +26,10 @@ from afflib.train.runner import exit_on_error  # noqa: E402
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = make_parser("Evaluate an AFF ImageNet model: top-1/top-5 error and images/s.")
-    p.add_argument("--model", type=str, required=True, help="registry model name, e.g. aff_resnet50")
-    p.add_argument("--params", type=str, default="", help=".params file to evaluate (or --pretrained)")
+    p.add_argument("--model", type=str, default=None, help="registry model name or printed spec, e.g. aff_resnet50; "
+                   "default: the run's (run_config.json beside --params)")
+    p.add_argument("--params", type=str, default="", help=".params file to evaluate; of a training run, it alone "
+                   "gives the model, classes and input size")
     p.add_argument("--pretrained", action="store_true", help="evaluate the released weights (model store)")
     p.add_argument("--classes", type=int_range(2), default=1000, help="classifier outputs")
     p.add_argument("--use-rec", action="store_true", help="read val RecordIO files instead of a val/ folder")
@@ -68,10 +72,28 @@ class SyntheticSource:
         return iter([self.batch] * self.count)
 
 
+def use_run_record(args: argparse.Namespace, argv: List[str]) -> None:
+    """Model, classes, input size and crop ratio from the run of ``--params`` (``run_config.json`` beside it)
+    where not given; a contradicting --model or --classes is refused. Without a record, --model is needed."""
+    given = args.classes if flag_given(argv, "--classes") else None
+    record = checked_run_record(args.params, argv, args.model, {}, given, None) if args.params else None
+    if record is None:
+        if not args.model:
+            raise ValueError(f"--model is needed: {args.params or 'no --params'} has no {RUN_CONFIG} beside it")
+        return
+    if record.dataset != "imagenet":
+        raise ValueError(f"{args.params} is from a {record.label_set} run ({record.path}); use eval_cifar.py")
+    args.model, args.classes = record.spec.text(), record.classes
+    for flag, key in (("--input-size", "input_size"), ("--crop-ratio", "crop_ratio")):
+        if not flag_given(argv, flag) and getattr(record, key):
+            setattr(args, key, getattr(record, key))
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.params and args.pretrained or not (args.params or args.pretrained or args.synthetic):
         raise ValueError("give one of --params FILE or --pretrained (--synthetic alone: random weights, speed only)")
+    use_run_record(args, sys.argv[1:] if argv is None else list(argv))
     contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
     dtype = resolve_dtype(args.dtype, contexts)
     batch_size = args.batch_size * len(contexts)

@@ -3,6 +3,7 @@
 
 Datasets: an ImageNet-style val/ folder, Fashion-MNIST IDX files, the CIFAR-10/100 binary test split.
 Examples:
+    .venv-torch/bin/python scripts/eval_torch.py --params runs/fmnist/fashion-mnist-cifar_aff_resnet8-c1-last.params
     .venv-torch/bin/python scripts/eval_torch.py --dataset cifar100 --model cifar_aff_resnet32 \
         --params aff32.pt --data-dir ~/data/cifar-100-binary
     .venv-torch/bin/python scripts/eval_torch.py --dataset imagenet --model aff_resnet50 \
@@ -20,6 +21,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from afflib.outputs import add_force_flag, exit_if_existing  # noqa: E402
 import torch  # noqa: E402
 
+from typing import Any, Dict, List  # noqa: E402
+
+from afflib.modelspec import ModelSpec  # noqa: E402
+from afflib.runrecord import RUN_CONFIG, checked_run_record, flag_given, refuse_conflicts  # noqa: E402
 from afflib_torch.convert import CheckpointMismatch, load_checkpoint  # noqa: E402
 from afflib_torch.data import (DATASETS, DataFormatError, array_batches, imagenet_batches,  # noqa: E402
                                imagenet_folder, load_cifar_test, load_fashion_mnist_test)
@@ -31,12 +36,16 @@ from afflib_torch.registry import get_model, model_arguments  # noqa: E402
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = make_parser(__doc__.split("\n")[0])
-    p.add_argument("--dataset", choices=sorted(DATASETS), required=True,
-                   help="test split to score (local files only: nothing is downloaded)")
-    p.add_argument("--model", required=True, help="registry name, e.g. aff_resnet50, cifar_aff_resnet32")
-    p.add_argument("--params", required=True, help="checkpoint: .params (MXNet), .pt/.pth or .safetensors")
+    p.add_argument("--dataset", choices=sorted(DATASETS), default=None,
+                   help="test split to score (local files only: nothing is downloaded); default: the run's "
+                        "(run_config.json)")
+    p.add_argument("--model", default=None, help="registry name or printed spec, e.g. aff_resnet50, "
+                   "cifar_aff_resnet8(channels=[16,16,32,64], in_channels=1, classes=10); default: the run's")
+    p.add_argument("--params", required=True, help="checkpoint: .params (MXNet), .pt/.pth or .safetensors; of a "
+                   "training run, it alone is enough (its run_config.json gives model and dataset)")
     p.add_argument("--classes", type=positive_int, default=None,
-                   help="classifier outputs (default: the dataset's; every released CIFAR file has 100)")
+                   help="classifier outputs (default: the dataset's, 20 with --coarse-labels; every released CIFAR "
+                        "file has 100)")
     p.add_argument("--in-channels", type=positive_int, default=None,
                    help="input channels (default: the dataset's, 1 for fashion-mnist)")
     p.add_argument("--model-kwargs", default=None, type=json_object,
@@ -86,19 +95,35 @@ def load_batches(args):
     return array_batches(images, labels, args.dataset, args.batch_size), len(images), ""
 
 
+def model_of(args: argparse.Namespace, kwargs: Dict[str, Any], argv: List[str]) -> str:
+    """The model spec to build: the run's (``run_config.json`` beside ``--params``; sets ``args.dataset``, refuses
+    contradicting flags), else that of ``--model``/``--model-kwargs``/``--dataset``/``--classes``/``--in-channels``."""
+    record = checked_run_record(args.params, argv, args.model, kwargs, args.classes, args.in_channels)
+    if record is not None:
+        refuse_conflicts(record, args.params, [pair for pair in (
+            ("--dataset", args.dataset, record.dataset), ("--coarse-labels", args.coarse_labels, record.coarse_labels))
+            if flag_given(argv, pair[0])])
+        args.dataset, args.coarse_labels = record.dataset, record.coarse_labels
+        return record.spec.text()
+    if not (args.model and args.dataset):
+        raise ValueError(f"--model and --dataset are needed: {args.params} has no {RUN_CONFIG} beside it")
+    _, _, _, channels, classes = DATASETS[args.dataset]
+    kwargs.setdefault("classes", args.classes or (20 if args.coarse_labels else classes))
+    if args.in_channels or channels != 3:
+        kwargs.setdefault("in_channels", args.in_channels or channels)
+    return ModelSpec.create(args.model, **kwargs).text()
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     exit_if_existing([args.json] if args.json else [], args.force)
     if args.threads:
         torch.set_num_threads(args.threads)
-    _, _, _, channels, classes = DATASETS[args.dataset]
     kwargs = json.loads(args.model_kwargs) if args.model_kwargs else {}
-    kwargs.setdefault("classes", args.classes or (20 if args.coarse_labels else classes))
-    if args.in_channels or channels != 3:
-        kwargs.setdefault("in_channels", args.in_channels or channels)
     try:
+        args.model = model_of(args, kwargs, sys.argv[1:] if argv is None else list(argv))
         run = RunConfig.create(args.device, args.channels_last, args.amp, args.compile)
-        net = load_checkpoint(get_model(args.model, **kwargs), args.params)
+        net = load_checkpoint(get_model(args.model), args.params)
         batches, total, note = load_batches(args)
     except (CheckpointMismatch, DataFormatError, FileNotFoundError, ValueError, RuntimeError) as exc:
         fail(str(exc))

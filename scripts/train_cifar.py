@@ -15,10 +15,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import mxnet as mx  # noqa: E402
 
-import afflib  # noqa: E402
 from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
                           select_contexts, setup_logging)
-from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, small_image_source  # noqa: E402
+from afflib.runrecord import spec_record  # noqa: E402
+from afflib.train.cifar import (DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, registry_model,  # noqa: E402
+                                small_image_source)
 from afflib.train.plot import plot_history  # noqa: E402
 from afflib.train.rundir import output_folder  # noqa: E402
 from afflib.distributed import DistSession  # noqa: E402
@@ -99,8 +100,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build_model(args, classes: int, channels: int):
+    """(network, model spec) of --model-name or of the original --model/--blocks/... flags."""
     if args.model_name:
-        return afflib.get_model(args.model_name, classes=classes, in_channels=channels), args.model_name
+        return registry_model(args.model_name, classes, channels)
     return cifar_model(args.model, args.askc_type, args.blocks, args.channel_times, args.start_layer, classes,
                        channels, args.deep_stem)
 
@@ -113,7 +115,8 @@ def main(argv=None) -> None:
         raise ValueError(f"--mode must be hybrid or imperative, got {args.mode!r}")
     classes, channels = dataset_classes(args.dataset, args.coarse_labels)
     contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
-    net, name = build_model(args, classes, channels)
+    net, spec = build_model(args, classes, channels)
+    name = spec.tag()                                   # in file names; spec.text() is what tools print and accept
     labels = "-coarse" if args.coarse_labels else ""
     folder = output_folder(args.save_dir, name, args.dataset + labels, args.resume_from)
     log_dir = folder if args.logging_dir is None else args.logging_dir
@@ -130,9 +133,9 @@ def main(argv=None) -> None:
         net.initialize()
         size = 28 if args.dataset == "fashion-mnist" else 32
         net.summary(mx.nd.zeros((1, channels, size, size)))
-        net, name = build_model(args, classes, channels)
+        net, spec = build_model(args, classes, channels)
     resume = find_resume_point(args.resume_from, "", args.resume_epoch) if args.resume_from else None
-    prepare_net(net, contexts, dtype, mx.init.Xavier(magnitude=2), resume, args.mode == "hybrid", name)
+    prepare_net(net, contexts, dtype, mx.init.Xavier(magnitude=2), resume, args.mode == "hybrid", spec.text())
     batch_size = args.batch_size * len(contexts)
     num_parts, part_index = dist.shard
     common = dict(batch_size=batch_size, data_dir=args.data_dir, rec_dir=args.rec_dir,
@@ -157,9 +160,10 @@ def main(argv=None) -> None:
     run_dir = start_outputs(log, dist, folder, args, name, args.resume_from, log_file, plot_file)
     history = run_training(net, name, args.dataset + labels, train, val, contexts, recipe, schedule, args, log,
                            folder, args.save_period, best_as_accuracy=True, kvstore=kvstore, resume=resume,
-                           epoch_line=cifar_line, run_dir=run_dir)
+                           epoch_line=cifar_line, run_dir=run_dir,
+                           model_spec=spec_record(spec, args.dataset, classes, channels, args.coarse_labels))
     if plot_file and history and dist.is_chief:
-        path = plot_history(history, plot_file, f"{name} on {args.dataset}{labels}")
+        path = plot_history(history, plot_file, f"{spec.text()} on {args.dataset}{labels}")
         log.info("training curves: %s", path)
     if history and history[-1]["val_top1_error"] is not None:
         log.info("final test accuracy: %.4f", 1 - history[-1]["val_top1_error"])

@@ -18,7 +18,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import mxnet as mx  # noqa: E402
 
 import afflib  # noqa: E402
+from afflib.modelspec import ModelSpec  # noqa: E402
 from afflib.nn.fusion import canonical_fusion  # noqa: E402
+from afflib.runrecord import spec_record  # noqa: E402
 from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
                           load_checked, select_contexts, setup_logging)
 from afflib.distributed import DistSession  # noqa: E402
@@ -176,18 +178,20 @@ def main(argv=None) -> None:
     dtype = resolve_dtype(args.dtype, contexts, log)
     seed_everything(args.seed)
     name, kwargs = model_from_flags(args)
+    spec = ModelSpec.create(name, **kwargs)
+    name = spec.tag()                                   # in file names; spec.text() is what tools print and accept
     folder = output_folder(args.save_dir, name, "imagenet", args.resume_params or None)
     log_file = os.path.join(folder, "train_imagenet.log") if args.logging_file is None else args.logging_file
     resume = None
     if args.resume_params:
         resume = find_resume_point(args.resume_params, args.resume_states, args.resume_epoch)
     pretrained = args.use_pretrained and resume is None
-    net = afflib.get_model(name, pretrained=pretrained, **kwargs)
+    net = afflib.get_model(spec.name, pretrained=pretrained, **spec.kwargs)
     if args.summary:
         net.initialize()
         net.summary(mx.nd.zeros((1, 3, args.input_size, args.input_size)))
-        net = afflib.get_model(name, pretrained=pretrained, **kwargs)
-    prepare_net(net, contexts, dtype, mx.init.MSRAPrelu(), resume, args.mode == "hybrid", name, pretrained)
+        net = afflib.get_model(spec.name, pretrained=pretrained, **spec.kwargs)
+    prepare_net(net, contexts, dtype, mx.init.MSRAPrelu(), resume, args.mode == "hybrid", spec.text(), pretrained)
     teacher = None
     if args.teacher:
         if args.teacher_params:
@@ -211,7 +215,8 @@ def main(argv=None) -> None:
     run_dir = start_outputs(log, dist, folder, args, name, args.resume_params or None, log_file, None)
     run_training(net, name, "imagenet", train, val, contexts, recipe, schedule, args, log, folder,
                  args.save_frequency, best_as_accuracy=False, kvstore=kvstore, resume=resume, teacher=teacher,
-                 temperature=args.temperature, hard_weight=args.hard_weight, run_dir=run_dir)
+                 temperature=args.temperature, hard_weight=args.hard_weight, run_dir=run_dir,
+                 model_spec=spec_record(spec, "imagenet", args.classes, 3))
 
 
 if __name__ == "__main__":

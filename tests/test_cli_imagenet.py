@@ -66,6 +66,11 @@ def test_eval_reproduces_best_validation(tiny_run):
     top1, top5 = validation(log)[epoch]
     assert f"validation: err-top1={top1} err-top5={top5}" in proc.stdout
     assert "images=48" in proc.stdout and "images/sec" in proc.stdout
+    # the run's checkpoint alone: model, classes and input size come from its run_config.json
+    proc = run_script("eval_imagenet.py", "--params", best, "--use-rec", "--rec-val", root / "rec" / "val.rec",
+                      "--rec-val-idx", root / "rec" / "val.idx", "--batch-size", "5", "--cpus", "2", "--no-progress")
+    assert f"validation: err-top1={top1} err-top5={top5}" in proc.stdout
+    assert "model=cifar_aff_resnet20(classes=4) " in proc.stdout
 
 
 @pytest.mark.slow
@@ -140,12 +145,17 @@ def test_original_gpu_command_line_fails_clearly_on_cpu(tmp_path):
 
 
 @pytest.mark.slow
-def test_eval_of_wrong_model_names_the_closest_one(tiny_run):
+def test_eval_of_wrong_model_names_the_closest_one(tiny_run, tmp_path):
     root, out, _ = tiny_run
     best = next(out.glob("*-best.params"))
-    proc = run_script("eval_imagenet.py", "--model", "cifar_add_resnet20", "--classes", "4", "--params", best,
+    proc = run_script("eval_imagenet.py", "--model", "cifar_add_resnet20", "--params", best, check=False)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: --model cifar_add_resnet20(classes=4) conflicts")
+    alone = tmp_path / best.name                                   # the weights without their run record
+    alone.write_bytes(best.read_bytes())
+    proc = run_script("eval_imagenet.py", "--model", "cifar_add_resnet20", "--classes", "4", "--params", alone,
                       "--use-rec", "--rec-val", root / "rec" / "val.rec", "--rec-val-idx", root / "rec" / "val.idx",
                       check=False)
     assert proc.returncode == 2 and "does not fit cifar_add_resnet20" in proc.stderr
     assert "unexpected in the file: features.2.0.attention" in proc.stderr
-    assert "closest registry model: cifar_aff_resnet20 (names and shapes fit" in proc.stderr
+    assert "what differs: fusion: file aff, model add" in proc.stderr
+    assert "closest registry model: cifar_aff_resnet20(classes=4) (names and shapes fit" in proc.stderr

@@ -105,12 +105,13 @@ def test_predict_with_the_params_of_a_training_run(tmp_path, capsys):
     from afflib.train.runner import run_config
     train_args = script("train_cifar").parse_args(["--dataset", "fashion-mnist", "--blocks", "1",
                                                    "--channel-times", "1"])
-    net, name = cifar_model("resnet", "ASKCFuse", 1, 1, 1, 10, 1)
+    net, spec = cifar_model("resnet", "ASKCFuse", 1, 1, 1, 10, 1)
+    name = spec.text()
     net.initialize(mx.init.Xavier())
     run = tmp_path / "run"
     run.mkdir()
     net.save_parameters(str(run / "best.params"))
-    (run / "run_config.json").write_text(json.dumps(run_config(train_args, [mx.cpu()], "float32", name),
+    (run / "run_config.json").write_text(json.dumps(run_config(train_args, [mx.cpu()], "float32", spec.tag()),
                                                     default=str))
     write_images(tmp_path / "images")
     predict = script("predict")

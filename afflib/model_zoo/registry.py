@@ -5,11 +5,11 @@ Every entry is a network class and a short dict of constructor arguments; keywor
 """
 from __future__ import annotations
 
-import difflib
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 from mxnet.gluon import HybridBlock
 
+from ..modelspec import entry, merge_args, parse_spec
 from ..specs import MODEL_SPECS
 from .networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
 
@@ -36,13 +36,11 @@ def get_model_list() -> List[str]:
 
 
 def model_spec(name: str) -> Tuple[Type[HybridBlock], Dict[str, Any]]:
-    """The class and default arguments of ``name``; a ValueError lists close matches if it is unknown."""
-    key = name.strip().lower()
-    if key not in MODELS:
-        close = difflib.get_close_matches(key, MODELS, n=5, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise ValueError(f"unknown model {name!r}.{hint} All models: afflib.get_model_list().")
-    return MODELS[key]
+    """The class and arguments of ``name`` (a registry name, a CIFAR depth or a spec text such as
+    ``cifar_aff_resnet8(channels=[16,16,32,64], in_channels=1, classes=10)``); a ValueError lists close matches."""
+    spec = parse_spec(name)
+    cls, defaults = entry(spec.name, MODELS, "afflib")
+    return cls, merge_args(defaults, spec, {})
 
 
 def get_model(name: str, pretrained: Any = False, root: Optional[str] = None, ctx: Any = None,
@@ -63,11 +61,11 @@ def get_model(name: str, pretrained: Any = False, root: Optional[str] = None, ct
     **kwargs
         Override the entry's constructor arguments.
     """
-    cls, defaults = model_spec(name)
-    args = dict(defaults)
-    args.update(kwargs)
+    spec = parse_spec(name)
+    cls, defaults = entry(spec.name, MODELS, "afflib")
+    args = merge_args(defaults, spec, kwargs)
     net = cls(**args)
     if pretrained:
         from .model_store import load_pretrained
-        load_pretrained(net, name.strip().lower(), pretrained, root=root, ctx=ctx, classes=args.get("classes"))
+        load_pretrained(net, spec.name, pretrained, root=root, ctx=ctx, classes=args.get("classes"))
     return net

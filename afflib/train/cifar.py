@@ -7,14 +7,14 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 from mxnet.gluon import HybridBlock
 
-from afflib.model_zoo import CIFARAFFResNet, CIFARAFFResNeXt
-from afflib.nn.fusion import canonical_fusion
+from afflib.model_zoo import get_model
+from afflib.modelspec import ModelSpec, cifar_spec
 
-__all__ = ["DATASETS", "dataset_classes", "cifar_model", "small_image_source", "DEFAULT_FMNIST_REC_DIR"]
+__all__ = ["DATASETS", "dataset_classes", "cifar_model", "registry_model", "small_image_source", "DEFAULT_FMNIST_REC_DIR"]
 
 DATASETS = {"cifar10": (10, 3), "cifar100": (100, 3), "fashion-mnist": (10, 1)}   # classes, channels
 DEFAULT_FMNIST_REC_DIR = "~/.mxnet/datasets/fashion-mnist/rec"
@@ -31,26 +31,21 @@ def dataset_classes(dataset: str, coarse_labels: bool = False) -> Tuple[int, int
 
 
 def cifar_model(model: str, askc_type: str, blocks: int, channel_times: int, start_layer: int, classes: int,
-                in_channels: int, deep_stem: bool = False) -> Tuple[HybridBlock, str]:
+                in_channels: int, deep_stem: bool = False) -> Tuple[HybridBlock, ModelSpec]:
     """The original CIFAR script's network: ``--model resnet|resnext --blocks B --channel-times C``.
 
     Widths are ``16*C`` (stem) and ``16*C, 32*C, 64*C`` (stages; x4 outputs for ResNeXt); the release used
-    C = 4. Returns the network and a name (``cifar_aff_resnet32``; ``-cN`` appended when C != 4).
+    C = 4. Returns the network and its spec (printed as ``cifar_aff_resnet8(channels=[16,16,32,64], ...)``,
+    which ``afflib.get_model`` accepts; ``spec.tag()`` is the short form in file names, ``cifar_aff_resnet8-c1``).
     """
-    fusion = canonical_fusion(askc_type)
-    if blocks < 1 or channel_times < 1:
-        raise ValueError(f"--blocks and --channel-times must be >= 1, got {blocks}, {channel_times}")
-    widths = [16 * channel_times, 16 * channel_times, 32 * channel_times, 64 * channel_times]
-    common: Dict[str, Any] = dict(fusion=fusion, layers=[blocks] * 3, channels=widths, start_layer=start_layer,
-                                  classes=classes, deep_stem=deep_stem, in_channels=in_channels)
-    if model == "resnet":
-        net, name = CIFARAFFResNet(**common), f"cifar_{fusion}_resnet{6 * blocks + 2}"
-    elif model == "resnext":
-        net, name = CIFARAFFResNeXt(cardinality=32, bottleneck_width=4, **common), \
-            f"cifar_{fusion}_resnext{9 * blocks + 2}_32x4d"
-    else:
-        raise ValueError(f"--model must be resnet or resnext, got {model!r} (or give --model-name)")
-    return net, name + ("" if channel_times == 4 else f"-c{channel_times}")
+    spec = cifar_spec(model, askc_type, blocks, channel_times, start_layer, classes, in_channels, deep_stem)
+    return get_model(spec.text()), spec
+
+
+def registry_model(name: str, classes: int, in_channels: int) -> Tuple[HybridBlock, ModelSpec]:
+    """``--model-name NAME`` (a registry name or a printed spec) for ``classes`` outputs and ``in_channels`` inputs."""
+    spec = ModelSpec.create(name, classes=classes, in_channels=in_channels)
+    return get_model(spec.text()), spec
 
 
 def small_image_source(dataset: str, train: bool, batch_size: int, data_dir: Optional[str], rec_dir: str,

@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any, Dict, List, Optional, Tuple
 
 import mxnet as mx
 from mxnet import gluon
 
 from afflib.checkpoint_record import verify_member
+from afflib.modelspec import ModelSpec
 
-__all__ = ["ParamsMismatchError", "check_params_fit", "closest_registry_model", "load_checked"]
+__all__ = ["ParamsMismatchError", "check_params_fit", "closest_registry_model", "differences", "structure",
+           "load_checked"]
 
 SHOWN = 5
 
@@ -52,38 +55,88 @@ def check_params_fit(net: gluon.Block, path: str) -> Dict[str, List[Any]]:
             "shape": shape}
 
 
-def closest_registry_model(path: str, classes: Optional[int] = None) -> Tuple[Optional[str], int, int]:
-    """The registry model whose parameter names fit ``path`` best: (name, name differences, shape differences).
+_STAGE_BLOCK = re.compile(r"^(.+?)\.(\d+)\.(?:resfwd|body|conv\d|bn\d|downsample|attention)\b")
 
-    Names decide (a model whose names all match is what the file was saved from, maybe with other widths or
-    classes); shape differences break ties.
-    """
-    from afflib.model_zoo.registry import MODELS, get_model
+
+def structure(arrays: Dict[str, Tuple[int, ...]]) -> Dict[str, Any]:
+    """What a network's arrays (names -> shapes, in network order) say about it: ``fusion`` (aff, iaff, add),
+    ``in_channels``, ``classes``, ``blocks`` and output ``widths`` per stage, ``fused stages`` (1-based)."""
+    convs = [(n, s) for n, s in arrays.items() if len(s) == 4 and n.endswith("weight")]
+    stages: Dict[str, Dict[str, Any]] = {}
+    for name, shape in arrays.items():
+        match = _STAGE_BLOCK.match(name)
+        if match:
+            stage = stages.setdefault(match.group(1), {"blocks": set(), "width": 0, "fused": False})
+            stage["blocks"].add(match.group(2))
+            if ".attention." in name:
+                stage["fused"] = True
+            elif len(shape) == 4:
+                stage["width"] = max(stage["width"], shape[0])
+    heads = [s for n, s in arrays.items() if n in ("fc.bias", "output.bias")]
+    names = " ".join(arrays)
+    return {"fusion": "iaff" if "_att2." in names else "aff" if ".attention." in names else "add",
+            "in_channels": convs[0][1][1] if convs else None, "classes": heads[0][0] if heads else None,
+            "blocks": [len(s["blocks"]) for s in stages.values()], "widths": [s["width"] for s in stages.values()],
+            "fused stages": [i for i, s in enumerate(stages.values(), 1) if s["fused"]],
+            "stem width": _stem_width(convs, stages)}
+
+
+def _stem_width(convs: List[Tuple[str, Tuple[int, ...]]], stages: Dict[str, Any]) -> Optional[int]:
+    stem = [s for n, s in convs if not _STAGE_BLOCK.match(n)]
+    return stem[-1][0] if stem and stages else None
+
+
+def differences(stored: Dict[str, Tuple[int, ...]], expected: Dict[str, Tuple[int, ...]]) -> List[str]:
+    """``key: file X, model Y`` for each of fusion, in_channels, classes, blocks, widths, fused stages that differ."""
+    got, want = structure(stored), structure(expected)
+    keys = ["fusion", "in_channels", "classes", "blocks", "widths"]
+    keys += ["fused stages"] if got["fusion"] == want["fusion"] else []      # else implied by the fusion
+    return [f"{key}: file {got[key]}, model {want[key]}" for key in keys if got[key] != want[key]]
+
+
+def _candidates(found: Dict[str, Any]) -> List[ModelSpec]:
+    """Registry models of the file's fusion and stage count (ImageNet 4, CIFAR 3), and CIFAR ones of its depth and
+    widths, with its classes and input channels."""
+    from afflib.model_zoo.registry import MODELS
+    fusion, blocks, stages = found["fusion"], found["blocks"], len(found["blocks"])
+    names = [n for n in sorted(MODELS) if n.split("_resne")[0] in (fusion, f"cifar_{fusion}")
+             and (n.startswith("cifar_") == (stages == 3))]
+    if stages == 3 and len(set(blocks)) == 1:
+        names += [f"cifar_{fusion}_resnet{6 * blocks[0] + 2}", f"cifar_{fusion}_resnext{9 * blocks[0] + 2}_32x4d"]
+    base = {k: found[k] for k in ("classes", "in_channels") if found[k]}
+    specs = []
+    for name in dict.fromkeys(names):
+        specs.append(ModelSpec.create(name, **base))
+        if name.startswith("cifar_") and found["stem width"] and stages == 3:
+            outs = found["widths"] if "resnext" not in name else [w // 4 for w in found["widths"]]
+            specs.append(ModelSpec.create(name, channels=[found["stem width"], *outs], **base))
+    return specs
+
+
+def closest_registry_model(path: str, exclude: Optional[Dict[str, Tuple[int, ...]]] = None
+                           ) -> Tuple[Optional[str], int, int]:
+    """The model spec (registry name + arguments) that fits ``path`` best, other than one with the arrays
+    ``exclude`` (the model in use): (spec text, name differences, shape differences). Only models of the file's
+    fusion and stage count are considered."""
+    from afflib.model_zoo.registry import get_model
     stored = _file_arrays(path)
     best: Tuple[Optional[str], int, int] = (None, 1 << 30, 1 << 30)
-    for name in sorted(MODELS):
-        kwargs = {"classes": classes} if classes else {}
+    for spec in _candidates(structure(stored)):
         try:
-            expected = _model_arrays(get_model(name, **kwargs))
-        except Exception:
+            expected = _model_arrays(get_model(spec.text()))
+        except Exception:  # a combination the family does not build
+            continue
+        if expected == exclude:
             continue
         names = len(set(stored) ^ set(expected))
         shapes = sum(1 for n in set(stored) & set(expected)
                      if len(stored[n]) != len(expected[n])
                      or any(e not in (0, s) for e, s in zip(expected[n], stored[n])))
         if (names, shapes) < best[1:]:
-            best = (name, names, shapes)
+            best = (spec.text(), names, shapes)
             if names == shapes == 0:
                 break
     return best
-
-
-def _classes_in_file(path: str) -> Optional[int]:
-    stored = _file_arrays(path)
-    for name in ("fc.bias", "output.bias"):
-        if name in stored:
-            return stored[name][0]
-    return None
 
 
 def load_checked(net: gluon.Block, path: str, ctx: Any = None, model_name: str = "the model",
@@ -104,16 +157,14 @@ def load_checked(net: gluon.Block, path: str, ctx: Any = None, model_name: str =
         if report["shape"]:
             shown = "; ".join(f"{n}: model {w}, file {g}" for n, w, g in report["shape"][:SHOWN])
             lines.append(f"  {len(report['shape'])} shape mismatches: {shown}")
+        what = differences(_file_arrays(path), _model_arrays(net))
+        if what:
+            lines.append(f"  what differs: {'; '.join(what)}")
         if suggest:
-            classes = _classes_in_file(path)
-            name, names, shapes = closest_registry_model(path, classes)
+            name, names, shapes = closest_registry_model(path, exclude=_model_arrays(net))
             if name is not None:
-                if names == 0:
-                    fit = "names and shapes fit" if shapes == 0 else \
-                        f"all names fit, {shapes} shapes differ: other widths or input channels"
-                else:
-                    fit = f"no registry model fits all names; closest: {names} names differ, {shapes} shapes"
-                lines.append(f"  closest registry model: {name} ({fit}"
-                             f"{'; file has classes=%d' % classes if classes else ''})")
+                fit = "names and shapes fit" if names == shapes == 0 else \
+                    f"closest: {names} names and {shapes} shapes differ"
+                lines.append(f"  closest registry model: {name} ({fit})")
         raise ParamsMismatchError("\n".join(lines))
     net.load_parameters(path, ctx=ctx, cast_dtype=True)

@@ -58,11 +58,16 @@ def seed_everything(seed: int) -> None:
     mx.random.seed(seed)
 
 
-def run_config(args: argparse.Namespace, contexts: Sequence[mx.Context], dtype: str, model_name: str) -> Dict[str, Any]:
-    """The run's configuration as written to ``run_config.json`` beside its outputs."""
-    return {"argv": sys.argv, "args": vars(args), "contexts": [str(c) for c in contexts], "dtype": dtype,
-            "model": model_name, "mxnet": mx.__version__, "python": platform.python_version(),
-            "host": platform.node()}
+def run_config(args: argparse.Namespace, contexts: Sequence[mx.Context], dtype: str, model_name: str,
+               model_spec: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """The run's configuration as written to ``run_config.json`` beside its outputs; ``model_spec``
+    (:func:`afflib.runrecord.spec_record`) lets every tool rebuild the network from the run's checkpoint alone."""
+    config = {"argv": sys.argv, "args": vars(args), "contexts": [str(c) for c in contexts], "dtype": dtype,
+              "model": model_name, "mxnet": mx.__version__, "python": platform.python_version(),
+              "host": platform.node()}
+    if model_spec is not None:
+        config["model_spec"] = model_spec
+    return config
 
 
 def prepare_net(net: gluon.HybridBlock, contexts: Sequence[mx.Context], dtype: str, init: mx.init.Initializer,
@@ -107,8 +112,12 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
                  resume: Optional[ResumePoint] = None, teacher: Optional[gluon.Block] = None,
                  temperature: float = 20.0, hard_weight: float = 0.5,
                  epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None,
-                 run_dir: Optional[RunDir] = None) -> List[Dict[str, Any]]:
+                 run_dir: Optional[RunDir] = None,
+                 model_spec: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
     """Trainer, loss, checkpoints and the loop for an initialised ``net``; returns the history.
+
+    ``model_name`` names the checkpoint files; ``model_spec`` (:func:`afflib.runrecord.spec_record`) is recorded
+    in ``run_config.json`` and logged.
 
     ``kvstore`` comes from :func:`afflib.train.make_kvstore`. In distributed mode (``dist_*``) the
     :class:`afflib.distributed.DistSession` of the run decides what differs: only worker 0 validates and writes
@@ -126,8 +135,10 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
     checkpoints = dist.checkpoint_manager(save_dir, tag, model_name, save_frequency, best_as_accuracy)
     checkpoints.remove_stale_temp(log)
     run_dir = run_dir or RunDir(save_dir)
-    checkpoints.write_config(dict(run_config(args, contexts, recipe.dtype, model_name),
+    checkpoints.write_config(dict(run_config(args, contexts, recipe.dtype, model_name, model_spec),
                                   **run_dir.config_extra(resume.params if resume else None)), run_dir.config_name)
+    if model_spec is not None:
+        log.info("model: %s", model_spec["text"])
     start = resume.start_epoch if resume is not None else 0
     if resume is not None:
         log.info("resuming %s from %s at epoch %d (learning rate %.6f)", model_name, resume.params, start,
