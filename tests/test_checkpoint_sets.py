@@ -17,8 +17,8 @@ import pytest
 from afflib.checkpoint_record import RecordMismatch, commit_set, read_record, verify_member, verify_set
 from afflib.fileio import atomic_write, remove_stale_temp
 from afflib.train.checkpoint import find_resume_point
-from cli_helpers import REPO, batch_lrs, run_script, script_env
-from test_cli_cifar import SMALL_NET, _write_idx
+from cli_helpers import REPO, batch_lrs, run_script, script_env, write_fashion_subset
+from test_cli_cifar import SMALL_NET
 
 MODEL = "cifar_aff_resnet8-c1"
 
@@ -118,16 +118,11 @@ def test_damaged_record_and_missing_member_are_named(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_fashion(tmp_path_factory):
     """512 training and 256 test images of the real Fashion-MNIST (IDX files)."""
-    fashion_mnist = pytest.importorskip("afflib.data.fashion_mnist")
+    pytest.importorskip("afflib.data.fashion_mnist")
     try:
-        parts = [fashion_mnist.load_fashion_mnist(None, train=t) for t in (True, False)]
+        return write_fashion_subset(tmp_path_factory.mktemp("fmnist-tiny"), 512, 256)
     except FileNotFoundError as err:
         pytest.skip(f"Fashion-MNIST is not installed: {err}")
-    root = tmp_path_factory.mktemp("fmnist-tiny")
-    for prefix, (images, labels), n in (("train", parts[0], 512), ("t10k", parts[1], 256)):
-        _write_idx(root / f"{prefix}-images-idx3-ubyte", images[:n])
-        _write_idx(root / f"{prefix}-labels-idx1-ubyte", labels[:n])
-    return root
 
 
 def _train(data, out, epochs, *extra, env=None):
