@@ -144,7 +144,19 @@ def _garble_payload(rec_path, idx_path, key):
         handle.write(np.random.RandomState(1).bytes(length - 24 - 8))
 
 
+def test_garbled_image_payload_is_caught_by_the_packers_digest_before_epoch_0(packed, rec, tmp_path):
+    """Headers intact, PNG bytes garbled: MXNet's decoder would only print 'libpng error' and train on; the SHA-256
+    in the digest record the packer wrote (train.json) names the file at start."""
+    assert (rec / "train.json").is_file() and (rec / "test.json").is_file()
+    _garble_payload(rec / "train.rec", rec / "train.idx", 128)
+    line = _assert_named_exit(_train(packed, rec, tmp_path / "out"), rec / "train.rec", tmp_path / "out")
+    assert "SHA-256 differs" in line and "--force" in line
+    proc = run_script("pack_fashion_mnist.py", "--data-dir", packed, "--out", rec, check=False)
+    assert "SHA-256 differs" in _assert_named_exit(proc, rec / "train.rec")
+
+
 def test_an_image_that_does_not_decode_is_named_by_the_dataset(rec):
+    (rec / "test.json").unlink()  # records packed before digests existed: the read-time check is what remains
     _garble_payload(rec / "test.rec", rec / "test.idx", 7)
     dataset = imagenet.RecordImageDataset(rec / "test.rec", rec / "test.idx")
     assert dataset[6][0].shape == (28, 28, 3)

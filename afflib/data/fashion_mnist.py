@@ -19,7 +19,7 @@ import mxnet as mx
 import numpy as np
 
 from .batches import RecordIterSource, shard_range
-from .records import RecordWriter, check_record_file, record_paths
+from .records import RecordWriter, check_record_file, record_digests, record_paths
 from .transforms import FASHION_MNIST_MEAN, FASHION_MNIST_STD  # (mean,), (std,) of the training pixels on 0-1
 
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DEFAULT_DIRS",
@@ -132,6 +132,9 @@ def pack_fashion_mnist(root: Optional[os.PathLike], out_dir: os.PathLike, force:
             result[_split_name(train)] = (final[".rec"], final[".idx"], len(keys))
             continue
         images, labels = load_fashion_mnist(root, train)
+        digests = final[".rec"].with_suffix(".json")
+        if digests.exists():  # the record of the pair being replaced
+            digests.unlink()
         with RecordWriter(partial[".rec"], partial[".idx"]) as writer:
             for index, (image, label) in enumerate(zip(images, labels)):
                 ok, png = cv2.imencode(".png", image)
@@ -139,6 +142,7 @@ def pack_fashion_mnist(root: Optional[os.PathLike], out_dir: os.PathLike, force:
                 writer.write(index, mx.recordio.pack(header, png.tobytes()))
         os.replace(partial[".rec"], final[".rec"])
         os.replace(partial[".idx"], final[".idx"])
+        record_digests(final[".rec"], final[".idx"])
         result[_split_name(train)] = (final[".rec"], final[".idx"], len(images))
     return result
 
