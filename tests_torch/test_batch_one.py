@@ -58,7 +58,7 @@ def mxnet_python() -> str:
                     "batch-1 comparison cannot run")
     probe = subprocess.run([python, "-c", "import mxnet"], capture_output=True, text=True)
     if probe.returncode != 0:
-        pytest.skip(f"{python} cannot import mxnet: {probe.stderr.strip().splitlines()[-1:]}")
+        pytest.skip(f"{python} cannot import mxnet: {(probe.stderr.strip().splitlines() or ['?'])[-1]}")
     return python
 
 
