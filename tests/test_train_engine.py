@@ -192,7 +192,7 @@ def _fit(tmp_path, epochs, lr=0.2, start=0, resume=None, contexts=None, mixup=Fa
 def test_fit_learns_on_two_cpu_contexts_and_resume_continues(tmp_path):
     history, net, val, schedule = _fit(tmp_path, 3, mixup=True)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    assert history[-1]["val_top1_error"] < 0.5            # chance is 0.75
+    assert history[-1]["val_top1_error"] < 0.5            # chance is 0.75; measured 0.00-0.08 over seeds 0-5
     # evaluation of the saved best params reproduces the logged number (pad rows of val dropped: 100 samples)
     result = evaluate(net, val, [mx.cpu(0)])
     assert result.samples == 100 and result.top1_error == pytest.approx(history[-1]["val_top1_error"])
