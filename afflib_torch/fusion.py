@@ -44,7 +44,10 @@ class BatchNorm2d(nn.BatchNorm2d):
         weight = self.weight if self.scale else None
         if not self.training:
             return F.batch_norm(x, self.running_mean, self.running_var, weight, self.bias, False, 0.0, self.eps)
-        if not (self.scale or self.center or x.requires_grad):
+        update = self.scale or self.center or x.requires_grad
+        if x.numel() == x.shape[1]:
+            return self._one_value_per_channel(x, weight, update)
+        if not update:
             return F.batch_norm(x, None, None, weight, self.bias, True, 0.0, self.eps)
         if self.num_batches_tracked is not None:
             self.num_batches_tracked.add_(1)
@@ -55,6 +58,23 @@ class BatchNorm2d(nn.BatchNorm2d):
         n = x.numel() // x.shape[1]
         with torch.no_grad():
             self.running_var.mul_((1.0 - self.momentum) / n).add_(blended, alpha=(n - 1) / n)
+        return out
+
+    def _one_value_per_channel(self, x: Tensor, weight: Optional[Tensor], update: bool) -> Tensor:
+        """Training mode with one value per channel (batch 1 over a 1x1 map, e.g. the global context), which
+        PyTorch's op refuses: as MXNet, the batch mean is that value and the variance 0, so the output is beta
+        (zero gradient to x and gamma) and the running statistics blend in that mean and variance 0."""
+        mean = x.mean((0, 2, 3), keepdim=True)
+        out = (x - mean) * (1.0 / self.eps ** 0.5)
+        if weight is not None:
+            out = out * weight.view(1, -1, 1, 1)
+        out = out + self.bias.view(1, -1, 1, 1)
+        if update:
+            with torch.no_grad():
+                self.running_mean.lerp_(mean.detach().flatten().to(self.running_mean.dtype), self.momentum)
+                self.running_var.mul_(1.0 - self.momentum)
+                if self.num_batches_tracked is not None:
+                    self.num_batches_tracked.add_(1)
         return out
 
 
@@ -122,6 +142,11 @@ def local_context(branch: nn.Sequential, x: Tensor, glob: Optional[Tensor] = Non
     The global context ``glob`` (N, C, 1, 1), if given, is added as a per-sample bias of the same product.
     """
     conv1, bn1, _, conv2, bn2 = branch
+    if bn2.training and x.numel() == x.shape[1]:
+        # One value per channel (batch 1, 1x1 map): BN2 outputs beta. The folding would only cancel W h - W h,
+        # which leaves float32 noise in gradients that MXNet, like the plain modules, makes exactly zero.
+        out = branch(x)
+        return out if glob is None else out + glob
     hidden = F.relu(bn1(_conv1x1(x, conv1.weight, conv1.bias)))
     with torch.autocast(hidden.device.type, enabled=False):  # statistics and folding in float32 under AMP
         if bn2.training:

@@ -25,7 +25,9 @@ def fashion_subset(tmp_path_factory):
 def test_fashion_mnist_short_run_learns_and_eval_agrees(fashion_subset, tmp_path):
     out = tmp_path / "out"
     common = ["--dataset", "fashion-mnist", "--data-dir", fashion_subset, "--rec-dir", tmp_path / "rec"]
-    proc = run_script("train_cifar.py", *common, *SMALL_NET, "--batch-size", "32", "--cpus", "2", "--num-epochs", "2",
+    # --batch-size 16 per CPU context (32 per step, 94 steps an epoch): at 32 (47 steps) the final accuracy
+    # over seeds 0-7 spread from 0.398 to 0.702 (mean 0.608); at 16 seeds 0-6 gave 0.702-0.733 (mean 0.719).
+    proc = run_script("train_cifar.py", *common, *SMALL_NET, "--batch-size", "16", "--cpus", "2", "--num-epochs", "2",
                       "--lr", "0.2", "--cosine", "--warmup-epochs", "1", "--label-smoothing", "--no-wd",
                       "--save-dir", out, "--logging-dir", out, "--save-plot-dir", out, "--save-period", "1",
                       "--no-progress", "--log-interval", "20")
@@ -34,7 +36,7 @@ def test_fashion_mnist_short_run_learns_and_eval_agrees(fashion_subset, tmp_path
                        proc.stdout, flags=re.M)
     assert [l[0] for l in lines] == ["0", "1"]
     accuracy = float(lines[-1][2])
-    assert accuracy > 0.6                                    # chance: 0.1
+    assert accuracy > 0.6                                    # chance: 0.1; measured 0.702-0.733 (see above)
     assert float(lines[1][3]) < float(lines[0][3])           # training loss falls
     png = out / "fashion-mnist-cifar_aff_resnet8-c1.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -48,7 +50,7 @@ def test_fashion_mnist_short_run_learns_and_eval_agrees(fashion_subset, tmp_path
     # a NaN loss stops the run, names epoch and batch, and leaves the last good checkpoint alone
     last = out / "fashion-mnist-cifar_aff_resnet8-c1-last.params"
     before = last.read_bytes()
-    proc = run_script("train_cifar.py", *common, *SMALL_NET, "--batch-size", "32", "--num-epochs", "3", "--lr", "1e30",
+    proc = run_script("train_cifar.py", *common, *SMALL_NET, "--batch-size", "16", "--num-epochs", "3", "--lr", "1e30",
                       "--resume-from", last, "--save-dir", out, "--logging-dir", "", "--save-plot-dir", "",
                       "--no-progress", "--allow-recipe-change", check=False)     # a resume with another recipe
     assert proc.returncode == 3 and re.search(r"loss is (NaN|infinite) at epoch 2 batch \d+", proc.stderr)

@@ -47,6 +47,8 @@ def test_three_epochs_log_formats_and_learning(tiny_run):
     assert len(batch_lrs(log, 0)) == 3 and len(batch_lrs(log, 1)) == 3      # 192 images / 16 per batch
     assert "[Epoch 1] training: loss=" in log and "[Epoch 1] speed: " in log
     history = json.loads((out / "history.json").read_text())["epochs"]
+    # measured over --seed 0-4: the loss falls by 0.32-0.48 over the 3 epochs; the best validation error is
+    # 0.10-0.42 (mean 0.25)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     val = validation(log)
     assert min(float(v[0]) for v in val.values()) < 0.6                      # chance: 0.75

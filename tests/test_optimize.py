@@ -43,7 +43,12 @@ def test_fused_copy_matches_and_leaves_the_original_alone(name):
 
 
 def _separable_batches(rng, count, batch=32):
-    """Images whose class (0-3) is the brightest quadrant: learnable in a few dozen steps."""
+    """Images whose class (0-3) is the brightest quadrant: learnable in a few dozen steps.
+
+    Centred to mean 0, std 1: the CIFAR networks' input BatchNorm(scale=False, center=False) never updates its
+    running statistics (as in MXNet), so inference sees the raw input. Uncentred (mean 0.375, std 0.71), the
+    trained float32 network's accuracy over seeds 0-7 spread from 0.51 to 1.0; centred it was 1.0 for all 8.
+    """
     out = []
     for _ in range(count):
         labels = rng.randint(0, 4, batch)
@@ -51,12 +56,13 @@ def _separable_batches(rng, count, batch=32):
         for i, label in enumerate(labels):
             r, c = divmod(label, 2)
             images[i, :, r * 8:(r + 1) * 8, c * 8:(c + 1) * 8] += 1.5
-        out.append((mx.nd.array(images), mx.nd.array(labels)))
+        out.append((mx.nd.array((images - 0.375) / 0.71), mx.nd.array(labels)))
     return out
 
 
 def test_int8_copy_agrees_on_top1_after_training():
     rng = np.random.RandomState(0)
+    mx.random.seed(0)  # the initialisation, whatever ran before in this process
     net = afflib.get_model("cifar_aff_resnet20", layers=[1, 1, 1], channels=[8, 8, 16, 32], classes=4)
     net.initialize(mx.init.Xavier(magnitude=2))
     net.hybridize(static_alloc=True, static_shape=True)
@@ -75,6 +81,7 @@ def test_int8_copy_agrees_on_top1_after_training():
     fp32 = np.concatenate([net(d).asnumpy().argmax(1) for d, _ in test])
     int8 = np.concatenate([quantized(d).asnumpy().argmax(1) for d, _ in test])
     labels = np.concatenate([l.asnumpy() for _, l in test])
+    # measured over seeds 0-7: float32 accuracy 1.0 (all), int8/float32 agreement 0.977-1.0 (mean 0.995)
     assert (fp32 == labels).mean() >= 0.9, "the float32 network did not learn the toy task"
     assert (int8 == fp32).mean() >= 0.95
 

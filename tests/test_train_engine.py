@@ -192,7 +192,7 @@ def _fit(tmp_path, epochs, lr=0.2, start=0, resume=None, contexts=None, mixup=Fa
 def test_fit_learns_on_two_cpu_contexts_and_resume_continues(tmp_path):
     history, net, val, schedule = _fit(tmp_path, 3, mixup=True)
     assert history[-1]["train_loss"] < history[0]["train_loss"]
-    assert history[-1]["val_top1_error"] < 0.5            # chance is 0.75
+    assert history[-1]["val_top1_error"] < 0.5            # chance is 0.75; measured 0.00-0.08 over seeds 0-5
     # evaluation of the saved best params reproduces the logged number (pad rows of val dropped: 100 samples)
     result = evaluate(net, val, [mx.cpu(0)])
     assert result.samples == 100 and result.top1_error == pytest.approx(history[-1]["val_top1_error"])
@@ -219,6 +219,7 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
 
 def test_fit_with_teacher_distillation_learns(tmp_path):
     from afflib.train.losses import make_loss
+    mx.random.seed(0)  # the initialisations, whatever ran before in this process
     contexts = [mx.cpu(0)]
     x, y = quadrant_images(256)
     vx, vy = quadrant_images(100, seed=1)
@@ -228,8 +229,10 @@ def test_fit_with_teacher_distillation_learns(tmp_path):
     net.initialize(mx.init.Xavier(), ctx=contexts)
     train = ArraySource(x, y, 32, True)
     trainer = make_trainer(net, lr=0.2)
+    # 4 epochs: after 2, the validation error over seeds 0-7 spread from 0.00 to 0.70 (mean 0.33); after 4,
+    # from 0.00 to 0.27 (mean 0.12)
     history = fit(net, trainer, train, ArraySource(vx, vy, 50, False), contexts,
-                  LRSchedule("cosine", 0.2, 2, len(train)), Recipe(num_epochs=2, classes=4, log_interval=0),
+                  LRSchedule("cosine", 0.2, 4, len(train)), Recipe(num_epochs=4, classes=4, log_interval=0),
                   make_loss(True, temperature=2.0, hard_weight=0.7), CheckpointManager("", "toy", "tiny"),
                   logging.getLogger("engine-test"), teacher=teacher)
     assert isinstance(make_loss(True), DistillationLoss)

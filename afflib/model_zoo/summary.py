@@ -5,12 +5,13 @@ MACs count convolutions and dense layers (the convention behind "4.1 GFLOPs" for
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Iterator, List, Sequence, Tuple
 
 import mxnet as mx
 import numpy as np
-from mxnet.gluon import Block, nn
+from mxnet.gluon import Block, HybridBlock, nn
 
 __all__ = ["LayerRow", "Summary", "summarize", "format_summary", "count_parameters"]
 
@@ -64,8 +65,26 @@ def _macs(block: Block, inputs, output) -> int:
     return 0
 
 
+@contextmanager
+def _imperative(net: Block) -> Iterator[None]:
+    """Run ``net`` imperatively inside the block, hybridized or not, so that every child's forward hook fires
+    on NDArrays (a hybridized block calls its children with Symbols, or not at all once its graph is cached).
+    Each block's hybridization flag is restored afterwards; a cached graph stays valid and is kept."""
+    blocks = [net] + [block for _, block in _block_paths(net).values()]
+    saved = [(block, block._active) for block in blocks if isinstance(block, HybridBlock)]
+    for block, _ in saved:
+        block._active = False
+    try:
+        yield
+    finally:
+        for block, active in saved:
+            block._active = active
+
+
 def summarize(net: Block, input_shape: Sequence[int]) -> Summary:
-    """Run one imperative forward pass of a zero batch of ``input_shape`` and collect per-leaf statistics."""
+    """Run one imperative forward pass of a zero batch of ``input_shape`` and collect per-leaf statistics.
+
+    A hybridized network is summarised as its imperative twin (same table) and stays hybridized."""
     blocks = _block_paths(net)
     records: Dict[int, LayerRow] = {}
     order: List[int] = []
@@ -85,7 +104,8 @@ def summarize(net: Block, input_shape: Sequence[int]) -> Summary:
     try:
         if any(p._data is None and p._deferred_init for p in net.collect_params().values()):
             raise RuntimeError("initialise the network before summarising it")
-        net(mx.nd.zeros(tuple(input_shape)))
+        with _imperative(net):
+            net(mx.nd.zeros(tuple(input_shape)))
     finally:
         for handle in handles:
             handle.detach()
