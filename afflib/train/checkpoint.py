@@ -21,6 +21,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+import mxnet as mx
 from mxnet import gluon
 
 from afflib.checkpoint_record import RecordMismatch, commit_set, read_record, verify_set
@@ -183,6 +184,10 @@ class CheckpointManager:
 
     def save(self, stem: str, net: gluon.Block, trainer: Optional[gluon.Trainer], record: Dict[str, Any]) -> str:
         """Commit the set ``stem`` (``.params``, ``.states``, then the ``.json`` record); returns the params path."""
+        # Wait for every pending operation first: in a hybridized (static_alloc) network the BatchNorm running
+        # statistics of the last backward pass are written without a dependency that save_parameters' copies wait
+        # for, so a save right after training (the -last set, before validation) stored stale statistics.
+        mx.nd.waitall()
         writers = self.members(net, trainer)
         names = {ext: os.path.basename(stem + ext) for ext, _ in writers}
         commit_set(stem, writers, dict(record, model=self.model_name, params=names[".params"],
