@@ -4,39 +4,23 @@ Framework-free (numpy only), so the PyTorch suite can train it with the MXNet en
 """
 from __future__ import annotations
 
-import gzip
 import re
-import struct
 import subprocess
 from pathlib import Path
 from typing import Optional, Tuple
 
-import numpy as np
-
 from cli_helpers import REPO, script_env
+from cli_helpers import write_fashion_subset as write_subset
 
-FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 TINY_NET = ["--model", "resnet", "--askc-type", "ASKCFuse", "--blocks", "1", "--channel-times", "1"]
 
 
-def _read_idx(path: Path) -> np.ndarray:
-    raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
-    dims = struct.unpack(f">{raw[3]}I", raw[4:4 + 4 * raw[3]])
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * raw[3]).reshape(dims)
-
-
 def write_fashion_subset(root: Path, n_train: int, n_test: int) -> Optional[Path]:
-    """The first images of the real Fashion-MNIST splits as plain IDX files in ``root``; None if not installed."""
-    root.mkdir(parents=True, exist_ok=True)
-    for prefix, n in (("train", n_train), ("t10k", n_test)):
-        for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
-            source = FASHION_MNIST / f"{prefix}-{kind}.gz"
-            if not source.is_file():
-                return None
-            array = _read_idx(source)[:n]
-            header = struct.pack(">BBBB", 0, 0, 0x08, array.ndim) + b"".join(struct.pack(">I", d) for d in array.shape)
-            (root / f"{prefix}-{kind}").write_bytes(header + array.tobytes())
-    return root
+    """:func:`cli_helpers.write_fashion_subset`, or None if Fashion-MNIST is not installed."""
+    try:
+        return write_subset(root, n_train, n_test)
+    except FileNotFoundError:
+        return None
 
 
 def train_tiny_run(python: str, data_dir: Path, out: Path) -> Tuple[Path, float]:

@@ -88,7 +88,7 @@ def test_run_prints_one_name_that_every_tool_accepts(tiny_run, tmp_path):
 
 def test_predict_with_params_alone_agrees_with_the_training_log(tiny_run, tmp_path):
     from PIL import Image
-    from fashion_run import _read_idx
+    from cli_helpers import read_idx as _read_idx
     params, accuracy, data, _ = tiny_run
     images, labels = _read_idx(data / "t10k-images-idx3-ubyte"), _read_idx(data / "t10k-labels-idx1-ubyte")
     for i, (image, label) in enumerate(zip(images, labels)):
