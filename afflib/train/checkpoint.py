@@ -142,8 +142,8 @@ class CheckpointManager:
         self.best_error = float("inf")
         self.best_path: Optional[str] = None
         self.last_good: Optional[str] = None
-        if save_dir:
-            os.makedirs(save_dir, exist_ok=True)
+        # the folder is made by the first write (the run's claim, or a save): in a dist_* job the other ranks, which
+        # write nothing, must not leave empty default folders behind
 
     def _path(self, name: str) -> str:
         return os.path.join(self.save_dir, name)
