@@ -113,6 +113,14 @@ def test_resume_refuses_a_changed_recipe_unless_allowed(finished_run, data, tmp_
     assert [e["epoch"] for e in json.loads((run / "history.json").read_text())["epochs"]] == [0, 1]
     log = (run / LOG).read_text()
     assert log.count("Namespace(") == 2 and "resume changes the recipe: --lr 0.1 -> 0.05" in log
+    # the changed recipe is now the run's: a later resume compares with it (the newest run_config.resume-N.json)
+    proc = run_script("train_cifar.py", *data, "--num-epochs", "2", "--lr", "0.1", "--resume-from", run / LAST,
+                      check=False)
+    assert proc.returncode == 2 and (f"recipe of {run / 'run_config.resume-1.json'}: --lr 0.05 -> 0.1"
+                                     in proc.stderr.strip().splitlines()[-1])
+    run_script("train_cifar.py", *data, "--num-epochs", "3", "--lr", "0.05", "--resume-from", run / LAST,
+               "--allow-recipe-change")
+    assert json.loads((run / "run_config.resume-2.json").read_text())["recipe_changes"] == {"num_epochs": [2, 3]}
 
 
 def test_nan_loss_stop_is_in_the_log_file(data, tmp_path):

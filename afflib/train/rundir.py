@@ -124,6 +124,14 @@ def _next_resume_config(folder: str) -> str:
     return f"run_config.resume-{n}.json"
 
 
+def _current_config(folder: str) -> str:
+    """The run configuration in force in ``folder``: its newest ``run_config.resume-N.json`` (a resume that was
+    allowed to change the recipe), else ``run_config.json``."""
+    newest = _next_resume_config(folder)
+    n = int(newest[len("run_config.resume-"):-len(".json")]) - 1
+    return os.path.join(folder, f"run_config.resume-{n}.json" if n else CONFIG_NAME)
+
+
 def claim_run_dir(folder: str, args: Dict[str, Any], model: str, resume_params: Optional[str] = None,
                   other_outputs: Sequence[Optional[str]] = (), overwrite: bool = False,
                   allow_recipe_change: bool = False) -> RunDir:
@@ -135,7 +143,7 @@ def claim_run_dir(folder: str, args: Dict[str, Any], model: str, resume_params: 
     in_place = bool(resume_params) and bool(folder) and _same_folder(os.path.dirname(resume_params), folder)
     changes: Dict[str, Tuple[Any, Any]] = {}
     if resume_params:
-        source = os.path.join(os.path.dirname(resume_params) or ".", CONFIG_NAME)
+        source = _current_config(os.path.dirname(resume_params) or ".")
         config = _read_config(source)
         if config is not None:
             changes = recipe_changes(config["args"], args, config.get("model"), model)
