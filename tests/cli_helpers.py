@@ -74,6 +74,16 @@ def write_fashion_subset(root: Path, train_images: int, test_images: int) -> Pat
     return root
 
 
+def fashion_subset_or_skip(tmp_path_factory, name: str, train_images: int, test_images: int) -> Path:
+    """:func:`write_fashion_subset` into a fresh temp folder for a module fixture; skips the tests (with the reason)
+    where Fashion-MNIST is not installed."""
+    import pytest
+    try:
+        return write_fashion_subset(tmp_path_factory.mktemp(name), train_images, test_images)
+    except FileNotFoundError as err:
+        pytest.skip(f"Fashion-MNIST is not installed: {err}")
+
+
 def batch_lrs(log_text: str, epoch: int) -> List[str]:
     """The lr= values of the ``Epoch[epoch] Batch [i]`` lines, as printed."""
     return re.findall(r"^Epoch\[%d\] Batch \[\d+\]\tSpeed: [\d.]+ samples/sec\tloss=[\d.]+\tlr=([\d.]+)$" % epoch,

@@ -17,7 +17,7 @@ import pytest
 from afflib.checkpoint_record import RecordMismatch, commit_set, read_record, verify_member, verify_set
 from afflib.fileio import atomic_write, remove_stale_temp
 from afflib.train.checkpoint import find_resume_point
-from cli_helpers import REPO, batch_lrs, run_script, script_env, write_fashion_subset
+from cli_helpers import REPO, batch_lrs, fashion_subset_or_skip, run_script, script_env
 from test_cli_cifar import SMALL_NET
 
 MODEL = "cifar_aff_resnet8-c1"
@@ -118,11 +118,7 @@ def test_damaged_record_and_missing_member_are_named(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_fashion(tmp_path_factory):
     """512 training and 256 test images of the real Fashion-MNIST (IDX files)."""
-    pytest.importorskip("afflib.data.fashion_mnist")
-    try:
-        return write_fashion_subset(tmp_path_factory.mktemp("fmnist-tiny"), 512, 256)
-    except FileNotFoundError as err:
-        pytest.skip(f"Fashion-MNIST is not installed: {err}")
+    return fashion_subset_or_skip(tmp_path_factory, "fmnist-tiny", 512, 256)
 
 
 def _train(data, out, epochs, *extra, env=None):

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from cli_helpers import run_script, write_fashion_subset
+from cli_helpers import fashion_subset_or_skip, run_script
 
 SMALL_NET = ["--model", "resnet", "--askc-type", "ASKCFuse", "--blocks", "1", "--channel-times", "1"]
 
@@ -14,11 +14,7 @@ SMALL_NET = ["--model", "resnet", "--askc-type", "ASKCFuse", "--blocks", "1", "-
 @pytest.fixture(scope="module")
 def fashion_subset(tmp_path_factory):
     """The first 3,000 training and 1,000 test images of the real Fashion-MNIST, as IDX files in a temp folder."""
-    pytest.importorskip("afflib.data.fashion_mnist")
-    try:
-        return write_fashion_subset(tmp_path_factory.mktemp("fmnist"), 3000, 1000)
-    except FileNotFoundError as err:
-        pytest.skip(f"Fashion-MNIST is not installed: {err}")
+    return fashion_subset_or_skip(tmp_path_factory, "fmnist", 3000, 1000)
 
 
 @pytest.mark.slow

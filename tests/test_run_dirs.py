@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cli_helpers import run_script, run_script_until, write_fashion_subset
+from cli_helpers import fashion_subset_or_skip, run_script, run_script_until
 
 NET = ["--model", "resnet", "--askc-type", "ASKCFuse", "--blocks", "1", "--channel-times", "1"]
 NAME = "cifar_aff_resnet8-c1"
@@ -19,11 +19,7 @@ LOG = f"train_fashion-mnist-{NAME}.log"
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     """640 training and 256 test images of the real Fashion-MNIST as IDX files, and a records folder."""
-    pytest.importorskip("afflib.data.fashion_mnist")
-    try:
-        root = write_fashion_subset(tmp_path_factory.mktemp("fmnist_small"), 640, 256)
-    except FileNotFoundError as err:
-        pytest.skip(f"Fashion-MNIST is not installed: {err}")
+    root = fashion_subset_or_skip(tmp_path_factory, "fmnist_small", 640, 256)
     return ["--dataset", "fashion-mnist", "--data-dir", root, "--rec-dir", root / "rec", *NET, "--batch-size", "64",
             "-j", "0", "--no-progress"]
 
