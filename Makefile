@@ -22,16 +22,17 @@ FUSION ?= aff
 demo: $(STAMP)
 	$(PY) scripts/demo.py --fusion $(FUSION)
 
-# Both suites: MXNet (tests/) and the PyTorch twin in its own environment (tests_torch/).
+# Both suites: MXNet (tests/) and the PyTorch twin in its own environment (tests_torch/); the framework-free
+# core's tests (tests_core/) run in both.
 test: $(STAMP) $(TORCH_STAMP)
-	$(PY) -m pytest -q tests
-	$(TORCH_PY) -m pytest -q tests_torch
+	$(PY) -m pytest -q tests tests_core
+	$(TORCH_PY) -m pytest -q tests_torch tests_core
 
 
 # Both suites without the tests marked slow (minutes of training); `make test` runs everything.
 test-fast: $(STAMP) $(TORCH_STAMP)
-	$(PY) -m pytest -q -m "not slow" tests
-	$(TORCH_PY) -m pytest -q -m "not slow" tests_torch
+	$(PY) -m pytest -q -m "not slow" tests tests_core
+	$(TORCH_PY) -m pytest -q -m "not slow" tests_torch tests_core
 
 $(TORCH_STAMP): requirements-torch.txt
 	$(PYTHON) -m venv $(TORCH_VENV)
@@ -41,7 +42,7 @@ $(TORCH_STAMP): requirements-torch.txt
 venv-torch: $(TORCH_STAMP)
 
 test-torch: $(TORCH_STAMP)
-	$(TORCH_PY) -m pytest -q tests_torch
+	$(TORCH_PY) -m pytest -q tests_torch tests_core
 
 clean-venv:
 	rm -rf $(VENV) $(TORCH_VENV)

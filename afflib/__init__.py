@@ -1,7 +1,7 @@
 """afflib: Attentional Feature Fusion (Dai et al., WACV 2021) for MXNet Gluon.
 
 ``afflib.get_model`` / ``afflib.get_model_list`` import MXNet on first use, so that the framework-free
-``afflib.specs`` can be imported by the PyTorch twin (``afflib_torch``) in an environment without MXNet.
+``afflib.core.specs`` can be imported by the PyTorch twin (``afflib_torch``) in an environment without MXNet.
 """
 from typing import Any
 

@@ -1,7 +1,7 @@
 """afflib's networks in PyTorch: exact twins of the MXNet AFF networks and conversion of MXNet checkpoints.
 
-``afflib_torch.params_io`` (the MXNet ``.params`` reader/writer) needs only NumPy; everything else needs
-torch, imported on first use so that ``import afflib_torch.params_io`` works in the MXNet environment.
+``afflib.core.params_io`` (the MXNet ``.params`` reader/writer) needs only NumPy; everything else needs
+torch, imported on first use so that ``import afflib.core.params_io`` works in the MXNet environment.
 """
 from __future__ import annotations
 
@@ -18,13 +18,14 @@ _LAZY = {
     "set_fused_blend": "fusion",
     "AFFResNet": "networks", "AFFResNeXt": "networks", "CIFARAFFResNet": "networks", "CIFARAFFResNeXt": "networks",
     "load_checkpoint": "convert", "save_checkpoint": "convert",
-    "load_params": "params_io", "save_params": "params_io",
+    "load_params": "afflib.core.params_io", "save_params": "afflib.core.params_io",
 }
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        module = _LAZY[name]
+        return getattr(importlib.import_module(module if "." in module else f".{module}", __name__), name)
     raise AttributeError(f"module 'afflib_torch' has no attribute {name!r}")
 
 

@@ -17,10 +17,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from afflib.checkpoint_record import add_member, verify_member
-from afflib.fileio import atomic_write
+from afflib.core.checkpoint_record import add_member, verify_member
+from afflib.core.fileio import atomic_write
 
-from .params_io import load_params, save_params
+from afflib.core.params_io import load_params, save_params
 
 __all__ = ["CheckpointMismatch", "name_map", "state_dict_from_mxnet", "mxnet_arrays_from_model",
            "load_checkpoint", "save_checkpoint", "read_checkpoint"]
@@ -162,7 +162,7 @@ def load_checkpoint(model: nn.Module, path: PathLike) -> nn.Module:
 
 def save_checkpoint(model: nn.Module, path: PathLike, dtype: str = "float32") -> None:
     """Write ``model``'s parameters atomically as MXNet ``.params``, ``.pt``/``.pth`` or ``.safetensors``, and
-    their size and SHA-256 in the checkpoint record beside it (see :func:`afflib.checkpoint_record.add_member`)."""
+    their size and SHA-256 in the checkpoint record beside it (see :func:`afflib.core.checkpoint_record.add_member`)."""
     _save_file(model, Path(path), dtype)
     add_member(path)
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from afflib.specs import FUSION_ALIASES, RELEASE_NAMES, canonical_fusion
+from afflib.core.specs import FUSION_ALIASES, RELEASE_NAMES, canonical_fusion
 
 __all__ = ["BatchNorm2d", "GlobalMean", "MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "RELEASE_NAMES",
            "attention_blend", "local_context", "canonical_fusion", "get_fusion", "set_fused_blend"]

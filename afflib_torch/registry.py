@@ -11,9 +11,9 @@ from typing import Any, Dict, List, Optional, Tuple, Type, Union
 
 from torch import nn
 
-from afflib.cliargs import check_keys
-from afflib.modelspec import entry, merge_args, parse_spec
-from afflib.specs import MODEL_SPECS
+from afflib.core.cliargs import check_keys
+from afflib.core.modelspec import entry, merge_args, parse_spec
+from afflib.core.specs import MODEL_SPECS
 
 from .networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
 

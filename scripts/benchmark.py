@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's
 import mxnet as mx  # noqa: E402
 
 from afflib import benchmark as bench  # noqa: E402
-from afflib.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
-from afflib.outputs import add_force_flag, exit_if_existing  # noqa: E402
+from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
+from afflib.core.outputs import add_force_flag, exit_if_existing  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -14,14 +14,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from afflib.outputs import add_force_flag, exit_if_existing  # noqa: E402
+from afflib.core.outputs import add_force_flag, exit_if_existing  # noqa: E402
 import torch  # noqa: E402
 
 import afflib_torch  # noqa: E402
 from afflib_torch.benchmark import format_table, time_interleaved  # noqa: E402
 from afflib_torch.engine import RunConfig, prepare, train_step_fn  # noqa: E402
 from afflib_torch.fusion import set_fused_blend  # noqa: E402
-from afflib.cliargs import exit_on_bad_input, int_range, make_parser, nonneg_int, positive_int  # noqa: E402
+from afflib.core.cliargs import exit_on_bad_input, int_range, make_parser, nonneg_int, positive_int  # noqa: E402
 
 # Configuration name -> (RunConfig options, fused blend).
 VARIANTS = {

@@ -16,13 +16,13 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from afflib.outputs import add_force_flag, exit_if_existing  # noqa: E402
+from afflib.core.outputs import add_force_flag, exit_if_existing  # noqa: E402
 from typing import Any, Dict, List  # noqa: E402
 
-from afflib.modelspec import ModelSpec  # noqa: E402
-from afflib.runrecord import RUN_CONFIG, checked_run_record  # noqa: E402
+from afflib.core.modelspec import ModelSpec  # noqa: E402
+from afflib.core.runrecord import RUN_CONFIG, checked_run_record  # noqa: E402
 from afflib_torch.convert import CheckpointMismatch, load_checkpoint, save_checkpoint  # noqa: E402
-from afflib.cliargs import (exit_on_bad_input, fail, json_object, make_parser,  # noqa: E402
+from afflib.core.cliargs import (exit_on_bad_input, fail, json_object, make_parser,  # noqa: E402
                             positive_int, refuse_unknown_keys)
 from afflib_torch.registry import get_model, model_arguments  # noqa: E402
 

@@ -18,8 +18,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from afflib.cliargs import int_range, make_parser, nonneg_int, positive_float, positive_int  # noqa: E402
-from afflib.modelspec import cifar_spec  # noqa: E402  (framework-free: the run's file-name form of the model)
+from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_float, positive_int  # noqa: E402
+from afflib.core.modelspec import cifar_spec  # noqa: E402  (framework-free: the run's file-name form of the model)
 
 TARGET_ACCURACY = 0.91
 TARGET_SECONDS = 600
@@ -92,7 +92,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     from afflib.nn.fusion import canonical_fusion
     fusion = canonical_fusion(args.fusion)
-    from afflib.train.rundir import run_files
+    from afflib.core.rundir import run_files
     out = Path(args.out or REPO / "demo_output" / f"{fusion}-{time.strftime('%Y%m%d-%H%M%S')}")
     taken = run_files(str(out))     # the same rule as train_cifar.py's run folders, checked before any work
     if taken:

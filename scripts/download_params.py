@@ -18,9 +18,9 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's afflib, installed or not
 
-from afflib.cliargs import make_parser, positive_float  # noqa: E402
+from afflib.core.cliargs import make_parser, positive_float  # noqa: E402
 from afflib.model_zoo.model_store import DownloadError, default_root, get_model_file, verify_cache
-from afflib.model_zoo.released import (METRICS, PretrainedNotAvailable, ReleasedFile, ReleaseTable, get_table,
+from afflib.core.released import (METRICS, PretrainedNotAvailable, ReleasedFile, ReleaseTable, get_table,
                                        resolve_released)
 
 

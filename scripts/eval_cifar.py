@@ -16,14 +16,14 @@ from typing import List, Optional
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import afflib  # noqa: E402
-from afflib.modelspec import ModelSpec, cifar_flags  # noqa: E402
+from afflib.core.modelspec import ModelSpec, cifar_flags  # noqa: E402
 from afflib.nn.fusion import canonical_fusion  # noqa: E402
-from afflib.runrecord import SMALL_IMAGE_DATASETS, flag_given, read_run_record, refuse_conflicts  # noqa: E402
+from afflib.core.runrecord import SMALL_IMAGE_DATASETS, flag_given, read_run_record, refuse_conflicts  # noqa: E402
 from afflib.train import evaluate, load_checked, resolve_dtype, select_contexts  # noqa: E402
 from afflib.train.cifar import (DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, registry_model,  # noqa: E402
                                 small_image_source)
 from afflib.train.logs import want_progress  # noqa: E402
-from afflib.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
+from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
 

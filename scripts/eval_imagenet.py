@@ -17,10 +17,10 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import mxnet as mx  # noqa: E402
 
 import afflib  # noqa: E402
-from afflib.runrecord import RUN_CONFIG, checked_run_record, flag_given  # noqa: E402
+from afflib.core.runrecord import RUN_CONFIG, checked_run_record, flag_given  # noqa: E402
 from afflib.train import evaluate, load_checked, resolve_dtype, select_contexts  # noqa: E402
 from afflib.train.logs import want_progress  # noqa: E402
-from afflib.cliargs import float_range, int_range, make_parser, nonneg_int, positive_int  # noqa: E402
+from afflib.core.cliargs import float_range, int_range, make_parser, nonneg_int, positive_int  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
 

@@ -18,18 +18,18 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from afflib.outputs import add_force_flag, exit_if_existing  # noqa: E402
+from afflib.core.outputs import add_force_flag, exit_if_existing  # noqa: E402
 import torch  # noqa: E402
 
 from typing import Any, Dict, List  # noqa: E402
 
-from afflib.modelspec import ModelSpec  # noqa: E402
-from afflib.runrecord import RUN_CONFIG, checked_run_record, flag_given, refuse_conflicts  # noqa: E402
+from afflib.core.modelspec import ModelSpec  # noqa: E402
+from afflib.core.runrecord import RUN_CONFIG, checked_run_record, flag_given, refuse_conflicts  # noqa: E402
 from afflib_torch.convert import CheckpointMismatch, load_checkpoint  # noqa: E402
 from afflib_torch.data import (DATASETS, DataFormatError, array_batches, imagenet_batches,  # noqa: E402
                                imagenet_folder, load_cifar_test, load_fashion_mnist_test)
 from afflib_torch.engine import RunConfig, evaluate, prepare  # noqa: E402
-from afflib.cliargs import (exit_on_bad_input, fail, float_range, int_range, json_object,  # noqa: E402
+from afflib.core.cliargs import (exit_on_bad_input, fail, float_range, int_range, json_object,  # noqa: E402
                             make_parser, nonneg_int, positive_int, refuse_unknown_keys)
 from afflib_torch.registry import get_model, model_arguments  # noqa: E402
 

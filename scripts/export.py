@@ -14,9 +14,9 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
-from afflib.outputs import add_force_flag, refuse_existing  # noqa: E402
+from afflib.core.outputs import add_force_flag, refuse_existing  # noqa: E402
 from afflib.deploy.export import check_mxnet_export, check_onnx_export, export_mxnet, export_onnx  # noqa: E402
-from afflib.cliargs import make_parser  # noqa: E402
+from afflib.core.cliargs import make_parser  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
 TOLERANCE = 1e-4    # largest accepted |exported - MXNet| relative to the largest |MXNet output|

@@ -19,8 +19,8 @@ from afflib.deploy import ImageReadError, list_images, read_image  # noqa: E402
 from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
 from afflib.explain import GradCAM  # noqa: E402
 from afflib.explain.figure import save_gradcam_figure  # noqa: E402
-from afflib.cliargs import make_parser, nonneg_int, positive_int  # noqa: E402
-from afflib.outputs import add_force_flag, refuse_existing  # noqa: E402
+from afflib.core.cliargs import make_parser, nonneg_int, positive_int  # noqa: E402
+from afflib.core.outputs import add_force_flag, refuse_existing  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
 

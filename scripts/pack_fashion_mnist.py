@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # this checkout's afflib
 
-from afflib.cliargs import make_parser  # noqa: E402
+from afflib.core.cliargs import make_parser  # noqa: E402
 from afflib.data.fashion_mnist import pack_fashion_mnist  # noqa: E402
 
 

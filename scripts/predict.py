@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from afflib.deploy import format_table, list_images, predict_files  # noqa: E402
 from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
-from afflib.cliargs import make_parser, positive_int  # noqa: E402
+from afflib.core.cliargs import make_parser, positive_int  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
 

@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))   # this checkout's afflib
 
-from afflib.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
+from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
 from afflib.data.ilsvrc import prepare_imagenet  # noqa: E402
 from afflib.data.records import OutputsExistError  # noqa: E402
 

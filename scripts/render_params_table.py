@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Render params/README.md, and the released-files table in the top-level README.md, from params/released.json.
+"""Render params/README.md, and the released-files table in the top-level README.md, from afflib/core/released.json.
 
     .venv/bin/python scripts/render_params_table.py           # rewrite both
     .venv/bin/python scripts/render_params_table.py --check   # exit 1 if either is out of date
@@ -14,20 +14,21 @@ from typing import List, Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's afflib, installed or not
 
-from afflib.cliargs import make_parser  # noqa: E402
-from afflib.model_zoo.released import ReleaseTable, default_table_path, markdown_table
+from afflib.core.cliargs import make_parser  # noqa: E402
+from afflib.core.released import ReleaseTable, default_table_path, markdown_table
 
-README = default_table_path().with_name("README.md")
-DOCS = default_table_path().parents[1] / "README.md"
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "params" / "README.md"
+DOCS = REPO / "README.md"
 START, END = "<!-- released-table:start -->\n", "<!-- released-table:end -->"
 
 HEADER = """\
 # Released checkpoints
 
-<!-- Generated from params/released.json by scripts/render_params_table.py: edit the JSON, then re-run it. -->
+<!-- Generated from afflib/core/released.json by scripts/render_params_table.py: edit the JSON, then re-run it. -->
 
 The checkpoints published by the original release of *Attentional Feature Fusion* (repository
-YimianDai/open-aff). `released.json` in this folder is the machine-readable table that
+YimianDai/open-aff). `afflib/core/released.json` (package data) is the machine-readable table that
 `afflib.get_model(name, pretrained=...)` and `scripts/download_params.py` read; each file is identified by
 its git blob SHA-1 (`sha1(b"blob <size>\\0" + content)`, what `git hash-object` prints) and checked
 after every download and before every load.

@@ -10,9 +10,9 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import afflib  # noqa: E402
-from afflib.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
+from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
 from afflib.model_zoo.summary import format_summary, summarize  # noqa: E402
-from afflib.model_zoo.published import model_table  # noqa: E402
+from afflib.model_zoo.table import model_table  # noqa: E402
 
 
 def main(argv=None) -> int:

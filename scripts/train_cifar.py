@@ -17,13 +17,13 @@ import mxnet as mx  # noqa: E402
 
 from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
                           select_contexts, setup_logging)
-from afflib.runrecord import spec_record  # noqa: E402
+from afflib.core.runrecord import spec_record  # noqa: E402
 from afflib.train.cifar import (DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, registry_model,  # noqa: E402
                                 small_image_source)
 from afflib.train.plot import plot_history  # noqa: E402
-from afflib.train.rundir import output_folder  # noqa: E402
+from afflib.core.rundir import output_folder  # noqa: E402
 from afflib.distributed import DistSession  # noqa: E402
-from afflib.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,  # noqa: E402
+from afflib.core.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,  # noqa: E402
                             nonneg_int, positive_float, positive_int)
 from afflib.train.runner import (add_engine_flags, exit_on_error, prepare_net, run_training,  # noqa: E402
                                  seed_everything, start_outputs)

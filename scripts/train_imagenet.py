@@ -18,15 +18,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import mxnet as mx  # noqa: E402
 
 import afflib  # noqa: E402
-from afflib.modelspec import ModelSpec  # noqa: E402
+from afflib.core.modelspec import ModelSpec  # noqa: E402
 from afflib.nn.fusion import canonical_fusion  # noqa: E402
-from afflib.runrecord import spec_record  # noqa: E402
+from afflib.core.runrecord import spec_record  # noqa: E402
 from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
                           load_checked, select_contexts, setup_logging)
 from afflib.distributed import DistSession  # noqa: E402
-from afflib.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,  # noqa: E402
+from afflib.core.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,  # noqa: E402
                             nonneg_int, positive_float, positive_int)
-from afflib.train.rundir import output_folder  # noqa: E402
+from afflib.core.rundir import output_folder  # noqa: E402
 from afflib.train.runner import (add_engine_flags, exit_on_error, prepare_net, run_training,  # noqa: E402
                                  seed_everything, start_outputs)
 

@@ -2,7 +2,7 @@
 
 The library tests commit real sets in real processes; the script tests train a tiny model on a Fashion-MNIST
 subset with scripts/train_cifar.py, kill it with SIGKILL between two members of its -last set (the
-AFFLIB_TEST_KILL_AFTER hook of afflib.checkpoint_record), resume it, and garble a member in the middle.
+AFFLIB_TEST_KILL_AFTER hook of afflib.core.checkpoint_record), resume it, and garble a member in the middle.
 """
 import json
 import os
@@ -14,8 +14,8 @@ import sys
 
 import pytest
 
-from afflib.checkpoint_record import RecordMismatch, commit_set, read_record, verify_member, verify_set
-from afflib.fileio import atomic_write, remove_stale_temp
+from afflib.core.checkpoint_record import RecordMismatch, commit_set, read_record, verify_member, verify_set
+from afflib.core.fileio import atomic_write, remove_stale_temp
 from afflib.train.checkpoint import find_resume_point
 from cli_helpers import REPO, batch_lrs, fashion_subset_or_skip, run_script, script_env
 from test_cli_cifar import SMALL_NET
@@ -40,7 +40,7 @@ def _garble_middle(path, size=5000, seed=0):
 COMMIT = """
 import sys
 sys.path.insert(0, {repo!r})
-from afflib.checkpoint_record import commit_set
+from afflib.core.checkpoint_record import commit_set
 stem = {stem!r}
 for epoch in range(2):
     commit_set(stem, [(".params", lambda t, e=epoch: open(t, "wb").write(b"weights %d" % e)),

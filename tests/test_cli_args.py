@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from afflib import cliargs
+from afflib.core import cliargs
 from cli_helpers import REPO, run_script, script_env, undocumented_options
 
 MXNET_SCRIPTS = ["train_cifar.py", "train_imagenet.py", "eval_cifar.py", "eval_imagenet.py", "benchmark.py",

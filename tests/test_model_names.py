@@ -11,9 +11,9 @@ import mxnet as mx
 import pytest
 
 import afflib
-from afflib.modelspec import CONSTRUCTOR_DEFAULTS, ModelSpec, cifar_spec, parse_spec
+from afflib.core.modelspec import CONSTRUCTOR_DEFAULTS, ModelSpec, cifar_spec, parse_spec
 from afflib.model_zoo import networks
-from afflib.runrecord import read_run_record
+from afflib.core.runrecord import read_run_record
 from cli_helpers import run_script
 from fashion_run import train_tiny_run, write_fashion_subset
 

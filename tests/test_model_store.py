@@ -20,7 +20,7 @@ import pytest
 import afflib
 from afflib.model_zoo import model_store
 from afflib.model_zoo.model_store import ChecksumError, DownloadError, blob_sha1, get_model_file
-from afflib.model_zoo.released import (PretrainedNotAvailable, ReleasedFile, ReleaseTable, default_table_path,
+from afflib.core.released import (PretrainedNotAvailable, ReleasedFile, ReleaseTable, default_table_path,
                                        resolve_released, use_table)
 from reference import REPO, load_released_format
 

@@ -1,4 +1,4 @@
-"""afflib_torch.params_io (the NumPy reader/writer of .params files used by the PyTorch twin) against MXNet."""
+"""afflib.core.params_io (the NumPy reader/writer of .params files used by the PyTorch twin) against MXNet."""
 import struct
 
 import mxnet as mx
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import afflib
-from afflib_torch.params_io import dumps_params, load_params, loads_params, save_params
+from afflib.core.params_io import dumps_params, load_params, loads_params, save_params
 
 DTYPES = ["float32", "float16", "float64", "int32", "uint8", "int8", "int64"]
 

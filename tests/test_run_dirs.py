@@ -183,8 +183,8 @@ def test_export_and_gradcam_refuse_existing_outputs(finished_run, tmp_path):
 
 
 def test_run_folder_rules_without_training(tmp_path):
-    """The rules of afflib.train.rundir on real folders and files (no training: milliseconds)."""
-    from afflib.train.rundir import claim_run_dir, default_run_dir, recipe_changes, run_files
+    """The rules of afflib.core.rundir on real folders and files (no training: milliseconds)."""
+    from afflib.core.rundir import claim_run_dir, default_run_dir, recipe_changes, run_files
     first = default_run_dir("cifar_aff_resnet8", "fashion-mnist", root=str(tmp_path), now=0)
     (tmp_path / first).mkdir(parents=True)
     assert default_run_dir("cifar_aff_resnet8", "fashion-mnist", root=str(tmp_path), now=0) == first + "-2"

@@ -13,7 +13,7 @@ from afflib.train import (CheckpointManager, LRSchedule, NonFiniteLossError, Par
                           atomic_write, check_params_fit, evaluate, find_resume_point, fit, load_checked,
                           make_trainer, resolve_dtype, select_contexts)
 from afflib.train.losses import DistillationLoss, SoftTargetLoss
-from afflib.train.metrics import TopKErrors
+from afflib.core.metrics import TopKErrors
 from train_helpers import ArraySource, quadrant_images, tiny_net
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import afflib_torch
-from afflib.checkpoint_record import RecordMismatch
+from afflib.core.checkpoint_record import RecordMismatch
 from afflib_torch.convert import load_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import torch
 
 import afflib_torch
 from afflib_torch.convert import CheckpointMismatch, load_checkpoint, mxnet_arrays_from_model, save_checkpoint
-from afflib_torch.params_io import load_params, save_params
+from afflib.core.params_io import load_params, save_params
 from reference import load_vector, regenerate_params
 
 ROOT = Path(__file__).resolve().parents[1]

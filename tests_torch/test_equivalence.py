@@ -10,7 +10,7 @@ import torch
 
 from afflib_torch.convert import load_checkpoint, name_map
 from afflib_torch.networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
-from afflib_torch.params_io import save_params
+from afflib.core.params_io import save_params
 from reference import load_vector, regenerate_params, vector_names, vector_network
 
 

@@ -4,7 +4,7 @@ import struct
 import numpy as np
 import pytest
 
-from afflib_torch.params_io import MXNetFormatError, dumps_params, load_params, loads_params, save_params
+from afflib.core.params_io import MXNetFormatError, dumps_params, load_params, loads_params, save_params
 
 # What `mx.nd.save(path, {'w': mx.nd.array(np.arange(6).reshape(2, 3)), 'b.x': mx.nd.array([1.5], dtype='float16')})`
 # wrote with MXNet 1.9.1 (checked byte for byte with xxd when this reader was written).

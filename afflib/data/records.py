@@ -25,7 +25,7 @@ import cv2
 import mxnet as mx
 import numpy as np
 
-from afflib.checkpoint_record import RecordMismatch, add_member, verify_member
+from afflib.core.checkpoint_record import RecordMismatch, add_member, verify_member
 
 __all__ = ["RecordWriter", "ImageEncoder", "write_records", "record_paths", "OutputsExistError", "progress_bar",
            "IMAGE_EXTENSIONS", "class_folder_entries", "read_files", "frame_record", "RecordFileError",

@@ -7,7 +7,7 @@ from typing import List, Optional, Tuple
 
 from mxnet.gluon import HybridBlock
 
-from ..cliargs import float_range, int_range
+from afflib.core.cliargs import float_range, int_range
 from .models import load_from_run, load_model
 from .presets import DATASETS, DatasetPreset, dataset_preset, read_class_names
 

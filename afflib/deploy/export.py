@@ -21,7 +21,7 @@ import mxnet as mx
 import numpy as np
 from mxnet.gluon import HybridBlock
 
-from afflib.fileio import atomic_write
+from afflib.core.fileio import atomic_write
 
 __all__ = ["ONNX_OPSET", "ExportCheck", "export_mxnet", "export_onnx", "check_mxnet_export", "check_onnx_export"]
 

@@ -9,8 +9,8 @@ import mxnet as mx
 from mxnet.gluon import HybridBlock
 
 import afflib
-from afflib.modelspec import parse_spec
-from afflib.runrecord import RUN_CONFIG, read_run_record
+from afflib.core.modelspec import parse_spec
+from afflib.core.runrecord import RUN_CONFIG, read_run_record
 
 __all__ = ["RunModel", "load_model", "load_from_run", "RUN_CONFIG"]
 
@@ -70,7 +70,7 @@ def load_model(name: str, pretrained: bool = False, params: Optional[str] = None
 
 def load_from_run(params: str, ctx: Any = None) -> RunModel:
     """Rebuild the network of a ``scripts/train_cifar.py`` or ``scripts/train_imagenet.py`` run from the
-    ``run_config.json`` beside ``params`` (see :mod:`afflib.runrecord`), and load ``params`` into it."""
+    ``run_config.json`` beside ``params`` (see :mod:`afflib.core.runrecord`), and load ``params`` into it."""
     from afflib.train import load_checked
     record = read_run_record(params)
     if record is None:

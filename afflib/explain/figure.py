@@ -6,7 +6,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from afflib.fileio import atomic_write
+from afflib.core.fileio import atomic_write
 
 from .gradcam import upsample_cam
 

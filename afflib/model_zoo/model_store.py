@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
-from .released import TAGS, PretrainedNotAvailable, ReleasedFile, ReleaseTable, get_table, resolve_released
+from afflib.core.released import TAGS, PretrainedNotAvailable, ReleasedFile, ReleaseTable, get_table, resolve_released
 
 __all__ = ["DownloadError", "ChecksumError", "PretrainedNotAvailable", "blob_sha1", "default_root",
            "file_url", "cached_file", "get_model_file", "CacheStatus", "verify_cache", "load_pretrained"]

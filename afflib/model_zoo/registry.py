@@ -9,8 +9,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
 from mxnet.gluon import HybridBlock
 
-from ..modelspec import entry, merge_args, parse_spec
-from ..specs import MODEL_SPECS
+from afflib.core.modelspec import entry, merge_args, parse_spec
+from afflib.core.specs import MODEL_SPECS
 from .networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
 
 __all__ = ["MODELS", "get_model", "get_model_list", "model_spec", "register_model"]

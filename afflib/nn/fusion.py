@@ -12,7 +12,7 @@ from typing import Dict, Optional, Type
 import mxnet as mx
 from mxnet.gluon import HybridBlock, nn
 
-from ..specs import FUSION_ALIASES, RELEASE_NAMES, canonical_fusion
+from afflib.core.specs import FUSION_ALIASES, RELEASE_NAMES, canonical_fusion
 
 __all__ = ["MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "canonical_fusion", "get_fusion"]
 

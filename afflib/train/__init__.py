@@ -10,10 +10,10 @@ from .devices import make_kvstore, resolve_dtype, select_contexts
 from .logs import setup_logging
 from .loop import EvalResult, NonFiniteLossError, Recipe, TrainingInterrupted, evaluate, fit, train_epoch
 from .losses import DistillationLoss, SoftTargetLoss
-from .metrics import RunningLoss, TopKErrors
+from afflib.core.metrics import RunningLoss, TopKErrors
 from .optim import make_trainer
 from .params_check import ParamsMismatchError, check_params_fit, load_checked
-from .schedule import LRSchedule
+from afflib.core.schedule import LRSchedule
 
 __all__ = ["CheckpointManager", "ResumePoint", "atomic_write", "find_resume_point", "make_kvstore",
            "resolve_dtype", "select_contexts", "setup_logging", "EvalResult", "NonFiniteLossError", "Recipe",

@@ -9,7 +9,7 @@ File names in ``save_dir`` (``tag`` is ``imagenet``, ``cifar100``, ``fashion-mni
   top-1 error (ImageNet, as the original release) or the accuracy (CIFAR, as the original release).
 - ``run_config.json`` (the command line and environment) and ``history.json`` (per-epoch numbers).
 
-Each set is committed as one unit by :func:`afflib.checkpoint_record.commit_set`: members first, then the
+Each set is committed as one unit by :func:`afflib.core.checkpoint_record.commit_set`: members first, then the
 ``.json`` record holding their sizes and SHA-256 sums; resume verifies them and falls back to the newest complete
 set of the run (naming the file that did not match). The ``-last`` set is written before the epoch's validation.
 """
@@ -24,9 +24,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import mxnet as mx
 from mxnet import gluon
 
-from afflib.checkpoint_record import RecordMismatch, commit_set, read_record, verify_set
-from afflib.checkpoint_record import write_json as _write_json
-from afflib.fileio import atomic_write, remove_stale_temp
+from afflib.core.checkpoint_record import RecordMismatch, commit_set, read_record, verify_set
+from afflib.core.checkpoint_record import write_json as _write_json
+from afflib.core.fileio import atomic_write, remove_stale_temp
 
 from .logs import LOGGER_NAME
 

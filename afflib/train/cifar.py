@@ -12,7 +12,7 @@ from typing import Optional, Tuple
 from mxnet.gluon import HybridBlock
 
 from afflib.model_zoo import get_model
-from afflib.modelspec import ModelSpec, cifar_spec
+from afflib.core.modelspec import ModelSpec, cifar_spec
 
 __all__ = ["DATASETS", "dataset_classes", "cifar_model", "registry_model", "small_image_source", "DEFAULT_FMNIST_REC_DIR"]
 

@@ -15,8 +15,8 @@ from mxnet import autograd, gluon
 from .checkpoint import CheckpointManager
 from .devices import split_batch
 from .logs import progress_bar
-from .metrics import RunningLoss, TopKErrors
-from .schedule import LRSchedule
+from afflib.core.metrics import RunningLoss, TopKErrors
+from afflib.core.schedule import LRSchedule
 
 __all__ = ["Recipe", "EvalResult", "NonFiniteLossError", "TrainingInterrupted", "StopFlag", "train_epoch",
            "sync_running_stats", "evaluate", "fit"]

@@ -8,8 +8,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import mxnet as mx
 from mxnet import gluon
 
-from afflib.checkpoint_record import verify_member
-from afflib.modelspec import ModelSpec
+from afflib.core.checkpoint_record import verify_member
+from afflib.core.modelspec import ModelSpec
 
 __all__ = ["ParamsMismatchError", "check_params_fit", "closest_registry_model", "differences", "structure",
            "load_checked"]

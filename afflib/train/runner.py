@@ -15,7 +15,7 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from afflib.cliargs import nonneg_int, seed_int
+from afflib.core.cliargs import nonneg_int, seed_int
 from afflib.distributed.session import DistSession
 from afflib.distributed.worker import exit_hard_on_failure
 
@@ -25,8 +25,8 @@ from .loop import NonFiniteLossError, Recipe, TrainingInterrupted, fit
 from .losses import make_loss
 from .optim import make_trainer
 from .params_check import ParamsMismatchError, load_checked
-from .rundir import RunDir, claim_run_dir
-from .schedule import LRSchedule
+from afflib.core.rundir import RunDir, claim_run_dir
+from afflib.core.schedule import LRSchedule
 
 __all__ = ["add_engine_flags", "seed_everything", "prepare_net", "start_outputs", "run_training", "exit_on_error",
            "run_config"]
@@ -61,7 +61,7 @@ def seed_everything(seed: int) -> None:
 def run_config(args: argparse.Namespace, contexts: Sequence[mx.Context], dtype: str, model_name: str,
                model_spec: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
     """The run's configuration as written to ``run_config.json`` beside its outputs; ``model_spec``
-    (:func:`afflib.runrecord.spec_record`) lets every tool rebuild the network from the run's checkpoint alone."""
+    (:func:`afflib.core.runrecord.spec_record`) lets every tool rebuild the network from the run's checkpoint alone."""
     config = {"argv": sys.argv, "args": vars(args), "contexts": [str(c) for c in contexts], "dtype": dtype,
               "model": model_name, "mxnet": mx.__version__, "python": platform.python_version(),
               "host": platform.node()}
@@ -92,7 +92,7 @@ def prepare_net(net: gluon.HybridBlock, contexts: Sequence[mx.Context], dtype: s
 def start_outputs(log: logging.Logger, dist: DistSession, folder: str, args: argparse.Namespace, model_name: str,
                   resume_params: Optional[str], log_file: Optional[str], plot_file: Optional[str]) -> RunDir:
     """The run's first writes, once its arguments and inputs are validated: claim ``folder`` (rank 0 checks it is
-    not another run's, and that a resume keeps the recipe; see :mod:`afflib.train.rundir`), then open the log."""
+    not another run's, and that a resume keeps the recipe; see :mod:`afflib.core.rundir`), then open the log."""
     if dist.is_chief:
         run = claim_run_dir(folder, vars(args), model_name, resume_params, (log_file, plot_file), args.overwrite,
                             args.allow_recipe_change)
@@ -116,7 +116,7 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
                  model_spec: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
     """Trainer, loss, checkpoints and the loop for an initialised ``net``; returns the history.
 
-    ``model_name`` names the checkpoint files; ``model_spec`` (:func:`afflib.runrecord.spec_record`) is recorded
+    ``model_name`` names the checkpoint files; ``model_spec`` (:func:`afflib.core.runrecord.spec_record`) is recorded
     in ``run_config.json`` and logged.
 
     ``kvstore`` comes from :func:`afflib.train.make_kvstore`. In distributed mode (``dist_*``) the

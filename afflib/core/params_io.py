@@ -1,6 +1,6 @@
 """Read and write MXNet's NDArray list files (``mx.nd.save`` / ``save_parameters``) with NumPy only.
 
-This module imports nothing but NumPy (and the framework-free ``afflib.fileio``), so MXNet checkpoints convert
+This module imports nothing but NumPy (and the framework-free ``afflib.core.fileio``), so MXNet checkpoints convert
 in an environment without MXNet and the MXNet test suite can check it against ``mx.nd.save`` / ``mx.nd.load``.
 
 File layout (little endian), as MXNet 1.9.1 writes and reads it::
@@ -26,7 +26,7 @@ from typing import Dict, List, Mapping, Tuple, Union
 
 import numpy as np
 
-from afflib.fileio import atomic_write
+from afflib.core.fileio import atomic_write
 
 __all__ = ["MXNetFormatError", "load_params", "save_params", "loads_params", "dumps_params", "DTYPE_FLAGS"]
 

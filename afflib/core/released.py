@@ -1,4 +1,4 @@
-"""The table of released checkpoints (``params/released.json``) and the choice of one file for a model.
+"""The table of released checkpoints (``afflib/core/released.json``) and the choice of one file for a model.
 
 A model may have several released files (CIFAR runs on the 100 fine and on the 20 coarse labels); the
 ``pretrained`` argument of ``get_model`` picks one by label tag (``'fine'``, ``'coarse'``, ``'imagenet'``),
@@ -146,15 +146,15 @@ class ReleaseTable:
 
 
 def default_table_path() -> Path:
-    """``params/released.json`` of the checkout this package lives in."""
-    return Path(__file__).resolve().parents[2] / "params" / "released.json"
+    """``released.json`` shipped inside this package (package data, so installed wheels have it too)."""
+    return Path(__file__).resolve().parent / "released.json"
 
 
 _ACTIVE: List[ReleaseTable] = []
 
 
 def get_table() -> ReleaseTable:
-    """The table in use: the one installed by :func:`use_table`, else ``params/released.json``."""
+    """The table in use: the one installed by :func:`use_table`, else ``afflib/core/released.json``."""
     if _ACTIVE:
         return _ACTIVE[-1]
     path = default_table_path()

@@ -1,0 +1,5 @@
+"""Tests of the framework-free core (``afflib.core``): run in both environments, `.venv` and `.venv-torch`."""
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: end-to-end test of a minute or more (still run in CI)")
