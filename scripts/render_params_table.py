@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Render params/README.md, and the released-files table in the top-level README.md, from afflib/core/released.json.
+"""Render params/README.md, and the released-files table in docs/pretrained.md, from afflib/core/released.json.
 
     .venv/bin/python scripts/render_params_table.py           # rewrite both
     .venv/bin/python scripts/render_params_table.py --check   # exit 1 if either is out of date
@@ -19,7 +19,7 @@ from afflib.core.released import ReleaseTable, default_table_path, markdown_tabl
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "params" / "README.md"
-DOCS = REPO / "README.md"
+DOCS = REPO / "docs" / "pretrained.md"
 START, END = "<!-- released-table:start -->\n", "<!-- released-table:end -->"
 
 HEADER = """\

@@ -196,9 +196,9 @@ def test_params_readme_and_docs_table_are_rendered_from_the_table():
     assert (REPO / "params" / "README.md").read_text(encoding="utf-8") == expected, \
         "params/README.md is out of date: run python scripts/render_params_table.py"
     assert "`e5f9164dd45269fa776b65c4eb95308ff7465e80`" in expected
-    docs = (REPO / "README.md").read_text(encoding="utf-8")
+    docs = (REPO / "docs" / "pretrained.md").read_text(encoding="utf-8")
     assert script.render_docs(table, docs) == docs, \
-        "the released-files table in README.md is out of date: run python scripts/render_params_table.py"
+        "the released-files table in docs/pretrained.md is out of date: run python scripts/render_params_table.py"
     assert docs.count("`296ae7f3672ba26378122a05ed8ca3c332e60e8e`") == 1
 
 
