@@ -109,18 +109,25 @@ def test_types_name_the_range_and_accept_the_edges():
         cliargs.int_range(1, 3)("7")
 
 
-# ---- README commands (§7) -------------------------------------------------------------------------------------
+# ---- README and docs/ commands (§7) ----------------------------------------------------------------------------
+
+DOC_PAGES = [REPO / "README.md"] + sorted((REPO / "docs").glob("*.md"))
+
+
+def _pages_text() -> str:
+    return "\n".join(page.read_text(encoding="utf-8") for page in DOC_PAGES)
+
 
 def readme_commands():
-    """Every ``.venv/bin/python scripts/...`` command of the README (code blocks, indented or inline), with
-    continuation lines joined and comments dropped."""
-    text = re.sub(r"\\\n\s*", " ", (REPO / "README.md").read_text())
+    """Every ``.venv/bin/python scripts/...`` command of the README and the docs/ pages (code blocks, indented or
+    inline), with continuation lines joined and comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", _pages_text())
     found = re.findall(r"\.venv(?:-torch)?/bin/python scripts/[^`\n]*", text)
     return list(dict.fromkeys(c.split(" #")[0].strip() for c in found))
 
 
 def skip_reason(command: str):
-    """Why a README command cannot run in a test (None: it runs offline in seconds)."""
+    """Why a documented command cannot run in a test (None: it runs offline in seconds)."""
     if command.endswith("--help"):
         return None
     if re.search(r"--gpus|--num-gpus|--ctx gpu|--device cuda|launch\.py", command):
@@ -131,16 +138,22 @@ def skip_reason(command: str):
                  command):
         return "needs a data set or the files of an earlier run"
     if "render_params_table.py" in command and "--check" not in command:
-        return "rewrites README.md and params/README.md (tests/test_model_store checks they are current)"
+        return "rewrites docs/pretrained.md and params/README.md (tests/test_model_store checks they are current)"
     if re.search(r"train_|demo\.py|benchmark|--table", command):
         return "runs for minutes (make demo, the benchmarks and training have their own tests)"
     return None
 
 
 def test_readme_names_its_commands_with_the_venv_interpreter():
-    text = (REPO / "README.md").read_text()
-    assert not re.findall(r"(?m)^\s*python3? scripts/", text)
+    for page in DOC_PAGES:
+        assert not re.findall(r"(?m)^\s*python3? scripts/", page.read_text(encoding="utf-8")), page
     assert len(readme_commands()) >= 20
+
+
+def test_readme_is_at_most_200_lines():
+    """Issue 13 §7: the README stays short; everything else lives in docs/."""
+    lines = (REPO / "README.md").read_text(encoding="utf-8").count("\n")
+    assert lines <= 200, f"README.md has {lines} lines; move detail to a docs/ page"
 
 
 @pytest.mark.parametrize("command", readme_commands())
@@ -158,11 +171,42 @@ def test_cheap_readme_command_runs_as_written(command, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("target", sorted(set(re.findall(r"`make ([a-z-]+)", (REPO / "README.md").read_text()))))
+@pytest.mark.parametrize("target", sorted(set(re.findall(r"`make ([a-z-]+)", _pages_text()))))
 def test_every_readme_make_target_has_a_rule(target):
     proc = subprocess.run(["make", "-n", "-B", target], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "Nothing to be done" not in proc.stdout and proc.stdout.strip(), proc.stdout
+
+
+def _anchors(page: Path) -> set:
+    """GitHub's heading anchors of a Markdown page (lower case, punctuation dropped, spaces to hyphens, duplicates
+    numbered), plus explicit ``<a id="...">`` anchors."""
+    text = re.sub(r"(?ms)^```.*?^```", "", page.read_text(encoding="utf-8"))
+    found, seen = set(re.findall(r'<a id="([^"]+)"', text)), {}
+    for heading in re.findall(r"(?m)^#{1,6} +(.+?) *$", text):
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        found.add(slug if count == 0 else f"{slug}-{count}")
+    return found
+
+
+def _relative_links():
+    for page in DOC_PAGES:
+        text = re.sub(r"(?ms)^```.*?^```", "", page.read_text(encoding="utf-8"))
+        for target in dict.fromkeys(re.findall(r"\]\(([^)\s]+)\)", text)):
+            if not re.match(r"[a-z]+:", target):
+                yield pytest.param(page, target, id=f"{page.relative_to(REPO)}->{target}")
+
+
+@pytest.mark.parametrize("page,target", list(_relative_links()))
+def test_readme_and_docs_relative_links_resolve(page, target):
+    """Every relative link of README.md and docs/*.md names an existing file (and heading, for ``#anchor``)."""
+    path, _, anchor = target.partition("#")
+    dest = (page.parent / path).resolve() if path else page
+    assert dest.exists(), f"{page.relative_to(REPO)} links to {target}: no such file"
+    if anchor and dest.suffix == ".md":
+        assert anchor in _anchors(dest), f"{page.relative_to(REPO)} links to {target}: no such heading"
 
 
 def test_make_test_fast_deselects_slow_tests():
