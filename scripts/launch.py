@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     parser.add_argument("--launcher", choices=["local", "ssh"], default="local",
                         help="local: every process on this machine over 127.0.0.1; ssh: per the hostfile")
     parser.add_argument("-H", "--hostfile",
-                        help="machines for --launcher ssh (format: see README.md, Training on several machines; "
+                        help="machines for --launcher ssh (format: see docs/distributed.md; "
                              "default: none)")
     parser.add_argument("--env", action="append", default=[], metavar="K=V",
                         help="extra environment variable for every process (repeatable)")
