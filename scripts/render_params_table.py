@@ -1,6 +1,5 @@
 #!/usr/bin/env python
-"""Render params/README.md (and its copy beside the table, afflib/core/README.md), and the released-files table in
-docs/pretrained.md, from afflib/core/released.json.
+"""Render params/README.md, and the released-files table in docs/pretrained.md, from afflib/core/released.json.
 
     .venv/bin/python scripts/render_params_table.py           # rewrite them
     .venv/bin/python scripts/render_params_table.py --check   # exit 1 if any is out of date
@@ -20,7 +19,6 @@ from afflib.core.released import ReleaseTable, default_table_path, markdown_tabl
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "params" / "README.md"
-CORE_README = REPO / "afflib" / "core" / "README.md"    # the same page inside the package, beside released.json
 DOCS = REPO / "docs" / "pretrained.md"
 START, END = "<!-- released-table:start -->\n", "<!-- released-table:end -->"
 
@@ -76,8 +74,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--check", action="store_true", help="only report whether the rendered files are current")
     args = parser.parse_args(argv)
     table = ReleaseTable.from_json(default_table_path())
-    targets = {README: lambda current: render(table), CORE_README: lambda current: render(table),
-               DOCS: lambda current: render_docs(table, current)}
+    targets = {README: lambda current: render(table), DOCS: lambda current: render_docs(table, current)}
     stale = 0
     for path, make in targets.items():
         current = path.read_text(encoding="utf-8") if path.is_file() else ""
