@@ -57,6 +57,11 @@ class BlockPlan:
     fusion: Union[str, Callable[[int, int], Any]]
     fusion_r: int
 
+    @property
+    def shortcut(self) -> Tuple[int, int, int, bool, bool]:
+        """Arguments of the engines' ``projection_shortcut``: in and out channels, stride, avg_down, norm."""
+        return self.in_channels, self.out_channels, self.stride, self.avg_down, self.shortcut_norm
+
 
 @dataclass(frozen=True)
 class NetworkPlan:

@@ -6,7 +6,7 @@ pre-activation block; ``downsample`` and ``attention`` everywhere).
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Type
+from typing import Dict, Type
 
 from mxnet.gluon import HybridBlock, nn
 
@@ -48,13 +48,6 @@ def projection_shortcut(in_channels: int, out_channels: int, stride: int, avg_do
     return seq
 
 
-def _shortcut(plan: BlockPlan) -> Optional[nn.HybridSequential]:
-    """The plan's projection shortcut, or None for the identity."""
-    if not plan.downsample:
-        return None
-    return projection_shortcut(plan.in_channels, plan.out_channels, plan.stride, plan.avg_down, plan.shortcut_norm)
-
-
 class Bottleneck(HybridBlock):
     """ResNet-V1b bottleneck (stride in the 3x3 conv); ``relu(fuse(bn3(...), shortcut))``. Built from a
     :class:`afflib.core.plan.BlockPlan` of kind ``'bottleneck'``."""
@@ -72,7 +65,7 @@ class Bottleneck(HybridBlock):
             self.conv3 = nn.Conv2D(plan.out_channels, kernel_size=1, use_bias=False, in_channels=plan.width)
             self.bn3 = nn.BatchNorm(in_channels=plan.out_channels,
                                     gamma_initializer="zeros" if plan.zero_gamma else "ones")
-            self.downsample = _shortcut(plan)
+            self.downsample = projection_shortcut(*plan.shortcut) if plan.downsample else None
             self.attention = build_fusion(plan.fusion, plan.out_channels, plan.fusion_r)
 
     def hybrid_forward(self, F, x):
@@ -103,7 +96,7 @@ class ResNeXtBlock(HybridBlock):
                 self.body.add(nn.Conv2D(out_channels, kernel_size=1, use_bias=False, in_channels=inner))
                 self.body.add(nn.BatchNorm(in_channels=out_channels,
                                            gamma_initializer="zeros" if plan.zero_gamma else "ones"))
-            self.downsample = _shortcut(plan)
+            self.downsample = projection_shortcut(*plan.shortcut) if plan.downsample else None
             self.attention = build_fusion(plan.fusion, out_channels, plan.fusion_r)
 
     def hybrid_forward(self, F, x):
@@ -132,7 +125,7 @@ class PreActBasicBlock(HybridBlock):
                 self.resfwd.add(nn.Activation("relu"))
                 self.resfwd.add(nn.Conv2D(channels, kernel_size=3, strides=1, padding=1, use_bias=False,
                                           in_channels=channels))
-            self.downsample = _shortcut(plan)
+            self.downsample = projection_shortcut(*plan.shortcut) if plan.downsample else None
             self.attention = build_fusion(plan.fusion, channels, plan.fusion_r)
 
     def hybrid_forward(self, F, x):
