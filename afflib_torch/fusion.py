@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from afflib.core.fusion import (FORMS, FUSION_ALIASES, MS_CAM, RELEASE_NAMES, Branch, attention_channels,
-                                canonical_fusion, check_inputs, fusion_form)
+                                attention_pairs, canonical_fusion, check_inputs, fusion_form)
 
 __all__ = ["BatchNorm2d", "GlobalMean", "MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "RELEASE_NAMES",
            "attention_blend", "local_context", "canonical_fusion", "get_fusion", "build_fusion", "set_fused_blend"]
@@ -199,28 +199,17 @@ class _ContextAttention(_Fusion):
         super().__init__()
         inter = attention_channels(channels, r)
         self.channels, self.r, self.fused = channels, r, True
-        self._branch_names = [branch.name for branch in branches]
+        self._pair_names = attention_pairs(branches)
         for branch in branches:
             setattr(self, branch.name, _context_branch(channels, inter, branch.pooled))
 
     def _pairs(self) -> List[Tuple[nn.Sequential, nn.Sequential]]:
         """The (local, global) branch pairs, one per attention map."""
-        names = self._branch_names
-        return [(getattr(self, names[i]), getattr(self, names[i + 1])) for i in range(0, len(names), 2)]
+        return [(getattr(self, local), getattr(self, glob)) for local, glob in self._pair_names]
 
 
 class MSCAM(_ContextAttention):
-    """Multi-scale channel attention module: refines ``x`` into ``x * M(x)``.
-
-    Parameters
-    ----------
-    channels : int
-        Channels of the input.
-    r : int
-        Channel reduction ratio of the two context branches.
-    return_weights : bool
-        Return the attention map ``M(x)`` instead of the refined feature.
-    """
+    """Multi-scale channel attention: ``x * M(x)``, or ``M(x)`` with ``return_weights`` (as the MXNet engine's)."""
 
     def __init__(self, channels: int, r: int = 4, return_weights: bool = False):
         super().__init__(channels, r, MS_CAM)

@@ -34,6 +34,13 @@ def _stages(plan: NetworkPlan) -> List[nn.Sequential]:
     return [nn.Sequential(*[BLOCKS[block.kind](block) for block in blocks]) for blocks in plan.stages]
 
 
+def _resnext_features(plan: NetworkPlan) -> nn.Sequential:
+    """stem, BN, ReLU, [max pool], the ResNeXt stages, global mean: the ``features`` of both ResNeXt families."""
+    features = _stem(plan.stem) + [BatchNorm2d(plan.stem.out_channels), nn.ReLU(inplace=True)]
+    features += [nn.MaxPool2d(3, 2, 1)] if plan.stem.pool else []
+    return nn.Sequential(*features, *_stages(plan), GlobalMean())
+
+
 class AFFResNet(nn.Module):
     """ImageNet AFF-ResNet, ResNet-50-D style; arguments as :func:`afflib.core.plan.resnet_plan`."""
 
@@ -62,7 +69,18 @@ class AFFResNet(nn.Module):
         return self.fc(x)
 
 
-class AFFResNeXt(nn.Module):
+class _ResNeXtNetwork(nn.Module):
+    """What both ResNeXt families build from their plan: ``features`` and the classifier ``output``."""
+
+    def _build(self, plan: NetworkPlan) -> None:
+        self.features = _resnext_features(plan)
+        self.output = nn.Linear(plan.features, plan.classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.output(torch.flatten(self.features(x), 1))
+
+
+class AFFResNeXt(_ResNeXtNetwork):
     """ImageNet AFF-ResNeXt (deep stem 64-64-128); arguments as :func:`afflib.core.plan.resnext_plan`, whose
     ``last_gamma`` keeps the release's inverted meaning unless ``original_last_gamma=False``."""
 
@@ -72,13 +90,7 @@ class AFFResNeXt(nn.Module):
                  in_channels: int = 3):
         plan: NetworkPlan = network_plan("AFFResNeXt", locals())
         super().__init__()
-        features = _stem(plan.stem) + [BatchNorm2d(plan.stem.out_channels), nn.ReLU(inplace=True),
-                                       nn.MaxPool2d(3, 2, 1)]
-        self.features = nn.Sequential(*features, *_stages(plan), GlobalMean())
-        self.output = nn.Linear(plan.features, plan.classes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.output(torch.flatten(self.features(x), 1))
+        self._build(plan)
 
 
 class CIFARAFFResNet(nn.Module):
@@ -100,7 +112,7 @@ class CIFARAFFResNet(nn.Module):
         return self.output(self.features(x))
 
 
-class CIFARAFFResNeXt(nn.Module):
+class CIFARAFFResNeXt(_ResNeXtNetwork):
     """CIFAR AFF-ResNeXt: 3x3 stem, ResNeXt stages; arguments as :func:`afflib.core.plan.cifar_resnext_plan`."""
 
     def __init__(self, fusion: FusionChoice, layers: Sequence[int], channels: Union[int, Sequence[int]] = 64,
@@ -109,9 +121,4 @@ class CIFARAFFResNeXt(nn.Module):
                  original_last_gamma: bool = True, in_channels: int = 3):
         plan: NetworkPlan = network_plan("CIFARAFFResNeXt", locals())
         super().__init__()
-        features = _stem(plan.stem) + [BatchNorm2d(plan.stem.out_channels), nn.ReLU(inplace=True)]
-        self.features = nn.Sequential(*features, *_stages(plan), GlobalMean())
-        self.output = nn.Linear(plan.features, plan.classes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.output(torch.flatten(self.features(x), 1))
+        self._build(plan)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 __all__ = ["Branch", "FusionForm", "FORMS", "MS_CAM", "FUSION_ALIASES", "RELEASE_NAMES", "FusionChoice",
-           "canonical_fusion", "fusion_form", "default_r", "attention_channels", "branch_parameters",
+           "attention_pairs", "canonical_fusion", "fusion_form", "default_r", "attention_channels", "branch_parameters",
            "fusion_parameters", "check_inputs"]
 
 # A network's ``fusion`` argument: a form name (any alias), a factory ``(channels, r) -> block``, or for a
@@ -103,6 +103,12 @@ FORMS: Dict[str, FusionForm] = {form.name: form for form in (
 # Paper names, release names and class names, all lower case -> canonical paper name.
 FUSION_ALIASES: Dict[str, str] = {alias: form.name for form in FORMS.values() for alias in form.names()}
 RELEASE_NAMES: Dict[str, str] = {form.name: form.release_name for form in FORMS.values()}
+
+
+def attention_pairs(branches: Sequence[Branch]) -> List[Tuple[str, str]]:
+    """The branch names taken two at a time: one (local, global) pair per attention map, in order."""
+    names = [branch.name for branch in branches]
+    return list(zip(names[0::2], names[1::2]))
 
 
 def canonical_fusion(name: str) -> str:

@@ -31,6 +31,7 @@ class StemPlan:
     width: int   # the deep stem's inner width
     kernel: int  # the single conv's kernel (7 on ImageNet, 3 on CIFAR); padding kernel // 2
     stride: int
+    pool: bool   # a 3x3 stride-2 max pool after the stem's BN and ReLU (ImageNet)
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,8 @@ def zero_last_gamma(last_gamma: bool, original_last_gamma: bool) -> bool:
 
 
 def _stem(in_channels: int, out_channels: int, deep: bool, width: int, imagenet: bool) -> StemPlan:
-    return StemPlan(in_channels, out_channels, deep, width, kernel=7 if imagenet else 3, stride=2 if imagenet else 1)
+    return StemPlan(in_channels, out_channels, deep, width, kernel=7 if imagenet else 3, stride=2 if imagenet else 1,
+                    pool=imagenet)
 
 
 def resnet_plan(fusion: FusionChoice, layers: Sequence[int], start_layer: int = 3, classes: int = 1000,

@@ -83,7 +83,34 @@ class AFFResNet(HybridBlock):
         return self.fc(x)
 
 
-class AFFResNeXt(HybridBlock):
+def _resnext_features(plan: NetworkPlan) -> nn.HybridSequential:
+    """stem, BN, ReLU, [max pool], the ResNeXt stages, global mean: the ``features`` of both ResNeXt families."""
+    features = nn.HybridSequential(prefix="")
+    with features.name_scope():
+        _stem(features, plan.stem)
+        features.add(nn.BatchNorm(in_channels=plan.stem.out_channels))
+        features.add(nn.Activation("relu"))
+        if plan.stem.pool:
+            features.add(nn.MaxPool2D(3, 2, 1))
+        for blocks in plan.stages:
+            features.add(_stage(blocks))
+        features.add(GlobalMean())
+    return features
+
+
+class _ResNeXtNetwork(HybridBlock):
+    """What both ResNeXt families build from their plan: ``features`` and the classifier ``output``."""
+
+    def _build(self, plan: NetworkPlan) -> None:
+        with self.name_scope():
+            self.features = _resnext_features(plan)
+            self.output = nn.Dense(plan.classes, in_units=plan.features)
+
+    def hybrid_forward(self, F, x):
+        return self.output(self.features(x))
+
+
+class AFFResNeXt(_ResNeXtNetwork):
     """ImageNet AFF-ResNeXt (deep stem 64-64-128, average-pool projection shortcut in stages 2-4).
 
     Arguments as :func:`afflib.core.plan.resnext_plan`. ``last_gamma`` keeps the release's inverted meaning
@@ -97,20 +124,7 @@ class AFFResNeXt(HybridBlock):
                  in_channels: int = 3, **kwargs):
         plan: NetworkPlan = network_plan("AFFResNeXt", locals())
         super().__init__(**kwargs)
-        with self.name_scope():
-            self.features = nn.HybridSequential(prefix="")
-            with self.features.name_scope():
-                _stem(self.features, plan.stem)
-                self.features.add(nn.BatchNorm(in_channels=plan.stem.out_channels))
-                self.features.add(nn.Activation("relu"))
-                self.features.add(nn.MaxPool2D(3, 2, 1))
-                for blocks in plan.stages:
-                    self.features.add(_stage(blocks))
-                self.features.add(GlobalMean())
-            self.output = nn.Dense(plan.classes, in_units=plan.features)
-
-    def hybrid_forward(self, F, x):
-        return self.output(self.features(x))
+        self._build(plan)
 
 
 class CIFARAFFResNet(HybridBlock):
@@ -142,7 +156,7 @@ class CIFARAFFResNet(HybridBlock):
         return self.output(self.features(x))
 
 
-class CIFARAFFResNeXt(HybridBlock):
+class CIFARAFFResNeXt(_ResNeXtNetwork):
     """CIFAR AFF-ResNeXt: 3x3 stem, bottleneck ResNeXt stages with average-pool projection shortcuts.
 
     Arguments as :func:`afflib.core.plan.cifar_resnext_plan`: ``channels`` is the stem width (int: stage widths
@@ -156,16 +170,4 @@ class CIFARAFFResNeXt(HybridBlock):
                  original_last_gamma: bool = True, in_channels: int = 3, **kwargs):
         plan: NetworkPlan = network_plan("CIFARAFFResNeXt", locals())
         super().__init__(**kwargs)
-        with self.name_scope():
-            self.features = nn.HybridSequential(prefix="")
-            with self.features.name_scope():
-                _stem(self.features, plan.stem)
-                self.features.add(nn.BatchNorm(in_channels=plan.stem.out_channels))
-                self.features.add(nn.Activation("relu"))
-                for blocks in plan.stages:
-                    self.features.add(_stage(blocks))
-                self.features.add(GlobalMean())
-            self.output = nn.Dense(plan.classes, in_units=plan.features)
-
-    def hybrid_forward(self, F, x):
-        return self.output(self.features(x))
+        self._build(plan)

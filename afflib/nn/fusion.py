@@ -12,8 +12,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 import mxnet as mx
 from mxnet.gluon import HybridBlock, nn
 
-from afflib.core.fusion import (FORMS, FUSION_ALIASES, MS_CAM, Branch, attention_channels, canonical_fusion,
-                                check_inputs, fusion_form)
+from afflib.core.fusion import (FORMS, FUSION_ALIASES, MS_CAM, Branch, attention_channels, attention_pairs,
+                                canonical_fusion, check_inputs, fusion_form)
 
 __all__ = ["MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "canonical_fusion", "get_fusion", "build_fusion"]
 
@@ -84,15 +84,14 @@ class _ContextAttention(_Fusion):
         inter = attention_channels(channels, r)
         self.channels = channels
         self.r = r
-        self._branch_names = [branch.name for branch in branches]
+        self._pair_names = attention_pairs(branches)
         with self.name_scope():
             for branch in branches:
                 setattr(self, branch.name, _context_branch(channels, inter, branch.pooled))
 
     def _pairs(self) -> List[Tuple[HybridBlock, HybridBlock]]:
         """The (local, global) branch pairs, one per attention map."""
-        names = self._branch_names
-        return [(getattr(self, names[i]), getattr(self, names[i + 1])) for i in range(0, len(names), 2)]
+        return [(getattr(self, local), getattr(self, glob)) for local, glob in self._pair_names]
 
     @staticmethod
     def _weights(F, local_att, global_att, x):
