@@ -153,3 +153,32 @@ def test_fused_local_branch_equals_the_module_chain(training, channels_last):
         torch.testing.assert_close(a.grad, b.grad, msg=name)
     for (name, a), b in zip(fused.state_dict().items(), plain.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)
+
+
+def test_every_catalogue_form_is_implemented_with_the_catalogue_layout():
+    from afflib.core.fusion import FORMS, fusion_parameters
+    for name, form in FORMS.items():
+        block = get_fusion(name, 16, r=4)
+        assert type(block).__name__ == form.class_name
+        state = block.state_dict()
+        assert [(mx, tuple(state[key].shape)) for key, mx in name_map(block).items()] == \
+            fusion_parameters(name, 16, 4)
+
+
+def test_networks_take_a_fusion_factory_or_one_fusion_per_stage():
+    made = []
+
+    def factory(channels, r):
+        made.append((channels, r))
+        return IAFF(channels, r=r)
+
+    net = afflib_torch.get_model("cifar_aff_resnet20", layers=[1, 1, 1], channels=[8, 8, 16, 32], start_layer=2,
+                                 fusion=factory)
+    assert made == [(16, 4), (32, 4)]
+    assert [type(stage[0].attention).__name__ for stage in net.features[2:5]] == ["DirectAdd", "IAFF", "IAFF"]
+    net = afflib_torch.get_model("aff_resnet50", layers=[1, 1, 1, 1], fusion=["add", "aff", "iaff", "aff"],
+                                 start_layer=1)
+    assert [type(getattr(net, f"layer{i}")[0].attention).__name__ for i in range(1, 5)] == [
+        "DirectAdd", "AFF", "IAFF", "AFF"]
+    with pytest.raises(ValueError, match="below start_layer=3"):
+        afflib_torch.get_model("aff_resnet50", fusion=["aff"] * 4)
