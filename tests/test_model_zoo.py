@@ -141,19 +141,12 @@ def test_registry_lists_required_models_and_overrides():
 
 
 def test_networks_take_a_fusion_factory_or_one_fusion_per_stage():
+    """The plan's fusion of each stage reaches the blocks (the plan itself: tests_core/test_plan.py)."""
     from afflib.nn import IAFF
     made = []
-
-    def factory(channels, r):
-        made.append((channels, r))
-        return IAFF(channels, r=r)
-
     net = afflib.get_model("cifar_aff_resnet20", layers=[1, 1, 1], channels=[8, 8, 16, 32], start_layer=2,
-                           fusion=factory)
-    assert made == [(16, 4), (32, 4)]
-    assert [type(stage[0].attention).__name__ for stage in net.features[2:5]] == ["DirectAdd", "IAFF", "IAFF"]
+                           fusion=lambda channels, r: made.append((channels, r)) or IAFF(channels, r=r))
+    assert made == [(16, 4), (32, 4)] and type(net.features[4][0].attention) is IAFF
     net = afflib.get_model("aff_resnet50", layers=[1, 1, 1, 1], fusion=["add", "aff", "iaff", "aff"], start_layer=1)
     assert [type(getattr(net, f"layer{i}")[0].attention).__name__ for i in range(1, 5)] == [
         "DirectAdd", "AFF", "IAFF", "AFF"]
-    with pytest.raises(ValueError, match="below start_layer=3"):
-        afflib.get_model("aff_resnet50", fusion=["aff"] * 4)

@@ -166,19 +166,9 @@ def test_every_catalogue_form_is_implemented_with_the_catalogue_layout():
 
 
 def test_networks_take_a_fusion_factory_or_one_fusion_per_stage():
-    made = []
-
-    def factory(channels, r):
-        made.append((channels, r))
-        return IAFF(channels, r=r)
-
-    net = afflib_torch.get_model("cifar_aff_resnet20", layers=[1, 1, 1], channels=[8, 8, 16, 32], start_layer=2,
-                                 fusion=factory)
-    assert made == [(16, 4), (32, 4)]
-    assert [type(stage[0].attention).__name__ for stage in net.features[2:5]] == ["DirectAdd", "IAFF", "IAFF"]
-    net = afflib_torch.get_model("aff_resnet50", layers=[1, 1, 1, 1], fusion=["add", "aff", "iaff", "aff"],
-                                 start_layer=1)
-    assert [type(getattr(net, f"layer{i}")[0].attention).__name__ for i in range(1, 5)] == [
-        "DirectAdd", "AFF", "IAFF", "AFF"]
-    with pytest.raises(ValueError, match="below start_layer=3"):
-        afflib_torch.get_model("aff_resnet50", fusion=["aff"] * 4)
+    """The plan's fusion of each stage reaches the blocks (the plan itself: tests_core/test_plan.py)."""
+    net = afflib_torch.get_model("cifar_aff_resnext29_32x4d", layers=[1, 1, 1], channels=16,
+                                 fusion=["add", "iaff", lambda channels, r: AFF(channels, r)])
+    kinds = [type(stage[0].attention) for stage in net.features[3:6]]
+    assert kinds == [DirectAdd, IAFF, AFF] and net.features[5][0].attention.r == 16
+    assert net(torch.randn(2, 3, 16, 16)).shape == (2, 10)
