@@ -171,4 +171,4 @@ def test_networks_take_a_fusion_factory_or_one_fusion_per_stage():
                                  fusion=["add", "iaff", lambda channels, r: AFF(channels, r)])
     kinds = [type(stage[0].attention) for stage in net.features[3:6]]
     assert kinds == [DirectAdd, IAFF, AFF] and net.features[5][0].attention.r == 16
-    assert net(torch.randn(2, 3, 16, 16)).shape == (2, 10)
+    assert net(torch.randn(2, 3, 16, 16)).shape == (2, 100)
