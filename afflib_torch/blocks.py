@@ -1,17 +1,18 @@
-"""Residual blocks of the AFF networks in PyTorch, twins of ``afflib.model_zoo.blocks``.
+"""Residual blocks of the AFF networks in PyTorch, each built from a block plan (:mod:`afflib.core.plan`).
 
 Attribute names and Sequential indices follow the MXNet blocks exactly (``conv1``/``bn1``..., ``body``,
 ``resfwd``, ``downsample``, ``attention``), so state_dict keys are the MXNet structural names.
 """
 from __future__ import annotations
 
-import math
+from typing import Dict, Type
 
 from torch import Tensor, nn
 
-from .fusion import BatchNorm2d, get_fusion
+from afflib.core.plan import EXPANSION, BlockPlan, zero_last_gamma
+from .fusion import BatchNorm2d, build_fusion
 
-__all__ = ["projection_shortcut", "zero_last_gamma", "Bottleneck", "ResNeXtBlock", "PreActBasicBlock"]
+__all__ = ["projection_shortcut", "zero_last_gamma", "Bottleneck", "ResNeXtBlock", "PreActBasicBlock", "BLOCKS"]
 
 
 def projection_shortcut(in_channels: int, out_channels: int, stride: int, avg_down: bool,
@@ -33,11 +34,6 @@ def projection_shortcut(in_channels: int, out_channels: int, stride: int, avg_do
     return nn.Sequential(*layers)
 
 
-def zero_last_gamma(last_gamma: bool, original_last_gamma: bool) -> bool:
-    """Whether a ResNeXt block zero-initialises its last BN gamma (the release inverts ``last_gamma``)."""
-    return (not last_gamma) if original_last_gamma else last_gamma
-
-
 def _bn(channels: int, zero_gamma: bool = False) -> BatchNorm2d:
     bn = BatchNorm2d(channels)
     if zero_gamma:
@@ -46,22 +42,20 @@ def _bn(channels: int, zero_gamma: bool = False) -> BatchNorm2d:
 
 
 class Bottleneck(nn.Module):
-    """ResNet-V1b bottleneck (stride in the 3x3 conv); ``relu(fuse(bn3(...), shortcut))``."""
+    """ResNet-V1b bottleneck (stride in the 3x3 conv); ``relu(fuse(bn3(...), shortcut))``, from a block plan."""
 
-    expansion = 4
+    expansion = EXPANSION
 
-    def __init__(self, fusion: str, in_channels: int, planes: int, stride: int = 1, downsample: bool = False,
-                 avg_down: bool = True, last_gamma: bool = False, fusion_r: int = 16):
+    def __init__(self, plan: BlockPlan):
         super().__init__()
-        out_channels = planes * self.expansion
-        self.conv1 = nn.Conv2d(in_channels, planes, 1, bias=False)
-        self.bn1 = _bn(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
-        self.bn2 = _bn(planes)
-        self.conv3 = nn.Conv2d(planes, out_channels, 1, bias=False)
-        self.bn3 = _bn(out_channels, zero_gamma=last_gamma)
-        self.downsample = projection_shortcut(in_channels, out_channels, stride, avg_down) if downsample else None
-        self.attention = get_fusion(fusion, out_channels, r=fusion_r)
+        self.conv1 = nn.Conv2d(plan.in_channels, plan.width, 1, bias=False)
+        self.bn1 = _bn(plan.width)
+        self.conv2 = nn.Conv2d(plan.width, plan.width, 3, plan.stride, 1, bias=False)
+        self.bn2 = _bn(plan.width)
+        self.conv3 = nn.Conv2d(plan.width, plan.out_channels, 1, bias=False)
+        self.bn3 = _bn(plan.out_channels, zero_gamma=plan.zero_gamma)
+        self.downsample = projection_shortcut(*plan.shortcut) if plan.downsample else None
+        self.attention = build_fusion(plan.fusion, plan.out_channels, plan.fusion_r)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -73,21 +67,18 @@ class Bottleneck(nn.Module):
 
 
 class ResNeXtBlock(nn.Module):
-    """ResNeXt bottleneck (grouped 3x3, stride in it); ``relu(fuse(body(x), shortcut))``."""
+    """ResNeXt bottleneck (grouped 3x3, stride in it); ``relu(fuse(body(x), shortcut))``, from a block plan."""
 
-    def __init__(self, fusion: str, in_channels: int, channels: int, cardinality: int, bottleneck_width: int,
-                 stride: int = 1, downsample: bool = False, avg_down: bool = True, zero_gamma: bool = True,
-                 fusion_r: int = 16):
+    def __init__(self, plan: BlockPlan):
         super().__init__()
-        group_width = cardinality * int(math.floor(channels * (bottleneck_width / 64)))
-        out_channels = channels * 4
+        inner, out_channels = plan.width, plan.out_channels
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, group_width, 1, bias=False), _bn(group_width), nn.ReLU(inplace=True),
-            nn.Conv2d(group_width, group_width, 3, stride, 1, groups=cardinality, bias=False), _bn(group_width),
+            nn.Conv2d(plan.in_channels, inner, 1, bias=False), _bn(inner), nn.ReLU(inplace=True),
+            nn.Conv2d(inner, inner, 3, plan.stride, 1, groups=plan.groups, bias=False), _bn(inner),
             nn.ReLU(inplace=True),
-            nn.Conv2d(group_width, out_channels, 1, bias=False), _bn(out_channels, zero_gamma=zero_gamma))
-        self.downsample = projection_shortcut(in_channels, out_channels, stride, avg_down) if downsample else None
-        self.attention = get_fusion(fusion, out_channels, r=fusion_r)
+            nn.Conv2d(inner, out_channels, 1, bias=False), _bn(out_channels, zero_gamma=plan.zero_gamma))
+        self.downsample = projection_shortcut(*plan.shortcut) if plan.downsample else None
+        self.attention = build_fusion(plan.fusion, out_channels, plan.fusion_r)
         self.relu = nn.ReLU(inplace=True)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -101,18 +92,21 @@ class PreActBasicBlock(nn.Module):
     The projection shortcut (avg-pool + 1x1 conv, no BN) takes the block input before the pre-activation.
     """
 
-    def __init__(self, fusion: str, in_channels: int, channels: int, stride: int = 1, fusion_r: int = 4):
+    def __init__(self, plan: BlockPlan):
         super().__init__()
+        in_channels, channels = plan.in_channels, plan.width
         self.resfwd = nn.Sequential(
             BatchNorm2d(in_channels), nn.ReLU(inplace=True),
-            nn.Conv2d(in_channels, channels, 3, stride, 1, bias=False),
+            nn.Conv2d(in_channels, channels, 3, plan.stride, 1, bias=False),
             BatchNorm2d(channels), nn.ReLU(inplace=True),
             nn.Conv2d(channels, channels, 3, 1, 1, bias=False))
-        needs_projection = channels != in_channels or stride != 1
-        self.downsample = (projection_shortcut(in_channels, channels, stride, avg_down=True, norm=False)
-                           if needs_projection else None)
-        self.attention = get_fusion(fusion, channels, r=fusion_r)
+        self.downsample = projection_shortcut(*plan.shortcut) if plan.downsample else None
+        self.attention = build_fusion(plan.fusion, channels, plan.fusion_r)
 
     def forward(self, x: Tensor) -> Tensor:
         shortcut = self.downsample(x) if self.downsample is not None else x
         return self.attention(self.resfwd(x), shortcut)
+
+
+# Block plan kind -> the block that instantiates it.
+BLOCKS: Dict[str, Type[nn.Module]] = {"bottleneck": Bottleneck, "resnext": ResNeXtBlock, "preact": PreActBasicBlock}

@@ -7,16 +7,17 @@ The blend ``k * (y + M * (x - y))`` with ``M = sigmoid(local + global)`` runs as
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Type
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from afflib.core.specs import FUSION_ALIASES, RELEASE_NAMES, canonical_fusion
+from afflib.core.fusion import (FORMS, FUSION_ALIASES, MS_CAM, RELEASE_NAMES, Branch, attention_channels,
+                                attention_pairs, canonical_fusion, check_inputs, fusion_form)
 
 __all__ = ["BatchNorm2d", "GlobalMean", "MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "RELEASE_NAMES",
-           "attention_blend", "local_context", "canonical_fusion", "get_fusion", "set_fused_blend"]
+           "attention_blend", "local_context", "canonical_fusion", "get_fusion", "build_fusion", "set_fused_blend"]
 
 
 class BatchNorm2d(nn.BatchNorm2d):
@@ -183,50 +184,35 @@ def _context_branch(channels: int, inter_channels: int, pooled: bool) -> nn.Sequ
 
 
 class _Fusion(nn.Module):
-    """Shared input checks: two inputs of equal shape with the module's channel count."""
+    """Shared input checks (:func:`afflib.core.fusion.check_inputs`): equal shapes, the module's channel count."""
 
     channels: Optional[int] = None
 
     def _check(self, x: Tensor, y: Tensor) -> None:
-        if x.shape != y.shape:
-            raise ValueError(f"{type(self).__name__}: the two inputs must have the same shape, got "
-                             f"{tuple(x.shape)} and {tuple(y.shape)}")
-        if self.channels is not None and (x.dim() != 4 or x.shape[1] != self.channels):
-            raise ValueError(f"{type(self).__name__} was built for {self.channels} channels (NCHW input), got an "
-                             f"input of shape {tuple(x.shape)}")
+        check_inputs(type(self).__name__, self.channels, [tuple(x.shape), tuple(y.shape)])
 
 
 class _ContextAttention(_Fusion):
-    """Holds one or two (local, global) context pairs named as in the release."""
+    """Holds the context branches of a catalogue layout, created in its order under the release's names."""
 
-    def __init__(self, channels: int, r: int, pairs: int):
+    def __init__(self, channels: int, r: int, branches: Sequence[Branch]):
         super().__init__()
-        if channels <= 0 or r <= 0 or channels // r < 1:
-            raise ValueError(f"channels={channels} and r={r} give no attention channels (need channels // r >= 1)")
+        inter = attention_channels(channels, r)
         self.channels, self.r, self.fused = channels, r, True
-        inter = channels // r
-        self.local_att = _context_branch(channels, inter, pooled=False)
-        self.global_att = _context_branch(channels, inter, pooled=True)
-        if pairs == 2:
-            self.local_att2 = _context_branch(channels, inter, pooled=False)
-            self.global_att2 = _context_branch(channels, inter, pooled=True)
+        self._pair_names = attention_pairs(branches)
+        for branch in branches:
+            setattr(self, branch.name, _context_branch(channels, inter, branch.pooled))
+
+    def _pairs(self) -> List[Tuple[nn.Sequential, nn.Sequential]]:
+        """The (local, global) branch pairs, one per attention map."""
+        return [(getattr(self, local), getattr(self, glob)) for local, glob in self._pair_names]
 
 
 class MSCAM(_ContextAttention):
-    """Multi-scale channel attention module: refines ``x`` into ``x * M(x)``.
-
-    Parameters
-    ----------
-    channels : int
-        Channels of the input.
-    r : int
-        Channel reduction ratio of the two context branches.
-    return_weights : bool
-        Return the attention map ``M(x)`` instead of the refined feature.
-    """
+    """Multi-scale channel attention: ``x * M(x)``, or ``M(x)`` with ``return_weights`` (as the MXNet engine's)."""
 
     def __init__(self, channels: int, r: int = 4, return_weights: bool = False):
-        super().__init__(channels, r, pairs=1)
+        super().__init__(channels, r, MS_CAM)
         self.return_weights = return_weights
 
     def forward(self, x: Tensor) -> Tensor:
@@ -237,36 +223,39 @@ class MSCAM(_ContextAttention):
         return weights if self.return_weights else x * weights
 
 
-class AFF(_ContextAttention):
-    """Attentional feature fusion (release name ``ASKCFuse``): ``2 * (M*x + (1-M)*y)``, ``M = MS-CAM(x + y)``."""
+class _SoftBlend(_ContextAttention):
+    """A catalogue form with the soft blend ``k * (M * x + (1 - M) * y)``: the first map M read from ``x + y``,
+    each further one from the previous blend, ``k`` the form's scale on the last (``FORM`` names the row)."""
+
+    FORM = ""
 
     def __init__(self, channels: int, r: int = 4):
-        super().__init__(channels, r, pairs=1)
+        super().__init__(channels, r, FORMS[self.FORM].branches)
 
     def forward(self, x: Tensor, y: Tensor) -> Tensor:
         self._check(x, y)
-        both = x + y
-        if self.fused:
-            return _AttentionBlend.apply(x, y, local_context(self.local_att, both, self.global_att(both)), 2.0)
-        return attention_blend(x, y, self.local_att(both), self.global_att(both), 2.0, fused=False)
+        pairs = self._pairs()
+        mixed = x + y
+        for index, (local_att, global_att) in enumerate(pairs):
+            k = FORMS[self.FORM].scale if index == len(pairs) - 1 else 1.0
+            if self.fused:
+                mixed = _AttentionBlend.apply(x, y, local_context(local_att, mixed, global_att(mixed)), k)
+            else:
+                mixed = attention_blend(x, y, local_att(mixed), global_att(mixed), k, fused=False)
+        return mixed
 
 
-class IAFF(_ContextAttention):
+class AFF(_SoftBlend):
+    """Attentional feature fusion (release name ``ASKCFuse``): ``2 * (M*x + (1-M)*y)``, ``M = MS-CAM(x + y)``."""
+
+    FORM = "aff"
+
+
+class IAFF(_SoftBlend):
     """Iterative AFF (release name ``ResGlobLocaforGlobLocaCha``): a second MS-CAM with its own branches on
     the first fusion's result; no factor 2."""
 
-    def __init__(self, channels: int, r: int = 4):
-        super().__init__(channels, r, pairs=2)
-
-    def forward(self, x: Tensor, y: Tensor) -> Tensor:
-        self._check(x, y)
-        both = x + y
-        if self.fused:
-            initial = _AttentionBlend.apply(x, y, local_context(self.local_att, both, self.global_att(both)), 1.0)
-            return _AttentionBlend.apply(x, y, local_context(self.local_att2, initial, self.global_att2(initial)),
-                                         1.0)
-        initial = attention_blend(x, y, self.local_att(both), self.global_att(both), 1.0, fused=False)
-        return attention_blend(x, y, self.local_att2(initial), self.global_att2(initial), 1.0, fused=False)
+    FORM = "iaff"
 
 
 class DirectAdd(_Fusion):
@@ -281,12 +270,18 @@ class DirectAdd(_Fusion):
         return x + y
 
 
-_FUSION_CLASSES: Dict[str, Type[nn.Module]] = {"aff": AFF, "iaff": IAFF, "add": DirectAdd}
+# Each catalogue form's implementation, found by the row's class_name.
+_IMPLEMENTATIONS: Dict[str, Type[nn.Module]] = {cls.__name__: cls for cls in (AFF, IAFF, DirectAdd)}
 
 
 def get_fusion(name: str, channels: int, r: int = 4) -> nn.Module:
     """Build the fusion block called ``name`` (paper or release name) for ``channels`` channels."""
-    return _FUSION_CLASSES[canonical_fusion(name)](channels=channels, r=r)
+    return _IMPLEMENTATIONS[fusion_form(name).class_name](channels=channels, r=r)
+
+
+def build_fusion(fusion: Union[str, Callable[[int, int], nn.Module]], channels: int, r: int) -> nn.Module:
+    """A block plan's fusion: a form name through :func:`get_fusion`, or a factory called as ``(channels, r)``."""
+    return fusion(channels, r) if callable(fusion) else get_fusion(fusion, channels, r=r)
 
 
 def set_fused_blend(model: nn.Module, enabled: bool) -> int:

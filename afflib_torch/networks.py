@@ -1,8 +1,8 @@
-"""The four AFF network families in PyTorch, twins of ``afflib.model_zoo.networks`` (same arguments, names).
+"""The four AFF network families in PyTorch: the plans of :mod:`afflib.core.plan` as ``nn.Module`` layers.
 
-Stages numbered below ``start_layer`` (1-based) fuse by plain addition; the others use ``fusion``
-(``'aff'``, ``'iaff'``, ``'add'`` or a release name). With ``fusion='add'`` each class is the plain
-baseline of identical topology.
+Arguments, checks and the fusion of each stage are the plan functions'; attribute names and Sequential indices
+are those of the MXNet engine (``afflib.model_zoo.networks``), so state_dict keys are the release's structural
+names. ``fusion`` is a form name, a factory ``(channels, r) -> module``, or one per stage.
 """
 from __future__ import annotations
 
@@ -11,83 +11,54 @@ from typing import List, Sequence, Union
 import torch
 from torch import Tensor, nn
 
-from .blocks import Bottleneck, PreActBasicBlock, ResNeXtBlock, zero_last_gamma
-from .fusion import BatchNorm2d, GlobalMean, canonical_fusion
+from afflib.core.fusion import FusionChoice
+from afflib.core.plan import NetworkPlan, StemPlan, network_plan
+
+from .blocks import BLOCKS
+from .fusion import BatchNorm2d, GlobalMean
 
 __all__ = ["AFFResNet", "AFFResNeXt", "CIFARAFFResNet", "CIFARAFFResNeXt"]
 
 
-def _stage_fusion(fusion: str, stage_index: int, start_layer: int) -> str:
-    return fusion if stage_index >= start_layer else "add"
+def _stem(stem: StemPlan) -> List[nn.Module]:
+    """Deep stem: conv3x3(stride) BN ReLU conv3x3 BN ReLU conv3x3 (no trailing BN); else one conv."""
+    if not stem.deep:
+        return [nn.Conv2d(stem.in_channels, stem.out_channels, stem.kernel, stem.stride, stem.kernel // 2,
+                          bias=False)]
+    return [nn.Conv2d(stem.in_channels, stem.width, 3, stem.stride, 1, bias=False), BatchNorm2d(stem.width),
+            nn.ReLU(inplace=True), nn.Conv2d(stem.width, stem.width, 3, 1, 1, bias=False), BatchNorm2d(stem.width),
+            nn.ReLU(inplace=True), nn.Conv2d(stem.width, stem.out_channels, 3, 1, 1, bias=False)]
 
 
-def _check_layers(layers: Sequence[int], stages: int, cls: str, start_layer: int) -> List[int]:
-    """The block counts as ints; a wrong count, or a ``start_layer`` past the last stage (a network without
-    any fusion that would still carry the fusion's name), is a ValueError."""
-    layers = [int(n) for n in layers]
-    if len(layers) != stages or min(layers) < 1:
-        raise ValueError(f"{cls}: layers must be {stages} positive block counts, got {layers}")
-    if not 1 <= start_layer <= len(layers):
-        raise ValueError(f"{cls}: start_layer must be a stage from 1 to {len(layers)}, got {start_layer}")
-    return layers
+def _stages(plan: NetworkPlan) -> List[nn.Sequential]:
+    return [nn.Sequential(*[BLOCKS[block.kind](block) for block in blocks]) for blocks in plan.stages]
 
 
-def _deep_stem(in_channels: int, width: int, out_channels: int, stride: int) -> List[nn.Module]:
-    """conv3x3(stride) BN ReLU conv3x3 BN ReLU conv3x3 -> out_channels (no trailing BN)."""
-    return [nn.Conv2d(in_channels, width, 3, stride, 1, bias=False), BatchNorm2d(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, 1, 1, bias=False), BatchNorm2d(width), nn.ReLU(inplace=True),
-            nn.Conv2d(width, out_channels, 3, 1, 1, bias=False)]
+def _resnext_features(plan: NetworkPlan) -> nn.Sequential:
+    """stem, BN, ReLU, [max pool], the ResNeXt stages, global mean: the ``features`` of both ResNeXt families."""
+    features = _stem(plan.stem) + [BatchNorm2d(plan.stem.out_channels), nn.ReLU(inplace=True)]
+    features += [nn.MaxPool2d(3, 2, 1)] if plan.stem.pool else []
+    return nn.Sequential(*features, *_stages(plan), GlobalMean())
 
 
 class AFFResNet(nn.Module):
-    """ImageNet AFF-ResNet, ResNet-50-D style (deep stem, average-pool projection shortcut).
+    """ImageNet AFF-ResNet, ResNet-50-D style; arguments as :func:`afflib.core.plan.resnet_plan`."""
 
-    Parameters
-    ----------
-    fusion : str
-        Fusion of residual and shortcut in stages >= ``start_layer``: ``'aff'``, ``'iaff'`` or ``'add'``.
-    layers : sequence of 4 int
-        Bottleneck blocks per stage ([3, 4, 6, 3] for 50 layers).
-    start_layer : int
-        First stage (1-4) that uses ``fusion``; earlier stages add plainly. The release used 3.
-    classes : int
-        Outputs of the classifier.
-    last_gamma : bool
-        Zero-initialise the last BN gamma of every bottleneck.
-    deep_stem, stem_width, avg_down : ResNet-D options (the release: True, 32, True).
-    final_drop : float
-        Dropout before the classifier.
-    fusion_r : int
-        Channel reduction of the attention branches (the release: 16).
-    in_channels : int
-        Input channels.
-    """
-
-    def __init__(self, fusion: str, layers: Sequence[int], start_layer: int = 3, classes: int = 1000,
+    def __init__(self, fusion: FusionChoice, layers: Sequence[int], start_layer: int = 3, classes: int = 1000,
                  last_gamma: bool = False, deep_stem: bool = True, stem_width: int = 32, avg_down: bool = True,
                  final_drop: float = 0.0, fusion_r: int = 16, in_channels: int = 3):
+        plan: NetworkPlan = network_plan("AFFResNet", locals())
         super().__init__()
-        fusion = canonical_fusion(fusion)
-        layers = _check_layers(layers, 4, type(self).__name__, start_layer)
-        inplanes = stem_width * 2 if deep_stem else 64
-        self.conv1 = (nn.Sequential(*_deep_stem(in_channels, stem_width, inplanes, stride=2)) if deep_stem
-                      else nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False))
-        self.bn1 = BatchNorm2d(inplanes)
+        stem = _stem(plan.stem)
+        self.conv1 = nn.Sequential(*stem) if plan.stem.deep else stem[0]
+        self.bn1 = BatchNorm2d(plan.stem.out_channels)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, 2, 1)
-        for index, (planes, blocks) in enumerate(zip((64, 128, 256, 512), layers), start=1):
-            stage_fusion = _stage_fusion(fusion, index, start_layer)
-            stage = []
-            for b in range(blocks):
-                stride = 2 if (index > 1 and b == 0) else 1
-                downsample = b == 0 and (stride != 1 or inplanes != planes * Bottleneck.expansion)
-                stage.append(Bottleneck(stage_fusion, inplanes, planes, stride, downsample, avg_down, last_gamma,
-                                        fusion_r))
-                inplanes = planes * Bottleneck.expansion
-            setattr(self, "layer%d" % index, nn.Sequential(*stage))
+        for index, stage in enumerate(_stages(plan), start=1):
+            setattr(self, "layer%d" % index, stage)
         self.avgpool = GlobalMean()
-        self.drop = nn.Dropout(final_drop) if final_drop > 0 else None
-        self.fc = nn.Linear(inplanes, classes)
+        self.drop = nn.Dropout(plan.final_drop) if plan.final_drop > 0 else None
+        self.fc = nn.Linear(plan.features, plan.classes)
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
@@ -98,122 +69,56 @@ class AFFResNet(nn.Module):
         return self.fc(x)
 
 
-def _resnext_stage(fusion: str, in_channels: int, channels: int, blocks: int, cardinality: int,
-                   bottleneck_width: int, stride: int, avg_down: bool, zero_gamma: bool,
-                   fusion_r: int) -> nn.Sequential:
-    return nn.Sequential(*[
-        ResNeXtBlock(fusion, in_channels if b == 0 else channels * 4, channels, cardinality, bottleneck_width,
-                     stride=stride if b == 0 else 1, downsample=b == 0, avg_down=avg_down, zero_gamma=zero_gamma,
-                     fusion_r=fusion_r)
-        for b in range(blocks)])
+class _ResNeXtNetwork(nn.Module):
+    """What both ResNeXt families build from their plan: ``features`` and the classifier ``output``."""
 
-
-class AFFResNeXt(nn.Module):
-    """ImageNet AFF-ResNeXt (deep stem 64-64-128, average-pool projection shortcut in stages 2-4).
-
-    ``last_gamma`` keeps the release's inverted meaning unless ``original_last_gamma=False`` (see
-    ``afflib.model_zoo.AFFResNeXt``); only the initialisation differs.
-    """
-
-    def __init__(self, fusion: str, layers: Sequence[int], cardinality: int = 32, bottleneck_width: int = 4,
-                 start_layer: int = 3, classes: int = 1000, last_gamma: bool = False, deep_stem: bool = True,
-                 stem_width: int = 64, avg_down: bool = True, fusion_r: int = 16, original_last_gamma: bool = True,
-                 in_channels: int = 3):
-        super().__init__()
-        fusion = canonical_fusion(fusion)
-        layers = _check_layers(layers, 4, type(self).__name__, start_layer)
-        zero_gamma = zero_last_gamma(last_gamma, original_last_gamma)
-        width = stem_width * 2 if deep_stem else 64
-        features = (_deep_stem(in_channels, stem_width, width, stride=2) if deep_stem
-                    else [nn.Conv2d(in_channels, 64, 7, 2, 3, bias=False)])
-        features += [BatchNorm2d(width), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)]
-        channels = 64
-        for index, blocks in enumerate(layers, start=1):
-            features.append(_resnext_stage(
-                _stage_fusion(fusion, index, start_layer), width, channels, blocks, cardinality, bottleneck_width,
-                stride=1 if index == 1 else 2, avg_down=avg_down and index > 1, zero_gamma=zero_gamma,
-                fusion_r=fusion_r))
-            width = channels * 4
-            channels *= 2
-        features.append(GlobalMean())
-        self.features = nn.Sequential(*features)
-        self.output = nn.Linear(width, classes)
+    def _build(self, plan: NetworkPlan) -> None:
+        self.features = _resnext_features(plan)
+        self.output = nn.Linear(plan.features, plan.classes)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.output(torch.flatten(self.features(x), 1))
 
 
-def _cifar_widths(channels: Union[int, Sequence[int]], stages: int) -> List[int]:
-    """[stem, stage1, ..., stageN]; an int c means [c, c, 2c, 4c, ...]."""
-    if isinstance(channels, int):
-        return [channels] + [channels * 2 ** i for i in range(stages)]
-    widths = [int(c) for c in channels]
-    if len(widths) != stages + 1:
-        raise ValueError(f"channels must list the stem width and {stages} stage widths, got {widths}")
-    return widths
+class AFFResNeXt(_ResNeXtNetwork):
+    """ImageNet AFF-ResNeXt (deep stem 64-64-128); arguments as :func:`afflib.core.plan.resnext_plan`, whose
+    ``last_gamma`` keeps the release's inverted meaning unless ``original_last_gamma=False``."""
+
+    def __init__(self, fusion: FusionChoice, layers: Sequence[int], cardinality: int = 32, bottleneck_width: int = 4,
+                 start_layer: int = 3, classes: int = 1000, last_gamma: bool = False, deep_stem: bool = True,
+                 stem_width: int = 64, avg_down: bool = True, fusion_r: int = 16, original_last_gamma: bool = True,
+                 in_channels: int = 3):
+        plan: NetworkPlan = network_plan("AFFResNeXt", locals())
+        super().__init__()
+        self._build(plan)
 
 
 class CIFARAFFResNet(nn.Module):
-    """CIFAR pre-activation AFF-ResNet (input BN without scale and centre, avg-pool + 1x1 conv shortcut).
+    """CIFAR pre-activation AFF-ResNet (input BN without scale and centre); arguments as
+    :func:`afflib.core.plan.cifar_resnet_plan`."""
 
-    ``channels`` = [stem, stage1, stage2, stage3] (the release's ResNet-32: blocks 5, [64, 64, 128, 256]).
-    """
-
-    def __init__(self, fusion: str, layers: Sequence[int], channels: Union[int, Sequence[int]],
+    def __init__(self, fusion: FusionChoice, layers: Sequence[int], channels: Union[int, Sequence[int]],
                  start_layer: int = 1, classes: int = 10, deep_stem: bool = False, fusion_r: int = 4,
                  in_channels: int = 3):
+        plan: NetworkPlan = network_plan("CIFARAFFResNet", locals())
         super().__init__()
-        fusion = canonical_fusion(fusion)
-        layers = _check_layers(layers, len(layers) or 1, type(self).__name__, start_layer)
-        widths = _cifar_widths(channels, len(layers))
-        features: List[nn.Module] = [BatchNorm2d(in_channels, scale=False, center=False)]
-        features += (_deep_stem(in_channels, widths[0] // 2, widths[0], stride=1) if deep_stem
-                     else [nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)])
-        inplanes = widths[0]
-        for index, (width, blocks) in enumerate(zip(widths[1:], layers), start=1):
-            stage_fusion = _stage_fusion(fusion, index, start_layer)
-            stage = []
-            for b in range(blocks):
-                stride = 2 if (index > 1 and b == 0) else 1
-                stage.append(PreActBasicBlock(stage_fusion, inplanes, width, stride, fusion_r))
-                inplanes = width
-            features.append(nn.Sequential(*stage))
-        features += [BatchNorm2d(inplanes), nn.ReLU(inplace=True), GlobalMean(), nn.Flatten()]
+        features: List[nn.Module] = [BatchNorm2d(plan.stem.in_channels, scale=False, center=False)]
+        features += _stem(plan.stem) + _stages(plan)
+        features += [BatchNorm2d(plan.features), nn.ReLU(inplace=True), GlobalMean(), nn.Flatten()]
         self.features = nn.Sequential(*features)
-        self.output = nn.Linear(inplanes, classes)
+        self.output = nn.Linear(plan.features, plan.classes)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.output(self.features(x))
 
 
-class CIFARAFFResNeXt(nn.Module):
-    """CIFAR AFF-ResNeXt: 3x3 stem, bottleneck ResNeXt stages with average-pool projection shortcuts.
+class CIFARAFFResNeXt(_ResNeXtNetwork):
+    """CIFAR AFF-ResNeXt: 3x3 stem, ResNeXt stages; arguments as :func:`afflib.core.plan.cifar_resnext_plan`."""
 
-    ``channels`` is the stem width (int: stage widths c, 2c, 4c) or [stem, stage1, stage2, stage3]; stage
-    outputs are 4x the stage width. See :class:`AFFResNeXt` for ``last_gamma``.
-    """
-
-    def __init__(self, fusion: str, layers: Sequence[int], channels: Union[int, Sequence[int]] = 64,
+    def __init__(self, fusion: FusionChoice, layers: Sequence[int], channels: Union[int, Sequence[int]] = 64,
                  cardinality: int = 32, bottleneck_width: int = 4, start_layer: int = 1, classes: int = 10,
                  deep_stem: bool = False, fusion_r: int = 16, last_gamma: bool = False,
                  original_last_gamma: bool = True, in_channels: int = 3):
+        plan: NetworkPlan = network_plan("CIFARAFFResNeXt", locals())
         super().__init__()
-        fusion = canonical_fusion(fusion)
-        layers = _check_layers(layers, len(layers) or 1, type(self).__name__, start_layer)
-        widths = _cifar_widths(channels, len(layers))
-        zero_gamma = zero_last_gamma(last_gamma, original_last_gamma)
-        features = (_deep_stem(in_channels, widths[0] // 2, widths[0], stride=1) if deep_stem
-                    else [nn.Conv2d(in_channels, widths[0], 3, 1, 1, bias=False)])
-        features += [BatchNorm2d(widths[0]), nn.ReLU(inplace=True)]
-        inplanes = widths[0]
-        for index, (width, blocks) in enumerate(zip(widths[1:], layers), start=1):
-            features.append(_resnext_stage(
-                _stage_fusion(fusion, index, start_layer), inplanes, width, blocks, cardinality, bottleneck_width,
-                stride=1 if index == 1 else 2, avg_down=True, zero_gamma=zero_gamma, fusion_r=fusion_r))
-            inplanes = width * 4
-        features.append(GlobalMean())
-        self.features = nn.Sequential(*features)
-        self.output = nn.Linear(inplanes, classes)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.output(torch.flatten(self.features(x), 1))
+        self._build(plan)

@@ -5,53 +5,25 @@ on the fly) or a PyTorch state_dict file (``.pt`` / ``.pth``).
 """
 from __future__ import annotations
 
-import inspect
 import os
-from typing import Any, Dict, List, Optional, Tuple, Type, Union
+from typing import Any, Dict, Optional, Tuple, Type, Union
 
 from torch import nn
 
 from afflib.core.cliargs import check_keys
-from afflib.core.modelspec import entry, merge_args, parse_spec
-from afflib.core.specs import MODEL_SPECS
+from afflib.core.modelspec import parse_spec
+from afflib.core.registry import Registry
 
 from .networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
 
-__all__ = ["MODELS", "get_model", "get_model_list", "model_arguments", "model_spec", "register_model"]
+__all__ = ["MODELS", "REGISTRY", "get_model", "get_model_list", "model_arguments", "model_spec", "register_model"]
 
-MODELS: Dict[str, Tuple[Type[nn.Module], Dict[str, Any]]] = {}
-_FAMILIES = {cls.__name__: cls for cls in (AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt)}
-
-
-def register_model(name: str, cls: Type[nn.Module], **defaults: Any) -> None:
-    """Add ``name`` -> ``cls(**defaults)`` to the registry."""
-    if name in MODELS:
-        raise ValueError(f"model {name!r} is already registered")
-    MODELS[name] = (cls, defaults)
-
-
-for _name, (_family, _defaults) in MODEL_SPECS.items():
-    register_model(_name, _FAMILIES[_family], **_defaults)
-
-
-def get_model_list() -> List[str]:
-    """Names of all registered models."""
-    return sorted(MODELS)
-
-
-def model_spec(name: str) -> Tuple[Type[nn.Module], Dict[str, Any]]:
-    """The class and arguments of ``name`` (a registry name, a CIFAR depth or a spec text such as
-    ``cifar_aff_resnet8(channels=[16,16,32,64], in_channels=1, classes=10)``); a ValueError lists close matches."""
-    spec = parse_spec(name)
-    cls, defaults = entry(spec.name, MODELS, "afflib_torch")
-    return cls, merge_args(defaults, spec, {})
-
-
-def model_arguments(name: str) -> List[str]:
-    """The constructor arguments that ``get_model(name, **kwargs)`` accepts (to name a misspelt one up front)."""
-    cls, _ = model_spec(name)
-    params = inspect.signature(cls.__init__).parameters.values()
-    return sorted(p.name for p in params if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+REGISTRY = Registry("afflib_torch", (AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt))
+MODELS: Dict[str, Tuple[Type[nn.Module], Dict[str, Any]]] = REGISTRY.models
+register_model = REGISTRY.register
+get_model_list = REGISTRY.names
+model_spec = REGISTRY.spec
+model_arguments = REGISTRY.arguments
 
 
 def get_model(name: str, pretrained: Optional[Union[str, os.PathLike]] = None, **kwargs: Any) -> nn.Module:
@@ -70,9 +42,8 @@ def get_model(name: str, pretrained: Optional[Union[str, os.PathLike]] = None, *
         Override the entry's constructor arguments (``classes``, ``start_layer``, ``fusion_r``...).
     """
     spec = parse_spec(name)
-    cls, defaults = entry(spec.name, MODELS, "afflib_torch")
     check_keys("get_model", kwargs, model_arguments(spec.name), spec.name)
-    args = merge_args(defaults, spec, kwargs)
+    _, cls, args = REGISTRY.resolve(name, kwargs)
     net = cls(**args)
     if pretrained is not None and pretrained is not False:
         if pretrained is True:

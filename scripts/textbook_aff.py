@@ -7,16 +7,15 @@ modules, so ``textbook:<model>`` in ``scripts/benchmark.py`` shows what afflib's
 """
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator
+from typing import Any, Callable
 
 from mxnet.gluon import HybridBlock, nn
 
 import afflib
-from afflib.model_zoo import blocks
+from afflib.model_zoo import model_spec
 from afflib.nn import DirectAdd, canonical_fusion
 
-__all__ = ["TextbookAFF", "TextbookIAFF", "textbook_fusion", "build_textbook_model"]
+__all__ = ["TextbookAFF", "TextbookIAFF", "textbook_fusion", "textbook_factory", "build_textbook_model"]
 
 
 def _branch(channels: int, inter_channels: int, pooled: bool) -> nn.HybridSequential:
@@ -79,17 +78,16 @@ def textbook_fusion(name: str, channels: int, r: int = 4, **kwargs: Any) -> Hybr
     return (TextbookAFF if kind == "aff" else TextbookIAFF)(channels, r=r, **kwargs)
 
 
-@contextlib.contextmanager
-def _blocks_use(factory) -> Iterator[None]:
-    original = blocks.get_fusion
-    blocks.get_fusion = factory
-    try:
-        yield
-    finally:
-        blocks.get_fusion = original
+def textbook_factory(name: str) -> Callable[[int, int], HybridBlock]:
+    """The network ``fusion`` argument that builds fusion ``name`` in its textbook form: a factory
+    ``(channels, r) -> block`` (networks take one in place of a name)."""
+    kind = canonical_fusion(name)
+    return lambda channels, r: textbook_fusion(kind, channels, r=r)
 
 
 def build_textbook_model(name: str, **kwargs: Any) -> HybridBlock:
-    """``afflib.get_model(name, **kwargs)`` with every fusion block replaced by its textbook form."""
-    with _blocks_use(textbook_fusion):
-        return afflib.get_model(name, **kwargs)
+    """``afflib.get_model(name, **kwargs)`` with every fusion block replaced by its textbook form (stages below
+    ``start_layer`` keep the plain addition, as in afflib's networks)."""
+    _, args = model_spec(name)
+    fusion = kwargs.pop("fusion", args.get("fusion", "aff"))
+    return afflib.get_model(name, fusion=textbook_factory(fusion), **kwargs)

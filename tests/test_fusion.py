@@ -130,3 +130,12 @@ def test_paper_and_release_names_are_accepted(alias, expected):
 def test_unknown_fusion_lists_valid_names():
     with pytest.raises(ValueError, match="ASKCFuse.*ResGlobLocaforGlobLocaCha|valid"):
         get_fusion("sum", 16)
+
+
+def test_every_catalogue_form_is_implemented_with_the_catalogue_layout():
+    from afflib.core.fusion import FORMS, fusion_parameters
+    for name, form in FORMS.items():
+        block = get_fusion(name, 16, r=4)
+        assert type(block).__name__ == form.class_name
+        assert [(k, tuple(p.shape)) for k, p in block._collect_params_with_prefix().items()] == \
+            fusion_parameters(name, 16, 4)

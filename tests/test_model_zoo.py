@@ -138,3 +138,15 @@ def test_registry_lists_required_models_and_overrides():
     assert net.output.weight.shape == (10, 256)
     assert type(net.features[2][0].attention).__name__ == "DirectAdd"
     assert type(net.features[3][0].attention).__name__ == "AFF"
+
+
+def test_networks_take_a_fusion_factory_or_one_fusion_per_stage():
+    """The plan's fusion of each stage reaches the blocks (the plan itself: tests_core/test_plan.py)."""
+    from afflib.nn import IAFF
+    made = []
+    net = afflib.get_model("cifar_aff_resnet20", layers=[1, 1, 1], channels=[8, 8, 16, 32], start_layer=2,
+                           fusion=lambda channels, r: made.append((channels, r)) or IAFF(channels, r=r))
+    assert made == [(16, 4), (32, 4)] and type(net.features[4][0].attention) is IAFF
+    net = afflib.get_model("aff_resnet50", layers=[1, 1, 1, 1], fusion=["add", "aff", "iaff", "aff"], start_layer=1)
+    assert [type(getattr(net, f"layer{i}")[0].attention).__name__ for i in range(1, 5)] == [
+        "DirectAdd", "AFF", "IAFF", "AFF"]

@@ -153,3 +153,22 @@ def test_fused_local_branch_equals_the_module_chain(training, channels_last):
         torch.testing.assert_close(a.grad, b.grad, msg=name)
     for (name, a), b in zip(fused.state_dict().items(), plain.state_dict().values()):
         torch.testing.assert_close(a, b, msg=name)
+
+
+def test_every_catalogue_form_is_implemented_with_the_catalogue_layout():
+    from afflib.core.fusion import FORMS, fusion_parameters
+    for name, form in FORMS.items():
+        block = get_fusion(name, 16, r=4)
+        assert type(block).__name__ == form.class_name
+        state = block.state_dict()
+        assert [(mx, tuple(state[key].shape)) for key, mx in name_map(block).items()] == \
+            fusion_parameters(name, 16, 4)
+
+
+def test_networks_take_a_fusion_factory_or_one_fusion_per_stage():
+    """The plan's fusion of each stage reaches the blocks (the plan itself: tests_core/test_plan.py)."""
+    net = afflib_torch.get_model("cifar_aff_resnext29_32x4d", layers=[1, 1, 1], channels=16,
+                                 fusion=["add", "iaff", lambda channels, r: AFF(channels, r)])
+    kinds = [type(stage[0].attention) for stage in net.features[3:6]]
+    assert kinds == [DirectAdd, IAFF, AFF] and net.features[5][0].attention.r == 16
+    assert net(torch.randn(2, 3, 16, 16)).shape == (2, 100)

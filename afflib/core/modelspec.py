@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from .specs import CIFAR_WIDTHS, MODEL_SPECS, canonical_fusion
+from .fusion import canonical_fusion
+from .specs import CIFAR_WIDTHS, MODEL_SPECS
 
 __all__ = ["ModelSpec", "parse_spec", "entry", "full_args", "merge_args", "cifar_spec", "cifar_flags", "format_value"]
 
@@ -91,9 +92,10 @@ class ModelSpec:
 
 
 def _cifar_name(family: str, args: Mapping[str, Any]) -> Optional[str]:
-    layers, fusion = args.get("layers"), canonical_fusion(args.get("fusion", "aff"))
-    if not (isinstance(layers, list) and len(layers) == 3 and len(set(layers)) == 1):
-        return None
+    layers, fusion = args.get("layers"), args.get("fusion", "aff")
+    if not (isinstance(layers, list) and len(layers) == 3 and len(set(layers)) == 1 and isinstance(fusion, str)):
+        return None  # a per-stage fusion list or a factory has no name of its own
+    fusion = canonical_fusion(fusion)
     if family == "CIFARAFFResNet":
         return f"cifar_{fusion}_resnet{6 * layers[0] + 2}"
     if args.get("cardinality") == 32 and args.get("bottleneck_width") == 4:

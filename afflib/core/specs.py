@@ -1,4 +1,4 @@
-"""Framework-free facts shared by the MXNet networks and their PyTorch twins: fusion names and registry entries.
+"""Framework-free model tables shared by the MXNet networks and their PyTorch twins: the registry entries.
 
 Importing this module needs neither MXNet nor torch, so ``afflib_torch`` can use it in its own environment.
 """
@@ -6,26 +6,11 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-__all__ = ["FUSION_ALIASES", "RELEASE_NAMES", "canonical_fusion", "MODEL_SPECS"]
+from .fusion import FUSION_ALIASES, RELEASE_NAMES, canonical_fusion
 
-# Paper names, release names and class names, all lower case -> canonical paper name.
-FUSION_ALIASES: Dict[str, str] = {
-    "aff": "aff", "askcfuse": "aff",
-    "iaff": "iaff", "resgloblocaforgloblocacha": "iaff", "resgloblocaforgloblocachafuse": "iaff",
-    "add": "add", "directadd": "add", "directaddfuse": "add",
-}
-RELEASE_NAMES = {"aff": "ASKCFuse", "iaff": "ResGlobLocaforGlobLocaCha", "add": "DirectAdd"}
+__all__ = ["FUSION_ALIASES", "RELEASE_NAMES", "canonical_fusion", "MODEL_SPECS"]  # fusion names: .fusion
 
-
-def canonical_fusion(name: str) -> str:
-    """Map a paper or release fusion name (any case) to ``'aff'``, ``'iaff'`` or ``'add'``."""
-    key = str(name).strip().lower()
-    if key not in FUSION_ALIASES:
-        valid = ", ".join(sorted({"aff", "iaff", "add", *RELEASE_NAMES.values()}))
-        raise ValueError(f"unknown fusion type {name!r}; valid (case-insensitive): {valid}")
-    return FUSION_ALIASES[key]
-
-
+# The forms that have registry names (the release's); the catalogue (.fusion) may hold more.
 FUSIONS = ("aff", "iaff", "add")
 RESNET_DEPTHS = {50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
 RESNEXT_VARIANTS = {"50_32x4d": ([3, 4, 6, 3], 32, 4), "101_32x4d": ([3, 4, 23, 3], 32, 4),

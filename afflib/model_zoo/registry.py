@@ -1,46 +1,25 @@
 """GluonCV-style model registry: ``get_model(name, **kwargs)`` and ``get_model_list()``.
 
-Every entry is a network class and a short dict of constructor arguments; keyword arguments given to
-``get_model`` override them (``classes``, ``start_layer``, ``fusion_r``...).
+Every entry is a network class and a short dict of constructor arguments (:class:`afflib.core.registry.Registry`
+over the tables of :mod:`afflib.core.specs`); keyword arguments given to ``get_model`` override them
+(``classes``, ``start_layer``, ``fusion_r``...).
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple, Type
+from typing import Any, Dict, Optional, Tuple, Type
 
 from mxnet.gluon import HybridBlock
 
-from afflib.core.modelspec import entry, merge_args, parse_spec
-from afflib.core.specs import MODEL_SPECS
+from afflib.core.registry import Registry
 from .networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
 
-__all__ = ["MODELS", "get_model", "get_model_list", "model_spec", "register_model"]
+__all__ = ["MODELS", "REGISTRY", "get_model", "get_model_list", "model_spec", "register_model"]
 
-MODELS: Dict[str, Tuple[Type[HybridBlock], Dict[str, Any]]] = {}
-_FAMILIES = {cls.__name__: cls for cls in (AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt)}
-
-
-def register_model(name: str, cls: Type[HybridBlock], **defaults: Any) -> None:
-    """Add ``name`` -> ``cls(**defaults)`` to the registry."""
-    if name in MODELS:
-        raise ValueError(f"model {name!r} is already registered")
-    MODELS[name] = (cls, defaults)
-
-
-for _name, (_family, _defaults) in MODEL_SPECS.items():
-    register_model(_name, _FAMILIES[_family], **_defaults)
-
-
-def get_model_list() -> List[str]:
-    """Names of all registered models."""
-    return sorted(MODELS)
-
-
-def model_spec(name: str) -> Tuple[Type[HybridBlock], Dict[str, Any]]:
-    """The class and arguments of ``name`` (a registry name, a CIFAR depth or a spec text such as
-    ``cifar_aff_resnet8(channels=[16,16,32,64], in_channels=1, classes=10)``); a ValueError lists close matches."""
-    spec = parse_spec(name)
-    cls, defaults = entry(spec.name, MODELS, "afflib")
-    return cls, merge_args(defaults, spec, {})
+REGISTRY = Registry("afflib", (AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt))
+MODELS: Dict[str, Tuple[Type[HybridBlock], Dict[str, Any]]] = REGISTRY.models
+register_model = REGISTRY.register
+get_model_list = REGISTRY.names
+model_spec = REGISTRY.spec
 
 
 def get_model(name: str, pretrained: Any = False, root: Optional[str] = None, ctx: Any = None,
@@ -61,9 +40,7 @@ def get_model(name: str, pretrained: Any = False, root: Optional[str] = None, ct
     **kwargs
         Override the entry's constructor arguments.
     """
-    spec = parse_spec(name)
-    cls, defaults = entry(spec.name, MODELS, "afflib")
-    args = merge_args(defaults, spec, kwargs)
+    spec, cls, args = REGISTRY.resolve(name, kwargs)
     net = cls(**args)
     if pretrained:
         from .model_store import load_pretrained

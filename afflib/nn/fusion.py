@@ -7,14 +7,15 @@ residual block ``x`` is the residual-branch output and ``y`` the shortcut. Child
 """
 from __future__ import annotations
 
-from typing import Dict, Optional, Type
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 
 import mxnet as mx
 from mxnet.gluon import HybridBlock, nn
 
-from afflib.core.specs import FUSION_ALIASES, RELEASE_NAMES, canonical_fusion
+from afflib.core.fusion import (FORMS, FUSION_ALIASES, MS_CAM, Branch, attention_channels, attention_pairs,
+                                canonical_fusion, check_inputs, fusion_form)
 
-__all__ = ["MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "canonical_fusion", "get_fusion"]
+__all__ = ["MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "canonical_fusion", "get_fusion", "build_fusion"]
 
 
 def spatial_ones(F, x):
@@ -65,40 +66,32 @@ def _context_branch(channels: int, inter_channels: int, pooled: bool) -> nn.Hybr
 
 
 class _Fusion(HybridBlock):
-    """Shared checks: the two inputs must have equal shapes and the module's channel count."""
+    """Shared checks (:func:`afflib.core.fusion.check_inputs`): equal shapes and the module's channel count."""
 
     channels: Optional[int] = None
 
     def forward(self, x, *args):  # noqa: D102 - checks happen only on concrete arrays, not symbols
         if isinstance(x, mx.nd.NDArray):
-            for other in args:
-                if other.shape != x.shape:
-                    raise ValueError(
-                        f"{type(self).__name__}: the two inputs must have the same shape, got {x.shape} and "
-                        f"{other.shape}")
-            if self.channels is not None and (x.ndim != 4 or x.shape[1] != self.channels):
-                raise ValueError(
-                    f"{type(self).__name__} was built for {self.channels} channels (NCHW input), got an input "
-                    f"of shape {x.shape}")
+            check_inputs(type(self).__name__, self.channels, [x.shape] + [other.shape for other in args])
         return super().forward(x, *args)
 
 
 class _ContextAttention(_Fusion):
-    """Holds one or more (local, global) context pairs named as in the release."""
+    """Holds the context branches of a catalogue layout, created in its order under the release's names."""
 
-    def __init__(self, channels: int, r: int, pairs: int, **kwargs):
+    def __init__(self, channels: int, r: int, branches: Sequence[Branch], **kwargs):
         super().__init__(**kwargs)
-        if channels <= 0 or r <= 0 or channels // r < 1:
-            raise ValueError(f"channels={channels} and r={r} give no attention channels (need channels // r >= 1)")
+        inter = attention_channels(channels, r)
         self.channels = channels
         self.r = r
-        inter = channels // r
+        self._pair_names = attention_pairs(branches)
         with self.name_scope():
-            self.local_att = _context_branch(channels, inter, pooled=False)
-            self.global_att = _context_branch(channels, inter, pooled=True)
-            if pairs == 2:
-                self.local_att2 = _context_branch(channels, inter, pooled=False)
-                self.global_att2 = _context_branch(channels, inter, pooled=True)
+            for branch in branches:
+                setattr(self, branch.name, _context_branch(channels, inter, branch.pooled))
+
+    def _pairs(self) -> List[Tuple[HybridBlock, HybridBlock]]:
+        """The (local, global) branch pairs, one per attention map."""
+        return [(getattr(self, local), getattr(self, glob)) for local, glob in self._pair_names]
 
     @staticmethod
     def _weights(F, local_att, global_att, x):
@@ -122,7 +115,7 @@ class MSCAM(_ContextAttention):
     """
 
     def __init__(self, channels: int, r: int = 4, return_weights: bool = False, **kwargs):
-        super().__init__(channels, r, pairs=1, **kwargs)
+        super().__init__(channels, r, MS_CAM, **kwargs)
         self.return_weights = return_weights
 
     def hybrid_forward(self, F, x):
@@ -130,34 +123,39 @@ class MSCAM(_ContextAttention):
         return weights if self.return_weights else x * weights
 
 
-class AFF(_ContextAttention):
+class _SoftBlend(_ContextAttention):
+    """A catalogue form with the soft blend: ``scale * (y + M * (x - y))``, the first map M read from ``x + y``,
+    each further one from the previous blend (``FORM`` names the row: its branches, iterations and scale)."""
+
+    FORM = ""
+
+    def __init__(self, channels: int, r: int = 4, **kwargs):
+        super().__init__(channels, r, FORMS[self.FORM].branches, **kwargs)
+
+    def hybrid_forward(self, F, x, y):
+        diff = x - y
+        mixed = x + y
+        for local_att, global_att in self._pairs():
+            mixed = y + self._weights(F, local_att, global_att, mixed) * diff
+        scale = FORMS[self.FORM].scale
+        return scale * mixed if scale != 1 else mixed
+
+
+class AFF(_SoftBlend):
     """Attentional feature fusion (release name ``ASKCFuse``): ``2 * (M*x + (1-M)*y)``, ``M = MS-CAM(x + y)``.
 
     The factor 2 is in the released code and checkpoints (not in the paper's equation): it keeps the total
     weight at 2, like ``x + y``.
     """
 
-    def __init__(self, channels: int, r: int = 4, **kwargs):
-        super().__init__(channels, r, pairs=1, **kwargs)
-
-    def hybrid_forward(self, F, x, y):
-        weights = self._weights(F, self.local_att, self.global_att, x + y)
-        return 2 * (y + weights * (x - y))
+    FORM = "aff"
 
 
-class IAFF(_ContextAttention):
+class IAFF(_SoftBlend):
     """Iterative AFF (release name ``ResGlobLocaforGlobLocaCha``): a second MS-CAM, with its own pair of
     context branches, on the first fusion's result; no factor 2."""
 
-    def __init__(self, channels: int, r: int = 4, **kwargs):
-        super().__init__(channels, r, pairs=2, **kwargs)
-
-    def hybrid_forward(self, F, x, y):
-        diff = x - y
-        first = self._weights(F, self.local_att, self.global_att, x + y)
-        initial = y + first * diff
-        second = self._weights(F, self.local_att2, self.global_att2, initial)
-        return y + second * diff
+    FORM = "iaff"
 
 
 class DirectAdd(_Fusion):
@@ -171,9 +169,15 @@ class DirectAdd(_Fusion):
         return x + y
 
 
-_FUSION_CLASSES: Dict[str, Type[HybridBlock]] = {"aff": AFF, "iaff": IAFF, "add": DirectAdd}
+# Each catalogue form's implementation, found by the row's class_name.
+_IMPLEMENTATIONS: Dict[str, Type[HybridBlock]] = {cls.__name__: cls for cls in (AFF, IAFF, DirectAdd)}
 
 
 def get_fusion(name: str, channels: int, r: int = 4, **kwargs) -> HybridBlock:
     """Build the fusion block called ``name`` (paper or release name) for ``channels`` channels."""
-    return _FUSION_CLASSES[canonical_fusion(name)](channels=channels, r=r, **kwargs)
+    return _IMPLEMENTATIONS[fusion_form(name).class_name](channels=channels, r=r, **kwargs)
+
+
+def build_fusion(fusion: Union[str, Callable[[int, int], HybridBlock]], channels: int, r: int) -> HybridBlock:
+    """A block plan's fusion: a form name through :func:`get_fusion`, or a factory called as ``(channels, r)``."""
+    return fusion(channels, r) if callable(fusion) else get_fusion(fusion, channels, r=r)
