@@ -1,10 +1,10 @@
 """Evaluation data for the PyTorch twin without MXNet: Fashion-MNIST IDX files, CIFAR binary files, an
-ImageNet-style ``val/`` class-folder tree; the same normalisation as afflib's MXNet data layer.
+ImageNet-style ``val/`` class-folder tree. Dataset facts, the ImageNet crop and the normalisation are the core's
+(:mod:`afflib.core.datasets`, :mod:`afflib.core.preprocess`), so the pixels equal the MXNet engine's.
 """
 from __future__ import annotations
 
 import gzip
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,16 +13,12 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from afflib.core.datasets import DATASETS, EVAL_CROP_RATIO
+from afflib.core.preprocess import eval_crop, normalize_nhwc
+
 __all__ = ["DataFormatError", "DATASETS", "DEFAULT_FASHION_MNIST_DIRS", "read_idx", "load_fashion_mnist_test",
            "load_cifar_test", "imagenet_folder", "array_batches", "imagenet_batches"]
 
-# dataset -> (mean, std) on the 0-1 scale, input size, channels, classes (as afflib.data.transforms)
-DATASETS = {
-    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 224, 3, 1000),
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), 32, 3, 10),
-    "cifar100": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), 32, 3, 100),
-    "fashion-mnist": ((0.2860,), (0.3530,), 28, 1, 10),
-}
 DEFAULT_FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.mxnet/datasets/fashion-mnist")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp")
 _IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"),
@@ -120,8 +116,9 @@ def imagenet_folder(data_dir: str) -> Tuple[List[Tuple[Path, int]], List[str]]:
 
 
 def _normalise(batch: np.ndarray, dataset: str) -> torch.Tensor:
-    mean, std = (np.array(v, np.float32).reshape(1, -1, 1, 1) for v in DATASETS[dataset][:2])
-    return torch.from_numpy((batch.astype(np.float32) / 255.0 - mean) / std)
+    """NCHW uint8 -> NCHW float32 normalised as the MXNet engine does (:func:`afflib.core.preprocess.normalize_nhwc`)."""
+    facts = DATASETS[dataset]
+    return torch.from_numpy(normalize_nhwc(batch.transpose(0, 2, 3, 1), facts.mean, facts.std))
 
 
 def array_batches(images: np.ndarray, labels: np.ndarray, dataset: str,
@@ -133,21 +130,16 @@ def array_batches(images: np.ndarray, labels: np.ndarray, dataset: str,
 
 
 def _load_eval_image(path: Path, input_size: int, crop_ratio: float) -> np.ndarray:
-    """Shorter side to ceil(input_size / crop_ratio), center crop input_size; CHW uint8 RGB."""
+    """Shorter side to ceil(input_size / crop_ratio), center crop input_size (:func:`afflib.core.preprocess.eval_crop`,
+    the MXNet engine's pixels); CHW uint8 RGB."""
     from PIL import Image
     with Image.open(path) as image:
-        image = image.convert("RGB")
-        resize = int(math.ceil(input_size / crop_ratio))
-        scale = resize / min(image.size)
-        width, height = (max(input_size, round(d * scale)) for d in image.size)
-        image = image.resize((width, height), Image.BILINEAR)
-        left, top = (width - input_size) // 2, (height - input_size) // 2
-        crop = image.crop((left, top, left + input_size, top + input_size))
-    return np.asarray(crop, np.uint8).transpose(2, 0, 1)
+        pixels = np.asarray(image.convert("RGB"), np.uint8)
+    return eval_crop(pixels, input_size, crop_ratio).transpose(2, 0, 1)
 
 
 def imagenet_batches(items: Sequence[Tuple[Path, int]], batch_size: int, input_size: int = 224,
-                     crop_ratio: float = 0.875, workers: int = 4) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+                     crop_ratio: float = EVAL_CROP_RATIO, workers: int = 4) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     """Decode, resize and crop folder images on ``workers`` threads; yields normalised batches in order."""
     try:
         import PIL  # noqa: F401

@@ -13,6 +13,7 @@ from typing import Callable, Iterator, List, NamedTuple, Optional, Protocol, Seq
 import mxnet as mx
 import numpy as np
 
+from afflib.core.preprocess import normalize_nhwc
 from .records import RecordFileError
 
 __all__ = ["Batch", "BatchSource", "ShardedBatchSampler", "LoaderSource", "RecordIterSource", "shard_range",
@@ -248,15 +249,6 @@ def _as_float_nd(array) -> mx.nd.NDArray:
             array = array.as_in_context(mx.cpu())
         return array.astype("float32", copy=False)
     return mx.nd.array(array, dtype="float32")
-
-
-def normalize_nhwc(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """NHWC (or NHW) images on the 0-255 scale -> NCHW float32 ``(x/255 - mean) / std`` (mean, std on 0-1 scale)."""
-    if images.ndim == 3:
-        images = images[..., None]
-    mean, std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
-    data = (images.astype(np.float32) * np.float32(1 / 255) - mean) / std
-    return np.ascontiguousarray(data.transpose(0, 3, 1, 2))
 
 
 def stack_batch(samples: Sequence, mean: Sequence[float], std: Sequence[float]) -> tuple:

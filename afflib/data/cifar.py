@@ -22,9 +22,10 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from afflib.core.datasets import CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR_MEAN, CIFAR_STD
 from .batches import LoaderSource, stack_batch
 from .records import progress_bar
-from .transforms import CIFAR_MEAN, CIFAR_STD, CifarTrainTransform
+from .transforms import CifarTrainTransform
 
 __all__ = ["CIFAR10_CLASSES", "CIFAR100_FINE_CLASSES", "CIFAR100_COARSE_CLASSES", "CIFAR_URLS", "class_names",
            "download_cifar", "load_cifar", "read_cifar_binary", "cifar_source", "CifarFormatError"]
@@ -34,24 +35,6 @@ CIFAR_URLS = {"cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.g
 _SPLIT_FILES = {"cifar10": {True: [f"data_batch_{i}.bin" for i in range(1, 6)], False: ["test_batch.bin"]},
                 "cifar100": {True: ["train.bin"], False: ["test.bin"]}}
 _IMAGE_BYTES = 3 * 32 * 32
-
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-CIFAR100_COARSE_CLASSES = [
-    "aquatic_mammals", "fish", "flowers", "food_containers", "fruit_and_vegetables", "household_electrical_devices",
-    "household_furniture", "insects", "large_carnivores", "large_man-made_outdoor_things",
-    "large_natural_outdoor_scenes", "large_omnivores_and_herbivores", "medium_mammals", "non-insect_invertebrates",
-    "people", "reptiles", "small_mammals", "trees", "vehicles_1", "vehicles_2"]
-CIFAR100_FINE_CLASSES = [
-    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle", "bowl", "boy",
-    "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle", "chair", "chimpanzee", "clock",
-    "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur", "dolphin", "elephant", "flatfish",
-    "forest", "fox", "girl", "hamster", "house", "kangaroo", "keyboard", "lamp", "lawn_mower", "leopard", "lion",
-    "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain", "mouse", "mushroom", "oak_tree", "orange",
-    "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree", "plain", "plate", "poppy", "porcupine",
-    "possum", "rabbit", "raccoon", "ray", "road", "rocket", "rose", "sea", "seal", "shark", "shrew", "skunk",
-    "skyscraper", "snail", "snake", "spider", "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank",
-    "telephone", "television", "tiger", "tractor", "train", "trout", "tulip", "turtle", "wardrobe", "whale",
-    "willow_tree", "wolf", "woman", "worm"]
 
 
 class CifarFormatError(ValueError):

@@ -18,16 +18,15 @@ import cv2
 import mxnet as mx
 import numpy as np
 
+# (mean,), (std,): the training pixels' statistics on the 0-1 scale
+from afflib.core.datasets import FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD
 from .batches import RecordIterSource, shard_range
 from .records import RecordWriter, check_record_file, record_digests, record_paths
-from .transforms import FASHION_MNIST_MEAN, FASHION_MNIST_STD  # (mean,), (std,) of the training pixels on 0-1
 
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DEFAULT_DIRS",
            "find_fashion_mnist_dir", "load_fashion_mnist", "read_idx", "pack_fashion_mnist", "record_source",
            "IdxFormatError"]
 
-FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                         "Ankle boot"]
 DEFAULT_DIRS = (Path("/usr/share/datasets/fashion-mnist"), Path("~/.mxnet/datasets/fashion-mnist").expanduser())
 _FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
