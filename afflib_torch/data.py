@@ -17,7 +17,7 @@ from afflib.core.datasets import DATASETS, EVAL_CROP_RATIO
 from afflib.core.preprocess import eval_crop, normalize_nhwc
 
 __all__ = ["DataFormatError", "DATASETS", "DEFAULT_FASHION_MNIST_DIRS", "read_idx", "load_fashion_mnist_test",
-           "load_cifar_test", "imagenet_folder", "array_batches", "imagenet_batches"]
+           "load_cifar_test", "imagenet_folder", "array_batches", "decode_image", "imagenet_batches"]
 
 DEFAULT_FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.mxnet/datasets/fashion-mnist")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp")
@@ -132,10 +132,15 @@ def array_batches(images: np.ndarray, labels: np.ndarray, dataset: str,
 def _load_eval_image(path: Path, input_size: int, crop_ratio: float) -> np.ndarray:
     """Shorter side to ceil(input_size / crop_ratio), center crop input_size (:func:`afflib.core.preprocess.eval_crop`,
     the MXNet engine's pixels); CHW uint8 RGB."""
-    from PIL import Image
+    return eval_crop(decode_image(path), input_size, crop_ratio).transpose(2, 0, 1)
+
+
+def decode_image(path: Path) -> np.ndarray:
+    """HWC uint8 RGB pixels of an image file, turned upright by its EXIF orientation (as OpenCV decodes the MXNet
+    engine's folder images)."""
+    from PIL import Image, ImageOps
     with Image.open(path) as image:
-        pixels = np.asarray(image.convert("RGB"), np.uint8)
-    return eval_crop(pixels, input_size, crop_ratio).transpose(2, 0, 1)
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), np.uint8)
 
 
 def imagenet_batches(items: Sequence[Tuple[Path, int]], batch_size: int, input_size: int = 224,
