@@ -16,8 +16,8 @@ import numpy as np
 from afflib.core.preprocess import normalize_nhwc
 from .records import RecordFileError
 
-__all__ = ["Batch", "BatchSource", "ShardedBatchSampler", "LoaderSource", "RecordIterSource", "shard_range",
-           "normalize_nhwc", "stack_batch", "measure_throughput"]
+__all__ = ["Batch", "BatchSource", "ShardedBatchSampler", "LoaderSource", "RecordIterSource", "SyntheticSource",
+           "shard_range", "normalize_nhwc", "stack_batch", "measure_throughput"]
 
 
 class Batch(NamedTuple):
@@ -249,6 +249,21 @@ def _as_float_nd(array) -> mx.nd.NDArray:
             array = array.as_in_context(mx.cpu())
         return array.astype("float32", copy=False)
     return mx.nd.array(array, dtype="float32")
+
+
+class SyntheticSource:
+    """``count`` batches of random images and labels (throughput measurement without data)."""
+
+    def __init__(self, count: int, batch_size: int, size: int, classes: int, channels: int = 3):
+        self.batch = Batch(mx.nd.random.normal(shape=(batch_size, channels, size, size)),
+                           mx.nd.array([i % classes for i in range(batch_size)]), 0)
+        self.count, self.num_samples = count, count * batch_size
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Batch]:
+        return iter([self.batch] * self.count)
 
 
 def stack_batch(samples: Sequence, mean: Sequence[float], std: Sequence[float]) -> tuple:
