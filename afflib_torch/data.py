@@ -116,7 +116,7 @@ def imagenet_folder(data_dir: str) -> Tuple[List[Tuple[Path, int]], List[str]]:
 
 
 def _normalise(batch: np.ndarray, dataset: str) -> torch.Tensor:
-    """NCHW uint8 -> NCHW float32 normalised as the MXNet engine does (:func:`afflib.core.preprocess.normalize_nhwc`)."""
+    """NCHW uint8 -> NCHW float32, normalised as the MXNet engine does (core ``normalize_nhwc``)."""
     facts = DATASETS[dataset]
     return torch.from_numpy(normalize_nhwc(batch.transpose(0, 2, 3, 1), facts.mean, facts.std))
 
@@ -144,7 +144,8 @@ def decode_image(path: Path) -> np.ndarray:
 
 
 def imagenet_batches(items: Sequence[Tuple[Path, int]], batch_size: int, input_size: int = 224,
-                     crop_ratio: float = EVAL_CROP_RATIO, workers: int = 4) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+                     crop_ratio: float = EVAL_CROP_RATIO,
+                     workers: int = 4) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     """Decode, resize and crop folder images on ``workers`` threads; yields normalised batches in order."""
     try:
         import PIL  # noqa: F401

@@ -14,6 +14,8 @@ from typing import Sequence, Tuple
 
 import numpy as np
 
+from .datasets import EVAL_CROP_RATIO
+
 __all__ = ["eval_resize", "eval_size", "center_crop_box", "resize", "resize_area", "resize_linear", "eval_crop",
            "normalize_nhwc"]
 
@@ -138,7 +140,7 @@ def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return resize_linear(image, width, height)
 
 
-def eval_crop(image: np.ndarray, input_size: int = 224, crop_ratio: float = 0.875) -> np.ndarray:
+def eval_crop(image: np.ndarray, input_size: int = 224, crop_ratio: float = EVAL_CROP_RATIO) -> np.ndarray:
     """ImageNet evaluation crop of HWC uint8 RGB ``image``: shorter side to ceil(input_size / crop_ratio), then the
     centre ``input_size`` square; HWC uint8."""
     image = np.ascontiguousarray(image[:, :, None] if image.ndim == 2 else image)
