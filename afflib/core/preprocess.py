@@ -44,8 +44,9 @@ def center_crop_box(height: int, width: int, size: int) -> Tuple[int, int]:
 
 
 @functools.lru_cache(maxsize=512)
-def _area_table(src: int, dst: int) -> Tuple[np.ndarray, np.ndarray]:
-    """OpenCV's area weights along one axis as (terms, dst) index and float32 weight arrays (unused terms: 0)."""
+def _area_table(src: int, dst: int, channels: int = 1) -> Tuple[np.ndarray, np.ndarray]:
+    """OpenCV's area weights along one axis as (terms, dst * channels) arrays of source indices (of the axis
+    flattened with its ``channels``) and float32 weights; unused terms have weight 0."""
     scale = 1.0 / (dst / src)  # as cv::resize computes it: 1 / inv_scale
     rows = []
     for d in range(dst):
@@ -63,17 +64,21 @@ def _area_table(src: int, dst: int) -> Tuple[np.ndarray, np.ndarray]:
     for d, row in enumerate(rows):
         for term, (s, w) in enumerate(row):
             index[term, d], weight[term, d] = s, w
-    return index, weight
+    index = (index[:, :, None] * channels + np.arange(channels)).reshape(len(index), -1)
+    return index, np.repeat(weight, channels, axis=1)
 
 
 def _weighted_sum(values: np.ndarray, axis: int, table: Tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Sum of the table's terms in order, in float32, one rounding per operation (OpenCV's accumulation order)."""
+    """Sum of the table's terms along ``axis`` of 2-D ``values`` in order, in float32, one rounding per operation
+    (OpenCV's accumulation order)."""
     index, weight = table
-    shape = [1] * values.ndim
-    shape[axis] = -1
-    out = np.take(values, index[0], axis=axis) * weight[0].reshape(shape)
+    if axis == 0:
+        gather, weight = (lambda term: values[index[term]]), weight[:, :, None]
+    else:
+        gather = (lambda term: values[:, index[term]])
+    out = gather(0) * weight[0]
     for term in range(1, len(index)):
-        out += np.take(values, index[term], axis=axis) * weight[term].reshape(shape)
+        out += gather(term) * weight[term]
     return out
 
 
@@ -92,7 +97,9 @@ def resize_area(image: np.ndarray, width: int, height: int) -> np.ndarray:
         else:
             out = np.rint(total.astype(np.float32) * np.float32(1.0 / (int_x * int_y)))
     else:
-        rows = _weighted_sum(image.astype(np.float32), 1, _area_table(src_w, width))
+        channels = image.shape[2] if image.ndim == 3 else 1
+        pixels = image.reshape(src_h, src_w * channels).astype(np.float32)
+        rows = _weighted_sum(pixels, 1, _area_table(src_w, width, channels))
         out = np.rint(_weighted_sum(rows, 0, _area_table(src_h, height)))
     return np.clip(out, 0, 255).astype(np.uint8).reshape((height, width) + image.shape[2:])
 
