@@ -44,6 +44,18 @@ def test_eval_sizes_and_centre_box():
         P.center_crop_box(200, 300, 224)
 
 
+def test_record_pipeline_sizes_truncate():
+    """The release's record iterator truncates the long side where the folder pipeline rounds (see
+    tests/test_data_transforms.py for the comparison with ImageRecordIter itself)."""
+    assert P.record_eval_size(375, 500, 224, 0.875) == (256, 341) and P.record_eval_size(300, 500, 224, 0.875) == (
+        256, 426)
+    assert P.eval_size(300, 500, 224, 0.875) == (256, 427)
+    assert P.record_eval_size(500, 300, 224, 0.875) == (426, 256)
+    photo = pattern(300, 500)
+    assert P.record_eval_crop(photo).shape == (224, 224, 3)
+    assert not np.array_equal(P.record_eval_crop(photo), P.eval_crop(photo))  # bilinear vs area averaging
+
+
 def test_eval_crop_keeps_the_centre():
     image = np.zeros((100, 200, 3), np.uint8)
     image[:, 75:125] = 255  # a white band in the middle of the long side

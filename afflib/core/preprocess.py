@@ -17,7 +17,7 @@ import numpy as np
 from .datasets import EVAL_CROP_RATIO
 
 __all__ = ["eval_resize", "eval_size", "center_crop_box", "resize", "resize_area", "resize_linear", "eval_crop",
-           "normalize_nhwc"]
+           "record_eval_size", "record_eval_crop", "normalize_nhwc"]
 
 _COEF_BITS = 11  # OpenCV's INTER_RESIZE_COEF_BITS: bilinear weights in 1/2048
 _DBL_EPSILON = sys.float_info.epsilon
@@ -124,8 +124,9 @@ def _linear_table(src: int, dst: int, clamp_weights: bool) -> Tuple[np.ndarray, 
 
 
 def resize_linear(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Enlarge HWC uint8 ``image`` to ``width`` x ``height`` as ``cv2.resize(..., INTER_LINEAR)`` does (OpenCV 4:
-    11-bit fixed-point weights, the vertical pass on the 4-bit-shifted horizontal sums)."""
+    """HWC uint8 ``image`` at ``width`` x ``height`` as ``cv2.resize(..., INTER_LINEAR)`` computes it (11-bit
+    fixed-point weights, the vertical pass on the 4-bit-shifted horizontal sums): OpenCV 4.11 when enlarging, and
+    MXNet's record iterator both ways."""
     src_h, src_w = image.shape[:2]
     x0, x1, wx0, wx1 = _linear_table(src_w, width, clamp_weights=True)
     y0, y1, wy0, wy1 = _linear_table(src_h, height, clamp_weights=False)
@@ -153,6 +154,28 @@ def eval_crop(image: np.ndarray, input_size: int = 224, crop_ratio: float = EVAL
     image = np.ascontiguousarray(image[:, :, None] if image.ndim == 2 else image)
     height, width = eval_size(image.shape[0], image.shape[1], input_size, crop_ratio)
     resized = resize(image, width, height)
+    top, left = center_crop_box(height, width, input_size)
+    return resized[top:top + input_size, left:left + input_size]
+
+
+def record_eval_size(height: int, width: int, input_size: int, crop_ratio: float) -> Tuple[int, int]:
+    """(height, width) after ``mx.io.ImageRecordIter(resize=...)``: the shorter side to :func:`eval_resize`, the
+    longer one to ``resize * longer // shorter`` (truncated, where :func:`eval_size` rounds)."""
+    resize = eval_resize(input_size, crop_ratio)
+    if height > width:
+        return resize * height // width, resize
+    return resize, resize * width // height
+
+
+def record_eval_crop(image: np.ndarray, input_size: int = 224, crop_ratio: float = EVAL_CROP_RATIO) -> np.ndarray:
+    """The validation crop of the release's record pipeline (GluonCV's ``ImageRecordIter`` with ``resize``, which
+    measured the published ImageNet errors): bilinear resize to :func:`record_eval_size`, centre crop; HWC uint8.
+
+    The MXNet engine's folder pipeline (:func:`eval_crop`) averages areas when shrinking instead.
+    """
+    image = np.ascontiguousarray(image[:, :, None] if image.ndim == 2 else image)
+    height, width = record_eval_size(image.shape[0], image.shape[1], input_size, crop_ratio)
+    resized = resize_linear(image, width, height)
     top, left = center_crop_box(height, width, input_size)
     return resized[top:top + input_size, left:left + input_size]
 
