@@ -4,7 +4,6 @@ ImageNet-style ``val/`` class-folder tree. Dataset facts, the ImageNet crop and 
 """
 from __future__ import annotations
 
-import gzip
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,6 +12,7 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from afflib.core.datafiles import DataFormatError, read_cifar_binary, read_idx
 from afflib.core.datasets import DATASETS, EVAL_CROP_RATIO
 from afflib.core.preprocess import eval_crop, normalize_nhwc
 
@@ -21,35 +21,6 @@ __all__ = ["DataFormatError", "DATASETS", "DEFAULT_FASHION_MNIST_DIRS", "read_id
 
 DEFAULT_FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.mxnet/datasets/fashion-mnist")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp")
-_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"),
-              0x0E: np.dtype(">f8")}
-
-
-class DataFormatError(ValueError):
-    """A data file is missing, truncated or not in the expected format (the message names the file)."""
-
-
-def read_idx(path: os.PathLike) -> np.ndarray:
-    """Read an IDX file (plain or .gz): magic 0x0000TTDD (type TT, DD dims), big-endian uint32 dims, data."""
-    path = Path(path)
-    try:
-        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError) as exc:
-        raise DataFormatError(f"{path}: cannot read IDX file ({exc})") from exc
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise DataFormatError(f"{path}: not an IDX file (magic {raw[:4].hex() or 'missing'}; expected 0000TTDD "
-                              f"with type TT in {sorted(hex(t) for t in _IDX_TYPES)})")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataFormatError(f"{path}: truncated IDX header ({len(raw)} bytes, {ndim} dims need {header})")
-    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != expected:
-        raise DataFormatError(f"{path}: {len(raw)} bytes, expected {expected} for shape {shape} of {dtype.name}"
-                              f" ({'truncated' if len(raw) < expected else 'trailing bytes'})")
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def _find(folder: Path, names: Sequence[str], what: str) -> Path:
@@ -92,13 +63,8 @@ def load_cifar_test(data_dir: str, dataset: str = "cifar10", coarse: bool = Fals
                                                "CIFAR-100 test split"), 2, 0 if coarse else 1
     else:
         raise ValueError(f"dataset must be cifar10 or cifar100, got {dataset!r}")
-    raw = np.fromfile(path, np.uint8)
-    record = label_bytes + 3 * 32 * 32
-    if raw.size == 0 or raw.size % record:
-        raise DataFormatError(f"{path}: {raw.size} bytes is not a whole number of {record}-byte records "
-                              f"({dataset} binary format)")
-    raw = raw.reshape(-1, record)
-    return raw[:, label_bytes:].reshape(-1, 3, 32, 32), raw[:, label_index].astype(np.int64)
+    images, labels = read_cifar_binary(path, label_bytes)
+    return images, labels[:, label_index].astype(np.int64)
 
 
 def imagenet_folder(data_dir: str) -> Tuple[List[Tuple[Path, int]], List[str]]:

@@ -22,6 +22,8 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from afflib.core import datafiles
+from afflib.core.datafiles import DataFormatError
 from afflib.core.datasets import CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR_MEAN, CIFAR_STD
 from .batches import LoaderSource, stack_batch
 from .records import progress_bar
@@ -34,11 +36,7 @@ CIFAR_URLS = {"cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.g
               "cifar100": "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"}
 _SPLIT_FILES = {"cifar10": {True: [f"data_batch_{i}.bin" for i in range(1, 6)], False: ["test_batch.bin"]},
                 "cifar100": {True: ["train.bin"], False: ["test.bin"]}}
-_IMAGE_BYTES = 3 * 32 * 32
-
-
-class CifarFormatError(ValueError):
-    """A CIFAR binary file has the wrong size or label values."""
+CifarFormatError = DataFormatError  # a CIFAR binary file has the wrong size or label values
 
 
 def _check_name(name: str) -> str:
@@ -136,14 +134,8 @@ def _bin_dir(key: str, root: Path) -> Optional[Path]:
 
 def read_cifar_binary(path: os.PathLike, label_bytes: int) -> Tuple[np.ndarray, np.ndarray]:
     """Images uint8 (N, 32, 32, 3) and label bytes (N, label_bytes) of one CIFAR ``.bin`` file."""
-    raw = np.fromfile(path, dtype=np.uint8)
-    record = label_bytes + _IMAGE_BYTES
-    if raw.size == 0 or raw.size % record:
-        raise CifarFormatError(f"{path}: {raw.size} bytes is not a whole number of {record}-byte records "
-                               f"({label_bytes} label byte(s) + 3072 image bytes); truncated or wrong dataset")
-    raw = raw.reshape(-1, record)
-    images = raw[:, label_bytes:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return np.ascontiguousarray(images), raw[:, :label_bytes]
+    images, labels = datafiles.read_cifar_binary(path, label_bytes)
+    return np.ascontiguousarray(images.transpose(0, 2, 3, 1)), labels
 
 
 def load_cifar(name: str, root: Optional[os.PathLike] = None, train: bool = True, coarse_labels: bool = False,
