@@ -18,6 +18,10 @@ def test_the_release_numbers():
         10, 1, 28, (0.2860,), (0.3530,))
 
 
+def test_small_image_datasets_as_the_training_scripts_read_them():
+    assert D.SMALL_IMAGE_DATASETS == {"cifar10": (10, 3), "cifar100": (100, 3), "fashion-mnist": (10, 1)}
+
+
 def test_label_sets():
     assert list(D.LABEL_SETS) == ["imagenet", "cifar10", "cifar100", "cifar100-coarse", "fashion-mnist"]
     assert [D.label_set_classes(name) for name in D.LABEL_SETS] == [1000, 10, 100, 20, 10]

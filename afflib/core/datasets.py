@@ -11,7 +11,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CIFAR_MEAN", "CIFAR_STD", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD",
            "EVAL_CROP_RATIO", "CIFAR10_CLASSES", "CIFAR100_FINE_CLASSES", "CIFAR100_COARSE_CLASSES",
-           "FASHION_MNIST_CLASSES", "DatasetFacts", "DATASETS", "LABEL_SETS", "dataset_key", "dataset_facts",
+           "FASHION_MNIST_CLASSES", "DatasetFacts", "DATASETS", "SMALL_IMAGE_DATASETS", "LABEL_SETS", "dataset_key", "dataset_facts",
            "label_set", "class_names", "label_set_classes"]
 
 IMAGENET_MEAN = (123.68, 116.779, 103.939)  # 0-255 scale, RGB
@@ -71,6 +71,10 @@ DATASETS: Dict[str, DatasetFacts] = {
     "fashion-mnist": DatasetFacts("fashion-mnist", 10, 1, 28, FASHION_MNIST_MEAN, FASHION_MNIST_STD, 1.0,
                                   {"fashion-mnist": FASHION_MNIST_CLASSES}),
 }
+# the small-image datasets of scripts/train_cifar.py -> (classes, input channels): what afflib.train.cifar.DATASETS
+# and afflib.core.runrecord.SMALL_IMAGE_DATASETS spell out
+SMALL_IMAGE_DATASETS: Dict[str, Tuple[int, int]] = {
+    name: (DATASETS[name].classes, DATASETS[name].channels) for name in ("cifar10", "cifar100", "fashion-mnist")}
 # label set -> dataset (``cifar100-coarse``: the 20 superclasses every CIFAR number of the paper is measured on)
 LABEL_SETS: Dict[str, str] = {name: facts.name for facts in DATASETS.values() for name in facts.label_sets}
 
