@@ -11,8 +11,8 @@ from typing import Dict, List, Mapping, Optional, Tuple
 
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CIFAR_MEAN", "CIFAR_STD", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD",
            "EVAL_CROP_RATIO", "CIFAR10_CLASSES", "CIFAR100_FINE_CLASSES", "CIFAR100_COARSE_CLASSES",
-           "FASHION_MNIST_CLASSES", "DatasetFacts", "DATASETS", "SMALL_IMAGE_DATASETS", "LABEL_SETS", "dataset_key", "dataset_facts",
-           "label_set", "class_names", "label_set_classes"]
+           "FASHION_MNIST_CLASSES", "DatasetFacts", "DATASETS", "SMALL_IMAGE_DATASETS", "LABEL_SETS", "dataset_key",
+           "dataset_facts", "label_set", "class_names", "label_set_classes"]
 
 IMAGENET_MEAN = (123.68, 116.779, 103.939)  # 0-255 scale, RGB
 IMAGENET_STD = (58.393, 57.12, 57.375)
