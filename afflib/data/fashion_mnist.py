@@ -1,4 +1,5 @@
-"""Fashion-MNIST: the IDX files (read by :mod:`afflib.core.datafiles`, clear errors), RecordIO packing, and the record batch source of the demo.
+"""Fashion-MNIST: the IDX files (read by :mod:`afflib.core.datafiles`, clear errors), RecordIO packing, and the
+record batch source of the demo.
 
 Files (plain or ``.gz``): ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
 ``t10k-labels-idx1-ubyte``. Searched in ``root``, then ``/usr/share/datasets/fashion-mnist`` (Debian package
