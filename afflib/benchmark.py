@@ -1,9 +1,9 @@
 """Throughput benchmarks: interleaved timing of training or inference steps, peak memory, result tables.
 
-The timing loop only sees callables that run one synchronous step, so any engine plugs in: register a
-step factory with :func:`register_engine` (MXNet is built in). Configurations are timed round-robin, a
-few iterations each per round, so every configuration sees the same machine conditions; only ratios
-measured within one run are meaningful on a shared machine.
+The timing loop (:mod:`afflib.core.timer`, shared with the PyTorch engine) only sees callables that run one
+synchronous step, so any engine plugs in: register a step factory with :func:`register_engine` (MXNet is built
+in). Configurations are timed round-robin, a few iterations each per round, so every configuration sees the same
+machine conditions; only ratios measured within one run are meaningful on a shared machine.
 """
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import dataclasses
 import multiprocessing
 import os
 import tempfile
-import time
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
+
+from afflib.core.timer import Timing, images_per_second, interleaved_throughput
 
 __all__ = ["BenchConfig", "Timing", "register_engine", "register_model_source", "build_model", "make_step",
            "images_per_second", "interleaved_throughput", "peak_memory_mib",
@@ -55,28 +56,6 @@ class BenchConfig:
         if not self.label:
             suffix = f"@{self.optimize}" if self.optimize else ""
             object.__setattr__(self, "label", self.model + suffix)
-
-
-@dataclasses.dataclass
-class Timing:
-    """Wall seconds, CPU seconds of this process and images of every timed round of one configuration."""
-
-    seconds: List[float]
-    images: List[int]
-    cpu_seconds: List[float] = dataclasses.field(default_factory=list)
-
-    @property
-    def images_per_second(self) -> float:
-        return sum(self.images) / sum(self.seconds)
-
-    @property
-    def images_per_cpu_second(self) -> float:
-        """Less sensitive to other processes than wall time (but counts OpenMP threads' spinning)."""
-        return sum(self.images) / max(sum(self.cpu_seconds), 1e-9)
-
-    @property
-    def round_rates(self) -> List[float]:
-        return [n / s for n, s in zip(self.images, self.seconds)]
 
 
 # ----------------------------------------------------------------------------------------------- sources
@@ -183,41 +162,7 @@ def make_step(config: BenchConfig) -> Step:
     return ENGINES[config.engine](config)
 
 
-# ----------------------------------------------------------------------------------------------- timing
-def images_per_second(step: Step, batch_size: int, iterations: int = 10, warmup: int = 2) -> float:
-    """Run ``step`` ``warmup`` times untimed, then ``iterations`` times timed; images per second."""
-    return interleaved_throughput({"step": step}, {"step": batch_size}, iterations, rounds=1,
-                                  warmup=warmup)["step"].images_per_second
-
-
-def interleaved_throughput(steps: Mapping[str, Step], batch_sizes: Mapping[str, int], iterations: int,
-                           rounds: int = 3, warmup: int = 2,
-                           progress: Optional[Callable[[str], None]] = None) -> Dict[str, Timing]:
-    """Time every step round-robin: warm-up for each, then ``rounds`` rounds of ``iterations`` steps each.
-
-    Interleaving spreads slow phases of a shared machine over all configurations alike.
-    """
-    if iterations < 1 or rounds < 1 or warmup < 0:
-        raise ValueError(f"need iterations >= 1, rounds >= 1, warmup >= 0; got {iterations}, {rounds}, {warmup}")
-    for name, step in steps.items():
-        for _ in range(warmup):
-            step()
-        if progress:
-            progress(f"warmed up {name}")
-    timings = {name: Timing([], []) for name in steps}
-    for index in range(rounds):
-        for name, step in steps.items():
-            start, cpu_start = time.perf_counter(), time.process_time()
-            for _ in range(iterations):
-                step()
-            timings[name].seconds.append(time.perf_counter() - start)
-            timings[name].cpu_seconds.append(time.process_time() - cpu_start)
-            timings[name].images.append(iterations * batch_sizes[name])
-        if progress:
-            progress(f"round {index + 1}/{rounds} done")
-    return timings
-
-
+# ----------------------------------------------------------------------------------------------- profiling
 def profile_operators(step: Step, steps: int = 5, top: int = 20) -> str:
     """MXNet profiler's per-operator table (sorted by total time, ``top`` rows) over ``steps`` calls of ``step``.
 

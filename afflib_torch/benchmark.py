@@ -1,16 +1,16 @@
 """Interleaved timing of several configurations, so that each sees the same machine conditions.
 
-:func:`time_interleaved` is engine-agnostic (it times callables), to be shared with the MXNet benchmark.
+The timing loop is :func:`afflib.core.timer.interleaved_throughput`, the MXNet benchmark's too; this module
+reports its rounds as the PyTorch benchmark prints them.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence
 
-__all__ = ["Timing", "time_interleaved", "format_table"]
+from afflib.core.timer import CLOCKS, interleaved_throughput
 
-_CLOCKS = {"wall": time.perf_counter, "process": time.process_time}
+__all__ = ["Timing", "time_interleaved", "format_table"]
 
 
 @dataclass
@@ -36,24 +36,15 @@ def time_interleaved(steps: Dict[str, Callable[[], object]], batch_size: int, wa
     """
     if not steps:
         raise ValueError("no configuration to time")
-    if clock not in _CLOCKS:
-        raise ValueError(f"clock must be one of {sorted(_CLOCKS)}, got {clock!r}")
-    now = _CLOCKS[clock]
-    for step in steps.values():
-        for _ in range(warmup):
-            step()
-    per_round: Dict[str, List[float]] = {name: [] for name in steps}
-    for _ in range(rounds):
-        for name, step in steps.items():
-            start = now()
-            for _ in range(iterations):
-                step()
-            per_round[name].append(now() - start)
+    if clock not in CLOCKS:
+        raise ValueError(f"clock must be one of {sorted(CLOCKS)}, got {clock!r}")
+    timings = interleaved_throughput(steps, {name: batch_size for name in steps}, iterations, rounds, warmup)
     results = []
-    for name, seconds in per_round.items():
+    for name, timing in timings.items():
+        seconds = timing.clock_seconds(clock)
         total = sum(seconds)
-        results.append(Timing(name, batch_size * iterations * len(seconds) / total, total / (iterations * len(seconds)),
-                              1.0, [batch_size * iterations / s for s in seconds]))
+        results.append(Timing(name, sum(timing.images) / total, total / (iterations * len(seconds)), 1.0,
+                              [n / s for n, s in zip(timing.images, seconds)]))
     for result in results:
         result.ratio = result.images_per_s / results[0].images_per_s
     return results

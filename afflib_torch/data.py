@@ -1,10 +1,9 @@
 """Evaluation data for the PyTorch twin without MXNet: Fashion-MNIST IDX files, CIFAR binary files, an
-ImageNet-style ``val/`` class-folder tree; the same normalisation as afflib's MXNet data layer.
+ImageNet-style ``val/`` class-folder tree. Dataset facts, the ImageNet crop and the normalisation are the core's
+(:mod:`afflib.core.datasets`, :mod:`afflib.core.preprocess`), so the pixels equal the MXNet engine's.
 """
 from __future__ import annotations
 
-import gzip
-import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,47 +12,15 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-__all__ = ["DataFormatError", "DATASETS", "DEFAULT_FASHION_MNIST_DIRS", "read_idx", "load_fashion_mnist_test",
-           "load_cifar_test", "imagenet_folder", "array_batches", "imagenet_batches"]
+from afflib.core.datafiles import DataFormatError, read_cifar_binary, read_idx
+from afflib.core.datasets import DATASETS, EVAL_CROP_RATIO
+from afflib.core.preprocess import eval_crop, normalize_nhwc
 
-# dataset -> (mean, std) on the 0-1 scale, input size, channels, classes (as afflib.data.transforms)
-DATASETS = {
-    "imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225), 224, 3, 1000),
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), 32, 3, 10),
-    "cifar100": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010), 32, 3, 100),
-    "fashion-mnist": ((0.2860,), (0.3530,), 28, 1, 10),
-}
+__all__ = ["DataFormatError", "DATASETS", "DEFAULT_FASHION_MNIST_DIRS", "read_idx", "load_fashion_mnist_test",
+           "load_cifar_test", "imagenet_folder", "array_batches", "decode_image", "imagenet_batches"]
+
 DEFAULT_FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist", "~/.mxnet/datasets/fashion-mnist")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp")
-_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.dtype(">i2"), 0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"),
-              0x0E: np.dtype(">f8")}
-
-
-class DataFormatError(ValueError):
-    """A data file is missing, truncated or not in the expected format (the message names the file)."""
-
-
-def read_idx(path: os.PathLike) -> np.ndarray:
-    """Read an IDX file (plain or .gz): magic 0x0000TTDD (type TT, DD dims), big-endian uint32 dims, data."""
-    path = Path(path)
-    try:
-        raw = gzip.open(path).read() if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError) as exc:
-        raise DataFormatError(f"{path}: cannot read IDX file ({exc})") from exc
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES:
-        raise DataFormatError(f"{path}: not an IDX file (magic {raw[:4].hex() or 'missing'}; expected 0000TTDD "
-                              f"with type TT in {sorted(hex(t) for t in _IDX_TYPES)})")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataFormatError(f"{path}: truncated IDX header ({len(raw)} bytes, {ndim} dims need {header})")
-    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", ndim, 4))
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    expected = header + int(np.prod(shape)) * dtype.itemsize
-    if len(raw) != expected:
-        raise DataFormatError(f"{path}: {len(raw)} bytes, expected {expected} for shape {shape} of {dtype.name}"
-                              f" ({'truncated' if len(raw) < expected else 'trailing bytes'})")
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def _find(folder: Path, names: Sequence[str], what: str) -> Path:
@@ -96,13 +63,8 @@ def load_cifar_test(data_dir: str, dataset: str = "cifar10", coarse: bool = Fals
                                                "CIFAR-100 test split"), 2, 0 if coarse else 1
     else:
         raise ValueError(f"dataset must be cifar10 or cifar100, got {dataset!r}")
-    raw = np.fromfile(path, np.uint8)
-    record = label_bytes + 3 * 32 * 32
-    if raw.size == 0 or raw.size % record:
-        raise DataFormatError(f"{path}: {raw.size} bytes is not a whole number of {record}-byte records "
-                              f"({dataset} binary format)")
-    raw = raw.reshape(-1, record)
-    return raw[:, label_bytes:].reshape(-1, 3, 32, 32), raw[:, label_index].astype(np.int64)
+    images, labels = read_cifar_binary(path, label_bytes)
+    return images, labels[:, label_index].astype(np.int64)
 
 
 def imagenet_folder(data_dir: str) -> Tuple[List[Tuple[Path, int]], List[str]]:
@@ -120,8 +82,9 @@ def imagenet_folder(data_dir: str) -> Tuple[List[Tuple[Path, int]], List[str]]:
 
 
 def _normalise(batch: np.ndarray, dataset: str) -> torch.Tensor:
-    mean, std = (np.array(v, np.float32).reshape(1, -1, 1, 1) for v in DATASETS[dataset][:2])
-    return torch.from_numpy((batch.astype(np.float32) / 255.0 - mean) / std)
+    """NCHW uint8 -> NCHW float32, normalised as the MXNet engine does (core ``normalize_nhwc``)."""
+    facts = DATASETS[dataset]
+    return torch.from_numpy(normalize_nhwc(batch.transpose(0, 2, 3, 1), facts.mean, facts.std))
 
 
 def array_batches(images: np.ndarray, labels: np.ndarray, dataset: str,
@@ -133,21 +96,22 @@ def array_batches(images: np.ndarray, labels: np.ndarray, dataset: str,
 
 
 def _load_eval_image(path: Path, input_size: int, crop_ratio: float) -> np.ndarray:
-    """Shorter side to ceil(input_size / crop_ratio), center crop input_size; CHW uint8 RGB."""
-    from PIL import Image
+    """Shorter side to ceil(input_size / crop_ratio), center crop input_size (:func:`afflib.core.preprocess.eval_crop`,
+    the MXNet engine's pixels); CHW uint8 RGB."""
+    return eval_crop(decode_image(path), input_size, crop_ratio).transpose(2, 0, 1)
+
+
+def decode_image(path: Path) -> np.ndarray:
+    """HWC uint8 RGB pixels of an image file, turned upright by its EXIF orientation (as OpenCV decodes the MXNet
+    engine's folder images)."""
+    from PIL import Image, ImageOps
     with Image.open(path) as image:
-        image = image.convert("RGB")
-        resize = int(math.ceil(input_size / crop_ratio))
-        scale = resize / min(image.size)
-        width, height = (max(input_size, round(d * scale)) for d in image.size)
-        image = image.resize((width, height), Image.BILINEAR)
-        left, top = (width - input_size) // 2, (height - input_size) // 2
-        crop = image.crop((left, top, left + input_size, top + input_size))
-    return np.asarray(crop, np.uint8).transpose(2, 0, 1)
+        return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), np.uint8)
 
 
 def imagenet_batches(items: Sequence[Tuple[Path, int]], batch_size: int, input_size: int = 224,
-                     crop_ratio: float = 0.875, workers: int = 4) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
+                     crop_ratio: float = EVAL_CROP_RATIO,
+                     workers: int = 4) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
     """Decode, resize and crop folder images on ``workers`` threads; yields normalised batches in order."""
     try:
         import PIL  # noqa: F401

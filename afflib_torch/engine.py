@@ -13,6 +13,8 @@ from typing import Callable, Iterable, Optional, Tuple
 import torch
 from torch import nn
 
+from afflib.core.metrics import EvalResult, TopKErrors
+
 __all__ = ["RunConfig", "EvalResult", "select_device", "bf16_supported", "autocast_context", "prepare",
            "train_step_fn", "evaluate"]
 
@@ -101,40 +103,22 @@ def train_step_fn(model: nn.Module, config: RunConfig, batch: torch.Tensor, labe
     return step
 
 
-@dataclass
-class EvalResult:
-    """Top-1/top-5 error over ``samples`` images; ``seconds`` of the whole loop (data included)."""
-
-    samples: int
-    top1_error: float
-    top5_error: float
-    seconds: float
-
-    @property
-    def images_per_s(self) -> float:
-        return self.samples / self.seconds if self.seconds > 0 else float("nan")
-
-
 def evaluate(model: nn.Module, batches: Iterable[Tuple[torch.Tensor, torch.Tensor]], config: RunConfig,
              progress: Optional[Callable[[int], None]] = None) -> EvalResult:
-    """Inference-mode top-1/top-5 error of ``model`` (already :func:`prepare`-d) over labelled batches."""
+    """Inference-mode top-1/top-5 error of ``model`` (already :func:`prepare`-d) over labelled batches, counted
+    by the core's :class:`~afflib.core.metrics.TopKErrors` as in the MXNet engine."""
     model.eval()
-    samples = top1 = top5 = 0
+    meter = TopKErrors((1, 5))
     start = time.perf_counter()
     with torch.inference_mode(), autocast_context(config):
         for images, labels in batches:
             images = images.to(config.device, non_blocking=True)
             if config.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-            logits = model(images).float().cpu()
-            best = logits.topk(min(5, logits.shape[1]), dim=1).indices
-            hits = best == labels.view(-1, 1)
-            top1 += int(hits[:, 0].sum())
-            top5 += int(hits.any(dim=1).sum())
-            samples += len(labels)
+            meter.update(model(images).float().cpu().numpy(), labels.numpy())
             if progress is not None:
                 progress(len(labels))
-    seconds = time.perf_counter() - start
-    if samples == 0:
+    result = meter.result(time.perf_counter() - start)
+    if result.samples == 0:
         raise ValueError("no images to evaluate")
-    return EvalResult(samples, 1 - top1 / samples, 1 - top5 / samples, seconds)
+    return result

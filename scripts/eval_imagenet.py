@@ -18,6 +18,7 @@ import mxnet as mx  # noqa: E402
 
 import afflib  # noqa: E402
 from afflib.core.runrecord import RUN_CONFIG, checked_run_record, flag_given  # noqa: E402
+from afflib.data.batches import SyntheticSource  # noqa: E402
 from afflib.train import evaluate, load_checked, resolve_dtype, select_contexts  # noqa: E402
 from afflib.train.logs import want_progress  # noqa: E402
 from afflib.core.cliargs import float_range, int_range, make_parser, nonneg_int, positive_int  # noqa: E402
@@ -54,22 +55,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="measure images/s on N batches of random data instead (no dataset needed; 0: off)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)")
     return p.parse_args(argv)
-
-
-class SyntheticSource:
-    """``count`` batches of random images and labels (throughput measurement without data)."""
-
-    def __init__(self, count: int, batch_size: int, size: int, classes: int):
-        from afflib.data.batches import Batch
-        self.batch = Batch(mx.nd.random.normal(shape=(batch_size, 3, size, size)),
-                           mx.nd.array([i % classes for i in range(batch_size)]), 0)
-        self.count, self.num_samples = count, count * batch_size
-
-    def __len__(self) -> int:
-        return self.count
-
-    def __iter__(self):
-        return iter([self.batch] * self.count)
 
 
 def use_run_record(args: argparse.Namespace, argv: List[str]) -> None:

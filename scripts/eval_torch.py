@@ -23,6 +23,7 @@ import torch  # noqa: E402
 
 from typing import Any, Dict, List  # noqa: E402
 
+from afflib.core.datasets import EVAL_CROP_RATIO, label_set_classes  # noqa: E402
 from afflib.core.modelspec import ModelSpec  # noqa: E402
 from afflib.core.runrecord import RUN_CONFIG, checked_run_record, flag_given, refuse_conflicts  # noqa: E402
 from afflib_torch.convert import CheckpointMismatch, load_checkpoint  # noqa: E402
@@ -58,7 +59,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "add --classes 100)")
     p.add_argument("--batch-size", type=positive_int, default=64, help="images per batch")
     p.add_argument("--input-size", type=int_range(16), default=224, help="imagenet crop in pixels")
-    p.add_argument("--crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875,
+    p.add_argument("--crop-ratio", type=float_range(0, 1, lo_open=True), default=EVAL_CROP_RATIO,
                    help="imagenet: crop / resized shorter side")
     p.add_argument("-j", "--num-data-workers", dest="workers", type=positive_int, default=4,
                    help="imagenet decode threads")
@@ -107,8 +108,9 @@ def model_of(args: argparse.Namespace, kwargs: Dict[str, Any], argv: List[str]) 
         return record.spec.text()
     if not (args.model and args.dataset):
         raise ValueError(f"--model and --dataset are needed: {args.params} has no {RUN_CONFIG} beside it")
-    _, _, _, channels, classes = DATASETS[args.dataset]
-    kwargs.setdefault("classes", args.classes or (20 if args.coarse_labels else classes))
+    channels = DATASETS[args.dataset].channels
+    classes = label_set_classes("cifar100-coarse") if args.coarse_labels else DATASETS[args.dataset].classes
+    kwargs.setdefault("classes", args.classes or classes)
     if args.in_channels or channels != 3:
         kwargs.setdefault("in_channels", args.in_channels or channels)
     return ModelSpec.create(args.model, **kwargs).text()

@@ -63,6 +63,7 @@ def test_config_validation():
 @pytest.mark.parametrize("fusion", ["aff", "iaff"])
 def test_textbook_network_computes_the_same_function(fusion, tmp_path):
     """The yardstick is fair: same names, and the same outputs in both BN modes, as afflib's network."""
+    mx.random.seed(0)  # the outputs agree to float rounding; a fixed draw keeps the check independent of test order
     name = f"cifar_{fusion}_resnet20"
     ours, theirs = afflib.get_model(name, **SMALL), build_textbook_model(name, **SMALL)
     assert list(ours._collect_params_with_prefix()) == list(theirs._collect_params_with_prefix())

@@ -55,3 +55,14 @@ def test_dataloader_workers_draw_different_augmentations():
                           batchify_fn=functools.partial(stack_batch, mean=(0, 0, 0), std=(1, 1, 1)))
     first, second = (b.data.asnumpy() for b in source)
     assert not np.array_equal(first, second), "forked workers must not repeat each other's random crops"
+
+
+def test_synthetic_source_repeats_one_random_batch():
+    from afflib.data.batches import SyntheticSource
+
+    source = SyntheticSource(3, batch_size=4, size=8, classes=3)
+    assert isinstance(source, BatchSource) and len(source) == 3 and source.num_samples == 12
+    batches = list(source)
+    assert len(batches) == 3 and batches[0].data.shape == (4, 3, 8, 8) and batches[0].pad == 0
+    np.testing.assert_array_equal(batches[2].label.asnumpy(), [0, 1, 2, 0])
+    assert SyntheticSource(1, 2, 8, 10, channels=1).batch.data.shape == (2, 1, 8, 8)

@@ -93,3 +93,27 @@ def test_colour_jitter_formulas():
     np.testing.assert_allclose(J._brightness(x, 1.3), x * 1.3, rtol=1e-5)
     np.testing.assert_allclose(J._contrast(x, 0.7), x * 0.7 + luma.mean() * 0.3, rtol=1e-4)
     np.testing.assert_allclose(J._saturation(x, 0.7), x * 0.7 + luma[:, :, None] * 0.3, rtol=1e-4, atol=1e-3)
+
+
+def test_core_record_crop_equals_the_record_iterator(tmp_path):
+    """afflib.core.preprocess.record_eval_crop is what ImageRecordIter(resize=256) gives (the release's validation
+    pipeline): PNG records (lossless), raw pixels (no mean/std)."""
+    from afflib.core.preprocess import eval_resize, record_eval_crop
+    shapes = [(375, 500), (500, 375), (300, 300), (512, 768), (150, 90), (333, 257), (257, 256)]
+    images = [((position_image(h, w).astype(int) * 5 + np.random.RandomState(i).randint(0, 40, (h, w, 3))) % 256
+               ).astype(np.uint8) for i, (h, w) in enumerate(shapes)]
+    writer = mx.recordio.MXIndexedRecordIO(str(tmp_path / "v.idx"), str(tmp_path / "v.rec"), "w")
+    for i, image in enumerate(images):
+        header = mx.recordio.IRHeader(0, float(i), i, 0)
+        writer.write_idx(i, mx.recordio.pack_img(header, image[:, :, ::-1], img_fmt=".png"))
+    writer.close()
+    for size in (224, 64):
+        records = mx.io.ImageRecordIter(path_imgrec=str(tmp_path / "v.rec"), path_imgidx=str(tmp_path / "v.idx"),
+                                        batch_size=1, data_shape=(3, size, size), resize=eval_resize(size, 0.875),
+                                        shuffle=False, preprocess_threads=1)
+        compared = 0
+        for image, batch in zip(images, records):  # the iterator reuses its output buffer: compare at once
+            expected = batch.data[0][0].asnumpy().transpose(1, 2, 0)
+            np.testing.assert_array_equal(record_eval_crop(image, size, 0.875).astype(np.float32), expected)
+            compared += 1
+        assert compared == len(images)

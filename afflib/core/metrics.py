@@ -1,11 +1,32 @@
-"""Metrics of the loop: top-k error over samples (padding rows dropped by the caller) and a running loss."""
+"""Metrics of the loop: top-k error over samples (padding rows dropped by the caller), the evaluation result both
+engines return, and a running loss."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["TopKErrors", "RunningLoss"]
+__all__ = ["TopKErrors", "EvalResult", "RunningLoss"]
+
+
+@dataclass
+class EvalResult:
+    """Top-1/top-5 error over ``samples`` validation images, and the seconds of the whole pass (data included)."""
+
+    top1_error: float
+    top5_error: float
+    samples: int
+    seconds: float
+
+    @property
+    def images_per_s(self) -> float:
+        return self.samples / self.seconds if self.seconds > 0 else float("nan")
+
+    @property
+    def images_per_sec(self) -> float:
+        """Alias of :attr:`images_per_s` (the MXNet engine's name)."""
+        return self.images_per_s
 
 
 class TopKErrors:
@@ -33,6 +54,11 @@ class TopKErrors:
     def errors(self) -> Dict[int, float]:
         """{k: error rate}; NaN before any update."""
         return {k: (self.wrong[k] / self.count if self.count else float("nan")) for k in self.ks}
+
+    def result(self, seconds: float) -> EvalResult:
+        """The top-1/top-5 :class:`EvalResult` of the samples so far, which took ``seconds``."""
+        errors = self.errors()
+        return EvalResult(errors[1], errors[5], self.count, seconds)
 
 
 class RunningLoss:

@@ -13,10 +13,11 @@ from typing import Callable, Iterator, List, NamedTuple, Optional, Protocol, Seq
 import mxnet as mx
 import numpy as np
 
+from afflib.core.preprocess import normalize_nhwc
 from .records import RecordFileError
 
-__all__ = ["Batch", "BatchSource", "ShardedBatchSampler", "LoaderSource", "RecordIterSource", "shard_range",
-           "normalize_nhwc", "stack_batch", "measure_throughput"]
+__all__ = ["Batch", "BatchSource", "ShardedBatchSampler", "LoaderSource", "RecordIterSource", "SyntheticSource",
+           "shard_range", "normalize_nhwc", "stack_batch", "measure_throughput"]
 
 
 class Batch(NamedTuple):
@@ -250,13 +251,19 @@ def _as_float_nd(array) -> mx.nd.NDArray:
     return mx.nd.array(array, dtype="float32")
 
 
-def normalize_nhwc(images: np.ndarray, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
-    """NHWC (or NHW) images on the 0-255 scale -> NCHW float32 ``(x/255 - mean) / std`` (mean, std on 0-1 scale)."""
-    if images.ndim == 3:
-        images = images[..., None]
-    mean, std = np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32)
-    data = (images.astype(np.float32) * np.float32(1 / 255) - mean) / std
-    return np.ascontiguousarray(data.transpose(0, 3, 1, 2))
+class SyntheticSource:
+    """``count`` batches of random images and labels (throughput measurement without data)."""
+
+    def __init__(self, count: int, batch_size: int, size: int, classes: int, channels: int = 3):
+        self.batch = Batch(mx.nd.random.normal(shape=(batch_size, channels, size, size)),
+                           mx.nd.array([i % classes for i in range(batch_size)]), 0)
+        self.count, self.num_samples = count, count * batch_size
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self) -> Iterator[Batch]:
+        return iter([self.batch] * self.count)
 
 
 def stack_batch(samples: Sequence, mean: Sequence[float], std: Sequence[float]) -> tuple:

@@ -22,9 +22,12 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from afflib.core import datafiles
+from afflib.core.datafiles import DataFormatError
+from afflib.core.datasets import CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, CIFAR_MEAN, CIFAR_STD
 from .batches import LoaderSource, stack_batch
 from .records import progress_bar
-from .transforms import CIFAR_MEAN, CIFAR_STD, CifarTrainTransform
+from .transforms import CifarTrainTransform
 
 __all__ = ["CIFAR10_CLASSES", "CIFAR100_FINE_CLASSES", "CIFAR100_COARSE_CLASSES", "CIFAR_URLS", "class_names",
            "download_cifar", "load_cifar", "read_cifar_binary", "cifar_source", "CifarFormatError"]
@@ -33,29 +36,7 @@ CIFAR_URLS = {"cifar10": "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.g
               "cifar100": "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"}
 _SPLIT_FILES = {"cifar10": {True: [f"data_batch_{i}.bin" for i in range(1, 6)], False: ["test_batch.bin"]},
                 "cifar100": {True: ["train.bin"], False: ["test.bin"]}}
-_IMAGE_BYTES = 3 * 32 * 32
-
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-CIFAR100_COARSE_CLASSES = [
-    "aquatic_mammals", "fish", "flowers", "food_containers", "fruit_and_vegetables", "household_electrical_devices",
-    "household_furniture", "insects", "large_carnivores", "large_man-made_outdoor_things",
-    "large_natural_outdoor_scenes", "large_omnivores_and_herbivores", "medium_mammals", "non-insect_invertebrates",
-    "people", "reptiles", "small_mammals", "trees", "vehicles_1", "vehicles_2"]
-CIFAR100_FINE_CLASSES = [
-    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee", "beetle", "bicycle", "bottle", "bowl", "boy",
-    "bridge", "bus", "butterfly", "camel", "can", "castle", "caterpillar", "cattle", "chair", "chimpanzee", "clock",
-    "cloud", "cockroach", "couch", "crab", "crocodile", "cup", "dinosaur", "dolphin", "elephant", "flatfish",
-    "forest", "fox", "girl", "hamster", "house", "kangaroo", "keyboard", "lamp", "lawn_mower", "leopard", "lion",
-    "lizard", "lobster", "man", "maple_tree", "motorcycle", "mountain", "mouse", "mushroom", "oak_tree", "orange",
-    "orchid", "otter", "palm_tree", "pear", "pickup_truck", "pine_tree", "plain", "plate", "poppy", "porcupine",
-    "possum", "rabbit", "raccoon", "ray", "road", "rocket", "rose", "sea", "seal", "shark", "shrew", "skunk",
-    "skyscraper", "snail", "snake", "spider", "squirrel", "streetcar", "sunflower", "sweet_pepper", "table", "tank",
-    "telephone", "television", "tiger", "tractor", "train", "trout", "tulip", "turtle", "wardrobe", "whale",
-    "willow_tree", "wolf", "woman", "worm"]
-
-
-class CifarFormatError(ValueError):
-    """A CIFAR binary file has the wrong size or label values."""
+CifarFormatError = DataFormatError  # a CIFAR binary file has the wrong size or label values
 
 
 def _check_name(name: str) -> str:
@@ -153,14 +134,8 @@ def _bin_dir(key: str, root: Path) -> Optional[Path]:
 
 def read_cifar_binary(path: os.PathLike, label_bytes: int) -> Tuple[np.ndarray, np.ndarray]:
     """Images uint8 (N, 32, 32, 3) and label bytes (N, label_bytes) of one CIFAR ``.bin`` file."""
-    raw = np.fromfile(path, dtype=np.uint8)
-    record = label_bytes + _IMAGE_BYTES
-    if raw.size == 0 or raw.size % record:
-        raise CifarFormatError(f"{path}: {raw.size} bytes is not a whole number of {record}-byte records "
-                               f"({label_bytes} label byte(s) + 3072 image bytes); truncated or wrong dataset")
-    raw = raw.reshape(-1, record)
-    images = raw[:, label_bytes:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-    return np.ascontiguousarray(images), raw[:, :label_bytes]
+    images, labels = datafiles.read_cifar_binary(path, label_bytes)
+    return np.ascontiguousarray(images.transpose(0, 2, 3, 1)), labels
 
 
 def load_cifar(name: str, root: Optional[os.PathLike] = None, train: bool = True, coarse_labels: bool = False,

@@ -1,4 +1,5 @@
-"""Fashion-MNIST: IDX reader with clear errors, RecordIO packing, and the record batch source of the demo.
+"""Fashion-MNIST: the IDX files (read by :mod:`afflib.core.datafiles`, clear errors), RecordIO packing, and the
+record batch source of the demo.
 
 Files (plain or ``.gz``): ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``,
 ``t10k-labels-idx1-ubyte``. Searched in ``root``, then ``/usr/share/datasets/fashion-mnist`` (Debian package
@@ -8,9 +9,7 @@ Records hold single-channel 28x28 PNGs (lossless, tiny to decode), so networks t
 """
 from __future__ import annotations
 
-import gzip
 import os
-import struct
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -18,24 +17,20 @@ import cv2
 import mxnet as mx
 import numpy as np
 
+from afflib.core.datafiles import DataFormatError, read_idx
+# (mean,), (std,): the training pixels' statistics on the 0-1 scale
+from afflib.core.datasets import FASHION_MNIST_CLASSES, FASHION_MNIST_MEAN, FASHION_MNIST_STD
 from .batches import RecordIterSource, shard_range
 from .records import RecordWriter, check_record_file, record_digests, record_paths
-from .transforms import FASHION_MNIST_MEAN, FASHION_MNIST_STD  # (mean,), (std,) of the training pixels on 0-1
 
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD", "DEFAULT_DIRS",
            "find_fashion_mnist_dir", "load_fashion_mnist", "read_idx", "pack_fashion_mnist", "record_source",
            "IdxFormatError"]
 
-FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                         "Ankle boot"]
 DEFAULT_DIRS = (Path("/usr/share/datasets/fashion-mnist"), Path("~/.mxnet/datasets/fashion-mnist").expanduser())
 _FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
           False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
-_IDX_TYPES = {0x08: np.uint8}
-
-
-class IdxFormatError(ValueError):
-    """An IDX file is missing, truncated or not what it should be."""
+IdxFormatError = DataFormatError  # an IDX file is missing, truncated or not what it should be (the core's reader)
 
 
 def _idx_file(directory: Path, name: str) -> Optional[Path]:
@@ -64,35 +59,6 @@ def find_fashion_mnist_dir(root: Optional[os.PathLike] = None) -> Path:
         raise FileNotFoundError(f"{root} lacks Fashion-MNIST files {absent} (plain or .gz). "
                                 + _missing_message(searched))
     raise FileNotFoundError(_missing_message(searched))
-
-
-def read_idx(path: os.PathLike, expected_ndim: int) -> np.ndarray:
-    """Read an IDX file (plain or gzip) of unsigned bytes with ``expected_ndim`` dimensions, checking its size."""
-    path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rb") as handle:
-            content = handle.read()
-    except (OSError, EOFError) as error:  # gzip: truncated stream or bad header
-        raise IdxFormatError(f"{path}: cannot read ({error}); the file is truncated or corrupt, download it "
-                             "again") from error
-    if len(content) < 4:
-        raise IdxFormatError(f"{path}: {len(content)} bytes, too short for an IDX header")
-    zero, dtype_code, ndim = struct.unpack(">HBB", content[:4])
-    if zero != 0 or dtype_code not in _IDX_TYPES:
-        raise IdxFormatError(f"{path}: bad magic number {content[:4].hex()} (expected 0000 08 0{expected_ndim}: "
-                             "unsigned bytes); not an IDX file")
-    if ndim != expected_ndim:
-        raise IdxFormatError(f"{path}: {ndim} dimensions, expected {expected_ndim}")
-    header = 4 + 4 * ndim
-    if len(content) < header:
-        raise IdxFormatError(f"{path}: truncated header ({len(content)} bytes)")
-    shape = struct.unpack(f">{ndim}I", content[4:header])
-    expected = int(np.prod(shape))
-    if len(content) - header != expected:
-        raise IdxFormatError(f"{path}: header promises shape {shape} = {expected} bytes of data, file has "
-                             f"{len(content) - header}; truncated or corrupt, download it again")
-    return np.frombuffer(content, dtype=np.uint8, offset=header).reshape(shape)
 
 
 def load_fashion_mnist(root: Optional[os.PathLike] = None, train: bool = True) -> Tuple[np.ndarray, np.ndarray]:

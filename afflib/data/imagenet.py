@@ -17,9 +17,10 @@ import cv2
 import mxnet as mx
 import numpy as np
 
+from afflib.core.datasets import DATASETS, EVAL_CROP_RATIO
 from .batches import BatchSource, LoaderSource, RecordIterSource, shard_range, stack_batch
 from .records import RecordFileError, check_record_file, class_folder_entries
-from .transforms import DATASET_STATS, ImageNetEvalTransform, ImageNetTrainTransform, imagenet_record_args
+from .transforms import ImageNetEvalTransform, ImageNetTrainTransform, imagenet_record_args
 
 __all__ = ["record_source", "folder_source", "RecordImageDataset", "FolderImageDataset", "decode_image"]
 
@@ -85,13 +86,13 @@ def _transform(train: bool, input_size: int, crop_ratio: float, auto_augment: bo
 
 def _loader_source(dataset, batch_size: int, train: bool, num_workers: int, num_parts: int, part_index: int,
                    seed: int) -> LoaderSource:
-    mean, std = DATASET_STATS["imagenet"][:2]
+    mean, std = DATASETS["imagenet"].mean, DATASETS["imagenet"].std
     return LoaderSource(dataset, batch_size, train, batchify_fn=functools.partial(stack_batch, mean=mean, std=std),
                         num_workers=num_workers, num_parts=num_parts, part_index=part_index, seed=seed)
 
 
 def record_source(rec_path: os.PathLike, idx_path: os.PathLike, batch_size: int, train: bool, input_size: int = 224,
-                  crop_ratio: float = 0.875, num_workers: int = 4, auto_augment: bool = False,
+                  crop_ratio: float = EVAL_CROP_RATIO, num_workers: int = 4, auto_augment: bool = False,
                   faithful_aug: bool = False, num_parts: int = 1, part_index: int = 0, seed: int = 0,
                   pinned: bool = False) -> BatchSource:
     """Batches from ImageNet-style ``.rec/.idx`` files (NCHW float32, ImageNet mean/std).
@@ -127,9 +128,10 @@ def record_source(rec_path: os.PathLike, idx_path: os.PathLike, batch_size: int,
                             equal_batches=equal, pinned=pinned, name=str(rec_path))
 
 
-def folder_source(root: os.PathLike, batch_size: int, train: bool, input_size: int = 224, crop_ratio: float = 0.875,
-                  num_workers: int = 4, auto_augment: bool = False, num_parts: int = 1, part_index: int = 0,
-                  seed: int = 0, classes: Optional[List[str]] = None) -> LoaderSource:
+def folder_source(root: os.PathLike, batch_size: int, train: bool, input_size: int = 224,
+                  crop_ratio: float = EVAL_CROP_RATIO, num_workers: int = 4, auto_augment: bool = False,
+                  num_parts: int = 1, part_index: int = 0, seed: int = 0,
+                  classes: Optional[List[str]] = None) -> LoaderSource:
     """Batches from class folders (``root`` is the ``train/`` or ``val/`` folder itself) through a DataLoader.
 
     ``classes`` pins the class order (default: sorted folder names, as in the training folder).

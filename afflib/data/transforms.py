@@ -15,6 +15,9 @@ import cv2
 import mxnet as mx
 import numpy as np
 
+from afflib.core.datasets import (CIFAR_MEAN, CIFAR_STD, DATASETS, EVAL_CROP_RATIO, FASHION_MNIST_MEAN,
+                                  FASHION_MNIST_STD, IMAGENET_MEAN, IMAGENET_STD, dataset_key)
+from afflib.core.preprocess import eval_crop, eval_resize
 from .autoaugment import AutoAugment
 from .batches import normalize_nhwc
 
@@ -22,19 +25,8 @@ __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CIFAR_MEAN", "CIFAR_STD", "FASHION_
            "DATASET_STATS", "ImageNetTrainTransform", "ImageNetEvalTransform", "CifarTrainTransform",
            "imagenet_record_args", "eval_resize", "eval_preprocess", "normalize_batch", "ProcessRandom"]
 
-IMAGENET_MEAN = (123.68, 116.779, 103.939)  # 0-255 scale, RGB
-IMAGENET_STD = (58.393, 57.12, 57.375)
-CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # 0-1 scale, RGB
-CIFAR_STD = (0.2023, 0.1994, 0.2010)
-FASHION_MNIST_MEAN = (0.2860,)  # 0-1 scale, one channel; training-set pixel statistics
-FASHION_MNIST_STD = (0.3530,)
-# dataset -> (mean, std) on the 0-1 scale, input size, channels
-DATASET_STATS = {
-    "imagenet": (tuple(m / 255 for m in IMAGENET_MEAN), tuple(s / 255 for s in IMAGENET_STD), 224, 3),
-    "cifar10": (CIFAR_MEAN, CIFAR_STD, 32, 3),
-    "cifar100": (CIFAR_MEAN, CIFAR_STD, 32, 3),
-    "fashion-mnist": (FASHION_MNIST_MEAN, FASHION_MNIST_STD, 28, 1),
-}
+# dataset -> (mean, std) on the 0-1 scale, input size, channels: a view of afflib.core.datasets.DATASETS
+DATASET_STATS = {name: (facts.mean, facts.std, facts.input_size, facts.channels) for name, facts in DATASETS.items()}
 JITTER = 0.4  # brightness, contrast and saturation
 LIGHTING = 0.1  # PCA lighting noise standard deviation
 # PCA of ImageNet RGB pixels (0-255 scale): eigenvalues and eigenvectors (columns), as used by AlexNet's lighting noise.
@@ -68,26 +60,15 @@ def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return resized[:, :, None] if resized.ndim == 2 else resized
 
 
-def eval_resize(input_size: int, crop_ratio: float) -> int:
-    """Shorter side before the center crop: ceil(input_size / crop_ratio) (256 for 224 at 0.875)."""
-    if not 0 < crop_ratio <= 1:
-        raise ValueError(f"crop_ratio must be in (0, 1], got {crop_ratio}")
-    return int(math.ceil(input_size / crop_ratio))
-
-
 class ImageNetEvalTransform:
-    """Resize the shorter side to ``ceil(input_size / crop_ratio)``, then center-crop ``input_size`` (HWC uint8)."""
+    """Resize the shorter side to ``ceil(input_size / crop_ratio)``, then center-crop ``input_size`` (HWC uint8):
+    :func:`afflib.core.preprocess.eval_crop`, the pixels the PyTorch engine sees too."""
 
-    def __init__(self, input_size: int = 224, crop_ratio: float = 0.875):
-        self.input_size, self.resize = input_size, eval_resize(input_size, crop_ratio)
+    def __init__(self, input_size: int = 224, crop_ratio: float = EVAL_CROP_RATIO):
+        self.input_size, self.crop_ratio, self.resize = input_size, crop_ratio, eval_resize(input_size, crop_ratio)
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
-        height, width = image.shape[:2]
-        scale = self.resize / min(height, width)
-        image = _resize(image, max(self.input_size, round(width * scale)), max(self.input_size, round(height * scale)))
-        top = (image.shape[0] - self.input_size) // 2
-        left = (image.shape[1] - self.input_size) // 2
-        return image[top:top + self.input_size, left:left + self.input_size]
+        return eval_crop(image, self.input_size, self.crop_ratio)
 
 
 class ImageNetTrainTransform:
@@ -168,7 +149,7 @@ class CifarTrainTransform:
         return crop[:, ::-1] if rng.random() < 0.5 else crop
 
 
-def imagenet_record_args(train: bool, input_size: int = 224, crop_ratio: float = 0.875) -> dict:
+def imagenet_record_args(train: bool, input_size: int = 224, crop_ratio: float = EVAL_CROP_RATIO) -> dict:
     """``mx.io.ImageRecordIter`` keyword arguments of the recipe's train or validation augmentation."""
     args = dict(data_shape=(3, input_size, input_size), mean_r=IMAGENET_MEAN[0], mean_g=IMAGENET_MEAN[1],
                 mean_b=IMAGENET_MEAN[2], std_r=IMAGENET_STD[0], std_g=IMAGENET_STD[1], std_b=IMAGENET_STD[2])
@@ -183,20 +164,12 @@ def imagenet_record_args(train: bool, input_size: int = 224, crop_ratio: float =
 
 def normalize_batch(images: np.ndarray, dataset: str) -> np.ndarray:
     """NHWC (uint8 0-255 or float 0-255) -> NCHW float32 normalized with the dataset's mean and std."""
-    mean, std = DATASET_STATS[_dataset(dataset)][:2]
+    mean, std = DATASET_STATS[dataset_key(dataset)][:2]
     return normalize_nhwc(images, mean, std)
 
 
-def _dataset(name: str) -> str:
-    key = name.lower().replace("_", "-")
-    key = "fashion-mnist" if key in ("fashion-mnist", "fashionmnist") else key
-    if key not in DATASET_STATS:
-        raise ValueError(f"unknown dataset {name!r}; valid: {sorted(DATASET_STATS)}")
-    return key
-
-
 def eval_preprocess(dataset: str, input_size: Optional[int] = None,
-                    crop_ratio: float = 0.875) -> Callable[[np.ndarray], mx.nd.NDArray]:
+                    crop_ratio: float = EVAL_CROP_RATIO) -> Callable[[np.ndarray], mx.nd.NDArray]:
     """Preprocessing of one image for a model trained on ``dataset``: HWC uint8 RGB (numpy or NDArray) ->
     normalized (1, C, H, W) float32 NDArray.
 
@@ -204,7 +177,7 @@ def eval_preprocess(dataset: str, input_size: Optional[int] = None,
     CIFAR: resize to ``input_size`` (32) square. Fashion-MNIST: grayscale, resize to 28x28 (the dataset shows light
     objects on black; photos of dark objects on white need inverting first).
     """
-    key = _dataset(dataset)
+    key = dataset_key(dataset)
     size = input_size or DATASET_STATS[key][2]
     channels = DATASET_STATS[key][3]
     crop = ImageNetEvalTransform(size, crop_ratio) if key == "imagenet" else None

@@ -8,11 +8,12 @@ from typing import Callable, List, Optional, Tuple, Union
 import mxnet as mx
 import numpy as np
 
+from afflib.core.datasets import DATASETS as DATASET_FACTS, EVAL_CROP_RATIO, LABEL_SETS, class_names
+
 __all__ = ["DATASETS", "DatasetPreset", "dataset_preset", "dataset_class_names", "read_class_names"]
 
-# dataset -> (preprocessing key of afflib.data.transforms, input channels)
-DATASETS = {"imagenet": ("imagenet", 3), "cifar10": ("cifar10", 3), "cifar100": ("cifar100", 3),
-            "cifar100-coarse": ("cifar100", 3), "fashion-mnist": ("fashion-mnist", 1)}
+# label set -> (preprocessing key of afflib.data.transforms, input channels), from afflib.core.datasets
+DATASETS = {name: (dataset, DATASET_FACTS[dataset].channels) for name, dataset in LABEL_SETS.items()}
 
 
 @dataclass
@@ -42,16 +43,12 @@ def _check_dataset(dataset: str) -> str:
 
 def dataset_class_names(dataset: str) -> List[str]:
     """Class names in label order: ImageNet from GluonCV's ``ImageNet1kAttr`` (offline), CIFAR and
-    Fashion-MNIST from :mod:`afflib.data`."""
+    Fashion-MNIST from :mod:`afflib.core.datasets`."""
     key = _check_dataset(dataset)
     if key == "imagenet":
         from gluoncv.data import ImageNet1kAttr
         return list(ImageNet1kAttr().classes)
-    if key == "fashion-mnist":
-        from afflib.data.fashion_mnist import FASHION_MNIST_CLASSES
-        return list(FASHION_MNIST_CLASSES)
-    from afflib.data.cifar import class_names
-    return class_names("cifar100" if key == "cifar100-coarse" else key, coarse_labels=key == "cifar100-coarse")
+    return class_names(key)
 
 
 def read_class_names(path: Union[str, Path]) -> List[str]:
@@ -65,14 +62,15 @@ def read_class_names(path: Union[str, Path]) -> List[str]:
     return names
 
 
-def dataset_preset(dataset: str, input_size: Optional[int] = None, crop_ratio: float = 0.875) -> DatasetPreset:
+def dataset_preset(dataset: str, input_size: Optional[int] = None,
+                   crop_ratio: float = EVAL_CROP_RATIO) -> DatasetPreset:
     """The evaluation preprocessing of ``dataset`` (ImageNet: resize the shorter side to
     ``input_size / crop_ratio``, center crop ``input_size`` (224); CIFAR: 32 px; Fashion-MNIST: 28 px grey)
     with its mean/std, and its class names."""
-    from afflib.data.transforms import DATASET_STATS, eval_preprocess
+    from afflib.data.transforms import eval_preprocess
     key = _check_dataset(dataset)
     stats_key, channels = DATASETS[key]
-    mean, std, default_size, _ = DATASET_STATS[stats_key]
-    size = input_size or default_size
+    facts = DATASET_FACTS[stats_key]
+    size = input_size or facts.input_size
     return DatasetPreset(key, eval_preprocess(stats_key, size, crop_ratio), dataset_class_names(key), channels, size,
-                         tuple(mean), tuple(std))
+                         tuple(facts.mean), tuple(facts.std))

@@ -15,7 +15,7 @@ from mxnet import autograd, gluon
 from .checkpoint import CheckpointManager
 from .devices import split_batch
 from .logs import progress_bar
-from afflib.core.metrics import RunningLoss, TopKErrors
+from afflib.core.metrics import EvalResult, RunningLoss, TopKErrors
 from afflib.core.schedule import LRSchedule
 
 __all__ = ["Recipe", "EvalResult", "NonFiniteLossError", "TrainingInterrupted", "StopFlag", "train_epoch",
@@ -41,19 +41,6 @@ class Recipe:
 
     def mixup_active(self, epoch: int) -> bool:
         return self.mixup and epoch < self.num_epochs - self.mixup_off_epoch
-
-
-@dataclass
-class EvalResult:
-    """Top-1/top-5 error over ``samples`` validation images, and the throughput of the pass."""
-    top1_error: float
-    top5_error: float
-    samples: int
-    seconds: float
-
-    @property
-    def images_per_sec(self) -> float:
-        return self.samples / self.seconds if self.seconds > 0 else float("nan")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -198,8 +185,7 @@ def evaluate(net: gluon.Block, source: Iterable, contexts: Sequence[mx.Context],
             bar.update(1)
     finally:
         bar.close()
-    errors = meter.errors()
-    return EvalResult(errors[1], errors[5], meter.count, time.time() - tic)
+    return meter.result(time.time() - tic)
 
 
 def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, contexts: Sequence[mx.Context],
