@@ -103,12 +103,15 @@ def test_resize_equals_opencv(case, channels):
     image = pattern(src_h, src_w, channels)
     expected = cv2.resize(image, (dst_w, dst_h), interpolation=cv2.INTER_AREA if dst_w * dst_h < src_w * src_h
                           else cv2.INTER_LINEAR).reshape(dst_h, dst_w, channels)
+    np.testing.assert_array_equal(P.resize_numpy(image, dst_w, dst_h), expected)
     np.testing.assert_array_equal(P.resize(image, dst_w, dst_h), expected)
 
 
-def test_eval_crop_of_a_real_photo_equals_opencv():
-    """Fashion-MNIST items as a photo, enlarged (224 crop) and shrunk (32 crop), against OpenCV's resize + crop."""
+def test_eval_crop_of_a_real_photo_equals_opencv(monkeypatch):
+    """Fashion-MNIST items as a photo, enlarged (224 crop) and shrunk (32 crop): the NumPy path against OpenCV's
+    resize + crop."""
     cv2 = pytest.importorskip("cv2")
+    monkeypatch.setattr(P, "_opencv", lambda: None)
     photo = fashion_mosaic()
     for size, interpolation in ((224, cv2.INTER_LINEAR), (32, cv2.INTER_AREA)):
         height, width = P.eval_size(*photo.shape[:2], size, 0.875)
@@ -126,7 +129,7 @@ def test_random_images_equal_opencv():
         size = int(rng.choice([32, 96, 224]))
         out_h, out_w = P.eval_size(height, width, size, 0.875)
         interpolation = cv2.INTER_AREA if out_h * out_w < height * width else cv2.INTER_LINEAR
-        np.testing.assert_array_equal(P.resize(image, out_w, out_h),
+        np.testing.assert_array_equal(P.resize_numpy(image, out_w, out_h),
                                       cv2.resize(image, (out_w, out_h), interpolation=interpolation))
 
 

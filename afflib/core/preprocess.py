@@ -16,7 +16,7 @@ import numpy as np
 
 from .datasets import EVAL_CROP_RATIO
 
-__all__ = ["eval_resize", "eval_size", "center_crop_box", "resize", "resize_area", "resize_linear", "eval_crop",
+__all__ = ["eval_resize", "eval_size", "center_crop_box", "resize", "resize_numpy", "resize_area", "resize_linear", "eval_crop",
            "record_eval_size", "record_eval_crop", "normalize_nhwc"]
 
 _COEF_BITS = 11  # OpenCV's INTER_RESIZE_COEF_BITS: bilinear weights in 1/2048
@@ -136,16 +136,42 @@ def resize_linear(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.clip(out, 0, 255).astype(np.uint8).reshape((height, width) + image.shape[2:])
 
 
-def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+def resize_numpy(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """HWC (or HW) uint8 ``image`` at ``width`` x ``height``: area averaging when the pixel count shrinks, bilinear
     otherwise (the MXNet pipeline's choice); both scales must go the same way (the aspect ratio is kept)."""
-    if image.dtype != np.uint8:
-        raise ValueError(f"resize takes uint8 images, got {image.dtype}")
+    _check_resize(image, width, height)
     if width * height < image.shape[0] * image.shape[1]:
         return resize_area(image, width, height)
-    if width < image.shape[1] or height < image.shape[0]:
-        raise ValueError(f"bilinear resize enlarges only: {image.shape[0]}x{image.shape[1]} -> {height}x{width}")
     return resize_linear(image, width, height)
+
+
+def _check_resize(image: np.ndarray, width: int, height: int) -> None:
+    if image.dtype != np.uint8:
+        raise ValueError(f"resize takes uint8 images, got {image.dtype}")
+    shrinks = width * height < image.shape[0] * image.shape[1]
+    if not shrinks and (width < image.shape[1] or height < image.shape[0]):
+        raise ValueError(f"bilinear resize enlarges only: {image.shape[0]}x{image.shape[1]} -> {height}x{width}")
+
+
+@functools.lru_cache(maxsize=None)
+def _opencv():
+    """OpenCV where installed (the MXNet environment): the same pixels as :func:`resize_numpy`, about 3x faster."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    return cv2
+
+
+def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """:func:`resize_numpy`'s pixels, computed by OpenCV when it is installed (tests check the two are equal)."""
+    cv2 = _opencv()
+    if cv2 is None:
+        return resize_numpy(image, width, height)
+    _check_resize(image, width, height)
+    shrinks = width * height < image.shape[0] * image.shape[1]
+    out = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinks else cv2.INTER_LINEAR)
+    return out.reshape(height, width, *image.shape[2:])
 
 
 def eval_crop(image: np.ndarray, input_size: int = 224, crop_ratio: float = EVAL_CROP_RATIO) -> np.ndarray:
