@@ -26,10 +26,10 @@ for build in CUDA_BUILDS:
 
 # Command-line tools; the scripts/ files of the same names stay as thin wrappers for the checkout.
 CONSOLE_SCRIPTS = [
-    "afflib-download-params = afflib.cli.download_params:run",
-    "afflib-pack-fashion-mnist = afflib.cli.pack_fashion_mnist:run",
-    "afflib-prepare-imagenet = afflib.cli.prepare_imagenet:run",
-    "afflib-convert = afflib_torch.cli.convert:run",
+    "afflib-download-params = afflib.cli:run_download_params",
+    "afflib-pack-fashion-mnist = afflib.cli:run_pack_fashion_mnist",
+    "afflib-prepare-imagenet = afflib.cli:run_prepare_imagenet",
+    "afflib-convert = afflib_torch.cli:run_convert",
 ]
 
 setup(
