@@ -4,15 +4,18 @@ Import the fixtures into a test module: ``from params_server import isolated_env
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import List
+from typing import Iterator, List, Optional
 
 import pytest
+
+from afflib.core.released import ReleasedFile, ReleaseTable, use_table
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -103,3 +106,22 @@ def git_blob_sha1(data: bytes) -> str:
 
 def files_in(directory: Path) -> List[str]:
     return sorted(p.name for p in directory.rglob("*")) if directory.exists() else []
+
+
+def released_entry(data: bytes, labels: str = "cifar100-fine", path: str = "params/test/tiny.params",
+                   sha1: Optional[str] = None, model: str = "cifar_aff_resnet20") -> ReleasedFile:
+    """A table row for ``data`` as a released CIFAR-100 file of ``model`` (100 outputs)."""
+    return ReleasedFile(path=path, sha1=sha1 or git_blob_sha1(data), model=model, classes=100, labels=labels,
+                        metric="top1_accuracy", published=50.0)
+
+
+@contextlib.contextmanager
+def serving_fine_and_coarse(server: ParamsServer, fine: bytes, coarse: bytes) -> Iterator[ReleaseTable]:
+    """Serve two files and make them the fine- and coarse-label released files of cifar_aff_resnet20."""
+    server.serve("params/test/fine.params", fine)
+    server.serve("params/test/coarse.params", coarse)
+    table = ReleaseTable([released_entry(fine, path="params/test/fine.params"),
+                          released_entry(coarse, "cifar100-coarse", path="params/test/coarse.params")],
+                         base_url=server.url)
+    with use_table(table):
+        yield table

@@ -13,9 +13,9 @@ import pytest
 import afflib
 from afflib.model_zoo import model_store
 from afflib.model_zoo.model_store import ChecksumError
-from afflib.core.released import (PretrainedNotAvailable, ReleasedFile, ReleaseTable, default_table_path,
-                                  resolve_released, use_table)
-from params_server import files_in as _files, git_blob_sha1 as _sha1, isolated_env, server  # noqa: F401 - fixtures
+from afflib.core.released import PretrainedNotAvailable, ReleaseTable, default_table_path, resolve_released, use_table
+from params_server import files_in as _files, git_blob_sha1 as _sha1, isolated_env, server  # noqa: F401
+from params_server import released_entry, serving_fine_and_coarse
 from reference import REPO, load_released_format
 
 TINY = dict(layers=[1, 1, 1], channels=[16, 16, 32, 64])  # cifar_aff_resnet20 shrunk: loads in milliseconds
@@ -49,20 +49,12 @@ def releases(tmp_path_factory):
     return {"fine": _make_release(directory, 1), "coarse": _make_release(directory, 2)}
 
 
-def _entry(data: bytes, labels="cifar100-fine", path="params/test/tiny.params", sha1=None) -> ReleasedFile:
-    return ReleasedFile(path=path, sha1=sha1 or _sha1(data), model="cifar_aff_resnet20", classes=100,
-                        labels=labels, metric="top1_accuracy", published=50.0)
+_entry = released_entry
 
 
 @pytest.fixture
 def release_table(server, releases):
-    """Serve both tiny files and make them the released files of cifar_aff_resnet20."""
-    fine, coarse = releases["fine"][0], releases["coarse"][0]
-    server.serve("params/test/fine.params", fine)
-    server.serve("params/test/coarse.params", coarse)
-    table = ReleaseTable([_entry(fine, path="params/test/fine.params"),
-                          _entry(coarse, "cifar100-coarse", path="params/test/coarse.params")], base_url=server.url)
-    with use_table(table):
+    with serving_fine_and_coarse(server, releases["fine"][0], releases["coarse"][0]) as table:
         yield table
 
 

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, Tuple
+from typing import Dict
 
 import pytest
 
@@ -78,10 +78,10 @@ except DownloadError as err:
 """
 
 
-def check_offline_pretrained(tmp: Path, engine: str) -> Tuple[Path, Dict[str, str], Path]:
+def check_offline_pretrained(tmp: Path, engine: str, script: str, expected: str) -> None:
     """Install the wheel, run ``<engine>.get_model('cifar_aff_resnet32', pretrained=True)`` from it in another
-    folder with no reachable server, and check the error names the released file and where to put it. Returns
-    the install folder, the child's environment and its working folder (for console-script checks)."""
+    folder with no reachable server, and check the error names the released file and where to put it; then run
+    the installed console script ``script`` (a command line) and look for ``expected`` in its output."""
     target = install_wheel_from_clone(tmp)
     assert (target / "afflib" / "core" / "released.json").is_file()
     env = offline_env(target, tmp / "home", closed_port())
@@ -94,4 +94,7 @@ def check_offline_pretrained(tmp: Path, engine: str) -> Tuple[Path, Dict[str, st
     assert done.returncode == 3, done.stderr[-3000:]
     assert entry.original_name in done.stdout and str(root / entry.cache_name) in done.stdout, done.stdout
     assert "table of released checkpoints" not in done.stdout + done.stderr
-    return target, env, work
+    name, *args = script.split()
+    ran = subprocess.run([str(target / "bin" / name), *args], cwd=work, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert ran.returncode == 0 and expected in ran.stdout, ran.stderr[-3000:]

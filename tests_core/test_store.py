@@ -14,29 +14,22 @@ import pytest
 
 from afflib.cli import download_params
 from afflib.core import store
-from afflib.core.released import (PretrainedNotAvailable, ReleasedFile, ReleaseTable, default_table_path,
-                                  resolve_released, use_table)
+from afflib.core.released import PretrainedNotAvailable, ReleaseTable, default_table_path, resolve_released, use_table
 from afflib.core.store import ChecksumError, DownloadError, blob_sha1, get_model_file, released_file
-from params_server import closed_port, files_in, git_blob_sha1, isolated_env, server  # noqa: F401 - fixtures
+from params_server import (closed_port, files_in, git_blob_sha1, isolated_env, released_entry,  # noqa: F401
+                           serving_fine_and_coarse, server)
 
 REPO = Path(__file__).resolve().parents[1]
 FINE = np.random.RandomState(1).bytes(300_000)     # two "released files": the store never looks inside them
 COARSE = np.random.RandomState(2).bytes(200_000)
 
 
-def _entry(data: bytes, labels="cifar100-fine", path="params/test/tiny.params", sha1=None) -> ReleasedFile:
-    return ReleasedFile(path=path, sha1=sha1 or git_blob_sha1(data), model="cifar_aff_resnet20", classes=100,
-                        labels=labels, metric="top1_accuracy", published=50.0)
+_entry = released_entry
 
 
 @pytest.fixture
 def release_table(server):
-    """Serve both files and make them the released files of cifar_aff_resnet20."""
-    server.serve("params/test/fine.params", FINE)
-    server.serve("params/test/coarse.params", COARSE)
-    table = ReleaseTable([_entry(FINE, path="params/test/fine.params"),
-                          _entry(COARSE, "cifar100-coarse", path="params/test/coarse.params")], base_url=server.url)
-    with use_table(table):
+    with serving_fine_and_coarse(server, FINE, COARSE) as table:
         yield table
 
 

@@ -5,10 +5,10 @@ import torch
 
 import afflib_torch
 from afflib.core.params_io import save_params
-from afflib.core.released import PretrainedNotAvailable, ReleasedFile, ReleaseTable, use_table
+from afflib.core.released import PretrainedNotAvailable, ReleaseTable, use_table
 from afflib.core.store import ChecksumError
 from afflib_torch.convert import is_released_choice, mxnet_arrays_from_model
-from params_server import files_in, git_blob_sha1, isolated_env, server  # noqa: F401 - fixtures
+from params_server import files_in, isolated_env, released_entry, serving_fine_and_coarse, server  # noqa: F401
 
 TINY = dict(layers=[1, 1, 1], channels=[8, 8, 16, 32])
 
@@ -19,11 +19,6 @@ def _released(tmp_path, seed: int, dtype: str = "float32") -> bytes:
     path = tmp_path / f"release-{seed}.params"
     save_params(path, mxnet_arrays_from_model(net, dtype=dtype))
     return path.read_bytes()
-
-
-def _entry(data: bytes, labels: str, path: str) -> ReleasedFile:
-    return ReleasedFile(path=path, sha1=git_blob_sha1(data), model="cifar_aff_resnet20", classes=100, labels=labels,
-                        metric="top1_accuracy", published=50.0)
 
 
 def _same_weights(a, b) -> bool:
@@ -38,12 +33,8 @@ def test_release_choices_and_paths_are_told_apart(tmp_path):
 
 def test_pretrained_true_and_tags_download_verify_and_convert(server, tmp_path):
     fine, coarse = _released(tmp_path, 1), _released(tmp_path, 2, "float16")
-    server.serve("p/fine.params", fine)
-    server.serve("p/coarse.params", coarse)
-    table = ReleaseTable([_entry(fine, "cifar100-fine", "p/fine.params"),
-                          _entry(coarse, "cifar100-coarse", "p/coarse.params")], base_url=server.url)
     root = tmp_path / "cache"
-    with use_table(table):
+    with serving_fine_and_coarse(server, fine, coarse) as table:
         net = afflib_torch.get_model("cifar_aff_resnet20", pretrained=True, root=root, **TINY)
         again = afflib_torch.get_model("cifar_aff_resnet20", pretrained="fine", root=root, **TINY)
         half = afflib_torch.get_model("cifar_aff_resnet20", pretrained="coarse", root=root, **TINY)
@@ -52,7 +43,8 @@ def test_pretrained_true_and_tags_download_verify_and_convert(server, tmp_path):
     torch.manual_seed(1)
     assert _same_weights(net, afflib_torch.get_model("cifar_aff_resnet20", **TINY)) and _same_weights(net, again)
     assert next(half.parameters()).dtype == torch.float32      # float16 files are cast, like the MXNet side
-    assert server.requests == ["/p/fine.params", "/p/coarse.params"]   # the second 'fine' came from the cache
+    # the second 'fine' came from the cache
+    assert server.requests == ["/params/test/fine.params", "/params/test/coarse.params"]
     assert files_in(root) == sorted(e.cache_name for e in table.files)
     # the same cache the MXNet engine fills: a file it fetched is a cache hit here, and a path loads directly
     direct = afflib_torch.get_model("cifar_aff_resnet20", pretrained=str(root / table.files[0].cache_name), **TINY)
@@ -61,9 +53,8 @@ def test_pretrained_true_and_tags_download_verify_and_convert(server, tmp_path):
 
 def test_wrong_hash_loads_nothing(server, tmp_path):
     data = _released(tmp_path, 1)
-    server.serve("p/fine.params", data)
-    entry = ReleasedFile(path="p/fine.params", sha1="0" * 40, model="cifar_aff_resnet20", classes=100,
-                         labels="cifar100-fine", metric="top1_accuracy", published=50.0)
+    server.serve("params/test/tiny.params", data)
+    entry = released_entry(data, sha1="0" * 40)
     with use_table(ReleaseTable([entry], base_url=server.url)), pytest.raises(ChecksumError, match="discarded"):
         afflib_torch.get_model("cifar_aff_resnet20", pretrained=True, root=tmp_path / "cache", **TINY)
     assert files_in(tmp_path / "cache") == []
