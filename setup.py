@@ -1,29 +1,51 @@
-"""afflib: Attentional Feature Fusion (Dai et al., WACV 2021) for MXNet/Gluon."""
+"""afflib: Attentional Feature Fusion (Dai et al., WACV 2021): MXNet/Gluon engine, PyTorch engine, framework-free core.
+
+Install one engine per environment (gluoncv refuses to import beside torch>=2, MXNet needs numpy<1.24):
+    pip install "afflib[mxnet]"          # MXNet 1.9.1 CPU build (same as [cpu]); [cu101] ... [cu117] for GPU builds
+    pip install "afflib[torch]"          # PyTorch engine: no MXNet, no GluonCV, any numpy
+The core (``afflib.core``) needs only NumPy, so it is all that ``install_requires`` holds.
+"""
 from setuptools import find_packages, setup
 
 MXNET_VERSION = "1.9.1"
 CUDA_BUILDS = ("cu101", "cu102", "cu110", "cu112", "cu117")
+# What the MXNet engine imports besides MXNet itself. gluoncv alone resolves numpy 2, which breaks `import mxnet`
+# (np.bool): the numpy bound lives here, in the MXNet extras, not in install_requires.
+MXNET_SIDE = ["gluoncv==0.10.5.post0", "numpy<1.24", "tqdm", "Pillow", "opencv-python", "scipy", "matplotlib"]
+TORCH_SIDE = ["torch>=2.0", "Pillow"]
 
 extras = {
-    "cpu": [f"mxnet=={MXNET_VERSION}"],
+    "mxnet": [f"mxnet=={MXNET_VERSION}"] + MXNET_SIDE,
+    "cpu": [f"mxnet=={MXNET_VERSION}"] + MXNET_SIDE,
+    "torch": TORCH_SIDE,
     "dev": ["pytest>=7", "Pillow", "matplotlib"],
     "onnx": ["onnx>=1.14,<=1.18", "onnxruntime>=1.16"],
 }
 for build in CUDA_BUILDS:
-    extras[build] = [f"mxnet-{build}=={MXNET_VERSION}"]
+    extras[build] = [f"mxnet-{build}=={MXNET_VERSION}"] + MXNET_SIDE
+
+# Command-line tools; the scripts/ files of the same names stay as thin wrappers for the checkout.
+CONSOLE_SCRIPTS = [
+    "afflib-download-params = afflib.cli:run_download_params",
+    "afflib-pack-fashion-mnist = afflib.cli:run_pack_fashion_mnist",
+    "afflib-prepare-imagenet = afflib.cli:run_prepare_imagenet",
+    "afflib-convert = afflib_torch.cli:run_convert",
+]
 
 setup(
     name="afflib",
     version="0.1.0",
-    description="Attentional Feature Fusion (MS-CAM, AFF, iAFF) and AFF-ResNet/ResNeXt for MXNet Gluon",
+    description="Attentional Feature Fusion (MS-CAM, AFF, iAFF) and AFF-ResNet/ResNeXt for MXNet Gluon and PyTorch",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(exclude=("tests", "tests.*")),
-    python_requires=">=3.8,<3.12",
-    # The MXNet build itself is an extra (cpu / cuXXX) so that GPU users do not get the CPU wheel too.
-    install_requires=["gluoncv==0.10.5.post0", "numpy<1.24", "tqdm", "requests", "Pillow", "opencv-python",
-                      "scipy", "matplotlib"],
+    packages=find_packages(exclude=("tests", "tests.*", "tests_core", "tests_core.*", "tests_torch",
+                                    "tests_torch.*", "scripts", "scripts.*")),
+    # The core and the PyTorch engine run on any current Python; the MXNet extras need < 3.12 (gluoncv's
+    # version check imports distutils), which their own wheels do not declare: see README "Install".
+    python_requires=">=3.8",
+    install_requires=["numpy"],
     extras_require=extras,
+    entry_points={"console_scripts": CONSOLE_SCRIPTS},
     include_package_data=True,
-    package_data={"afflib": ["py.typed"], "afflib.core": ["released.json"]},
+    package_data={"afflib": ["py.typed"], "afflib.core": ["released.json", "recipes/*.json"]},
 )

@@ -1,7 +1,8 @@
-"""afflib: Attentional Feature Fusion (Dai et al., WACV 2021) for MXNet Gluon.
+"""afflib: Attentional Feature Fusion (Dai et al., WACV 2021): the MXNet Gluon engine and the framework-free core.
 
 ``afflib.get_model`` / ``afflib.get_model_list`` import MXNet on first use, so that the framework-free
-``afflib.core.specs`` can be imported by the PyTorch twin (``afflib_torch``) in an environment without MXNet.
+``afflib.core`` (and ``afflib.cli``'s ``afflib-download-params``) can be used by the PyTorch engine
+(``afflib_torch``) in an environment without MXNet: ``pip install afflib[torch]`` installs no MXNet.
 """
 from typing import Any
 

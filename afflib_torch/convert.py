@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple, Union
 
@@ -21,9 +22,11 @@ from afflib.core.checkpoint_record import add_member, verify_member
 from afflib.core.fileio import atomic_write
 
 from afflib.core.params_io import load_params, save_params
+from afflib.core.released import TAGS, ReleasedFile
+from afflib.core.store import released_file
 
 __all__ = ["CheckpointMismatch", "name_map", "state_dict_from_mxnet", "mxnet_arrays_from_model",
-           "load_checkpoint", "save_checkpoint", "read_checkpoint"]
+           "load_checkpoint", "save_checkpoint", "read_checkpoint", "is_released_choice", "load_released"]
 
 _BN_SUFFIXES = {"weight": "gamma", "bias": "beta"}
 _SKIPPED = ("num_batches_tracked",)
@@ -158,6 +161,29 @@ def load_checkpoint(model: nn.Module, path: PathLike) -> nn.Module:
     """Load ``path`` (see :func:`read_checkpoint`) into ``model`` strictly; returns the model."""
     model.load_state_dict(read_checkpoint(model, path), strict=True)
     return model
+
+
+def is_released_choice(pretrained: object) -> bool:
+    """True, a label tag (``'fine'``, ``'coarse'``, ``'imagenet'``) or a SHA-1 prefix that is no existing file:
+    a released file of the store rather than a checkpoint path."""
+    if pretrained is True:
+        return True
+    if not isinstance(pretrained, str) or os.path.exists(pretrained):
+        return False
+    key = pretrained.strip().lower()
+    return key in TAGS or re.fullmatch(r"[0-9a-f]{6,40}", key) is not None
+
+
+def load_released(model: nn.Module, name: str, pretrained: Union[bool, str], classes: Optional[int] = None,
+                  root: Optional[PathLike] = None) -> ReleasedFile:
+    """Load the released MXNet file that ``pretrained`` selects for registry model ``name`` into ``model``:
+    fetched and hash-checked by :mod:`afflib.core.store` (the cache the MXNet engine uses), then converted."""
+    entry, path = released_file(name, pretrained, classes, root)
+    try:
+        load_checkpoint(model, path)
+    except CheckpointMismatch as err:
+        raise CheckpointMismatch(f"released file for {name} ({entry.tag}): {err}") from err
+    return entry
 
 
 def save_checkpoint(model: nn.Module, path: PathLike, dtype: str = "float32") -> None:

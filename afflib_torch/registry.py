@@ -1,7 +1,8 @@
 """Model registry of the PyTorch twins: the same names and defaults as ``afflib.model_zoo.registry``.
 
-``get_model(name, **kwargs)`` builds a network; ``pretrained=PATH`` loads an MXNet ``.params`` file (converted
-on the fly) or a PyTorch state_dict file (``.pt`` / ``.pth``).
+``get_model(name, **kwargs)`` builds a network; ``pretrained=True`` (or a label tag) loads the released weights
+through the shared store, ``pretrained=PATH`` an MXNet ``.params`` file (converted on the fly) or a PyTorch
+state_dict file (``.pt`` / ``.pth``).
 """
 from __future__ import annotations
 
@@ -26,18 +27,21 @@ model_spec = REGISTRY.spec
 model_arguments = REGISTRY.arguments
 
 
-def get_model(name: str, pretrained: Optional[Union[str, os.PathLike]] = None, **kwargs: Any) -> nn.Module:
+def get_model(name: str, pretrained: Optional[Union[bool, str, os.PathLike]] = None,
+              root: Optional[Union[str, os.PathLike]] = None, **kwargs: Any) -> nn.Module:
     """Build a registered network.
 
     Parameters
     ----------
     name : str
         Registry name, e.g. ``'aff_resnet50'`` or ``'cifar_iaff_resnet32'``.
-    pretrained : path, optional
-        A released or afflib-trained MXNet ``.params`` file, or a PyTorch state_dict (``.pt``/``.pth``/
-        ``.safetensors``), loaded strictly: a file that does not fit raises listing the differences.
-        (Downloading released weights is the MXNet side's job: ``afflib.get_model(name, pretrained=True)``
-        caches them under ``~/.mxnet/models``; pass that file here.)
+    pretrained : bool, str or path, optional
+        True or a label tag (``'fine'``, ``'coarse'``, ``'imagenet'``, a SHA-1 prefix): the released weights,
+        fetched and hash-checked by ``afflib.core.store`` (the MXNet engine's cache) and converted. A path: an
+        MXNet ``.params`` file or a PyTorch state_dict (``.pt``/``.pth``/``.safetensors``). Loaded strictly: a
+        file that does not fit raises listing the differences.
+    root : path, optional
+        Cache folder of released weights (default ``$MXNET_HOME/models``, i.e. ``~/.mxnet/models``).
     **kwargs
         Override the entry's constructor arguments (``classes``, ``start_layer``, ``fusion_r``...).
     """
@@ -46,10 +50,9 @@ def get_model(name: str, pretrained: Optional[Union[str, os.PathLike]] = None, *
     _, cls, args = REGISTRY.resolve(name, kwargs)
     net = cls(**args)
     if pretrained is not None and pretrained is not False:
-        if pretrained is True:
-            raise ValueError("afflib_torch.get_model: pretrained=True is not supported (no download in the torch "
-                             "package); pass the path of a .params file, e.g. one that afflib.get_model("
-                             f"{name!r}, pretrained=True) cached under ~/.mxnet/models")
-        from .convert import load_checkpoint
-        load_checkpoint(net, pretrained)
+        from .convert import is_released_choice, load_checkpoint, load_released
+        if is_released_choice(pretrained):  # True, 'fine'/'coarse'/'imagenet' or a SHA-1 prefix
+            load_released(net, spec.name, pretrained, args.get("classes"), root)
+        else:
+            load_checkpoint(net, pretrained)
     return net

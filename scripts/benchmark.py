@@ -22,7 +22,6 @@ import re
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's afflib, installed or not
 import mxnet as mx  # noqa: E402
 
 from afflib import benchmark as bench  # noqa: E402
@@ -30,7 +29,6 @@ from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int
 from afflib.core.outputs import add_force_flag, exit_if_existing  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from textbook_aff import build_textbook_model  # noqa: E402 - the yardstick lives beside this script
 
 bench.register_model_source("textbook", build_textbook_model)

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
 from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_float, positive_int  # noqa: E402
 from afflib.core.modelspec import cifar_spec  # noqa: E402  (framework-free: the run's file-name form of the model)

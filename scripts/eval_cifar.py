@@ -8,12 +8,10 @@ Examples::
     .venv/bin/python scripts/eval_cifar.py --dataset cifar100 --coarse-labels --model-name cifar_aff_resnet32 --pretrained
 """
 import argparse
-import os
 import sys
 import time
 from typing import List, Optional
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import afflib  # noqa: E402
 from afflib.core.modelspec import ModelSpec, cifar_flags  # noqa: E402

@@ -8,10 +8,8 @@ Examples::
     .venv/bin/python scripts/export.py --params demo/fmnist/<run>-best.params --format mxnet --batch 8 --out fmnist_aff
 """
 import argparse
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
 from afflib.core.outputs import add_force_flag, refuse_existing  # noqa: E402

@@ -9,11 +9,9 @@ Examples::
     .venv/bin/python scripts/gradcam.py --params demo/fmnist/<run>-best.params shoe.png --class 7 --stage 2 --out cams/
 """
 import argparse
-import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from afflib.deploy import ImageReadError, list_images, read_image  # noqa: E402
 from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402

@@ -13,7 +13,6 @@ import shutil
 import sys
 import tempfile
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from afflib.core.cliargs import int_range, make_parser, positive_float, positive_int  # noqa: E402
 from afflib.distributed.launcher import run_job  # noqa: E402

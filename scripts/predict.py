@@ -10,10 +10,8 @@ Examples::
 """
 import argparse
 import json
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from afflib.deploy import format_table, list_images, predict_files  # noqa: E402
 from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402

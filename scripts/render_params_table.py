@@ -12,7 +12,6 @@ import tempfile
 from pathlib import Path
 from typing import List, Optional
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # this checkout's afflib, installed or not
 
 from afflib.core.cliargs import make_parser  # noqa: E402
 from afflib.core.released import ReleaseTable, default_table_path, markdown_table

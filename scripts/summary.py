@@ -4,10 +4,8 @@
     .venv/bin/python scripts/summary.py --model aff_resnet50 [--input-size 224] [--depth 2]
     .venv/bin/python scripts/summary.py --table            # the README's model table
 """
-import os
 import sys
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import afflib  # noqa: E402
 from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402

@@ -9,9 +9,7 @@ Example (the release's CIFAR-100 AFF-ResNet-32 run, on the 20 superclasses the p
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import mxnet as mx  # noqa: E402
 

@@ -11,9 +11,7 @@ Example (the release's AFF-ResNet-50 run; see cmd_scripts.txt)::
 """
 import argparse
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import mxnet as mx  # noqa: E402
 

@@ -1,10 +1,7 @@
 import os
-import sys
-from pathlib import Path
 
-# Tests import helpers from this folder and the package from the checkout, installed or not.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Helpers of this folder are importable through pytest.ini's `pythonpath`; afflib is the installed one
+# (`make` installs the checkout editable).
 os.environ.setdefault("MXNET_ENFORCE_DETERMINISM", "1")
 
 

@@ -11,7 +11,6 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import mxnet as mx  # noqa: E402
 from mxnet import autograd, gluon  # noqa: E402

@@ -38,8 +38,6 @@ def _garble_middle(path, size=5000, seed=0):
 
 # ---------------------------------------------------------------- the library, in real processes
 COMMIT = """
-import sys
-sys.path.insert(0, {repo!r})
 from afflib.core.checkpoint_record import commit_set
 stem = {stem!r}
 for epoch in range(2):

@@ -119,11 +119,7 @@ def test_refuses_to_overwrite_finished_outputs_without_force(tiny, tmp_path, cap
                             capture_output=True, text=True)
     assert script.returncode == 0 and "train: 15 records written" in script.stdout, script.stderr
     before = (out / "train.rec").read_bytes()
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import prepare_imagenet as cli
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
+    from afflib.cli import prepare_imagenet as cli
     assert cli.main(args + ["--resize", "24"]) == 2
     message = capsys.readouterr().err
     assert "already exist" in message and "--force" in message and str(out / "train.rec") in message

@@ -1,14 +1,10 @@
 """Test setup of the PyTorch twin (run in .venv-torch, never beside MXNet: `make test-torch`)."""
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-# The package from the checkout, and the MXNet suite's torch-free reference helpers (tests/reference.py).
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
+# afflib and afflib_torch are the installed ones (`make` installs the checkout editable with the [torch] extra);
+# the MXNet suite's torch-free reference helpers (tests/reference.py) come through pytest.ini's `pythonpath`.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 

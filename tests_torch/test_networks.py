@@ -37,7 +37,7 @@ def test_registry_matches_the_mxnet_names_and_overrides():
     assert net(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(ValueError, match="Did you mean: aff_resnet50"):
         afflib_torch.get_model("aff_resnet05")
-    with pytest.raises(ValueError, match="pretrained=True is not supported"):
+    with pytest.raises(ValueError, match="no released weights for 'cifar_aff_resnet20'"):
         afflib_torch.get_model("cifar_aff_resnet20", pretrained=True)
 
 

@@ -159,8 +159,9 @@ def get_table() -> ReleaseTable:
         return _ACTIVE[-1]
     path = default_table_path()
     if not path.is_file():
-        raise FileNotFoundError(f"the table of released checkpoints {path} is missing: afflib must run from its "
-                                "source checkout or an editable install (pip install -e .)")
+        raise FileNotFoundError(f"the table of released checkpoints {path} is missing: this afflib installation "
+                                "lacks its package data; reinstall it (pip install afflib, or pip install -e . in "
+                                "a checkout)")
     return ReleaseTable.from_json(path)
 
 

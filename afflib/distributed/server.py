@@ -32,8 +32,7 @@ def _import_mxnet_quietly():
 
 
 def main() -> int:
-    # The optimizer arrives pickled with afflib's learning-rate schedule: make the checkout importable.
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    # The optimizer arrives pickled with afflib's learning-rate schedule: afflib must be installed (pip install -e .).
     mx = _import_mxnet_quietly()
     from mxnet.base import _LIB, check_call
     import ctypes
