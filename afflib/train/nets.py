@@ -49,7 +49,6 @@ def build_net(model: Union[str, ModelSpec], ctx: Contexts, params: Optional[str]
               static_shape: bool = True, **kwargs: Any) -> gluon.HybridBlock:
     """``afflib.get_model(model, pretrained=..., **kwargs)`` (a registry name, spec text or :class:`ModelSpec`),
     made ready by :func:`ready_net`; errors about ``params`` name the model as given."""
-    if isinstance(model, ModelSpec):
-        model = model.text()
+    model = model.text() if isinstance(model, ModelSpec) else model.strip()
     net = get_model(model, pretrained=pretrained, **kwargs)
-    return ready_net(net, ctx, params, pretrained, init, dtype, hybridize, static_shape, model_name=model.strip())
+    return ready_net(net, ctx, params, pretrained, init, dtype, hybridize, static_shape, model_name=model)
