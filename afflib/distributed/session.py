@@ -27,24 +27,12 @@ import mxnet as mx
 from afflib.train.checkpoint import CheckpointWriter, Member
 from afflib.train.session import LocalSession
 
-from .worker import (WorkerInfo, is_distributed, is_server_states, load_server_states, mark_joined,
-                     pin_multipliers, report_rank, save_server_states, trainable_digest, worker_info)
+# PerStepSchedule lives in the light worker module: the servers unpickle it without importing the engine
+# (its name here keeps the states of earlier dist runs loadable).
+from .worker import (PerStepSchedule, WorkerInfo, is_distributed, is_server_states, load_server_states,
+                     mark_joined, pin_multipliers, report_rank, save_server_states, trainable_digest, worker_info)
 
 __all__ = ["DistSession", "ServerStatesWriter"]
-
-
-class PerStepSchedule:
-    """A schedule of global steps evaluated on server updates, ``updates_per_step`` of which make a step.
-
-    In dist_async every worker's push is applied as its own update, so the servers count
-    ``num_workers`` updates per global step.
-    """
-
-    def __init__(self, schedule: Any, updates_per_step: int):
-        self.schedule, self.updates_per_step = schedule, updates_per_step
-
-    def __call__(self, num_update: int) -> float:
-        return self.schedule((num_update + self.updates_per_step - 1) // self.updates_per_step)
 
 
 class DistSession(LocalSession):

@@ -26,12 +26,27 @@ from .launcher import RANK_DIR_ENV, SLOT_ENV
 
 __all__ = ["DIST_KVSTORES", "require_job_environment", "is_distributed", "WorkerInfo", "worker_info",
            "report_rank", "pin_multipliers", "trainable_digest", "exit_hard_on_failure", "joined_dist_job",
-           "mark_joined", "save_server_states", "load_server_states", "is_server_states", "STATES_FORMAT"]
+           "mark_joined", "save_server_states", "load_server_states", "is_server_states", "STATES_FORMAT",
+           "PerStepSchedule"]
 
 STATES_FORMAT = "afflib-dist-optimizer-states/1"
 CONTROLLER = 0                          # the only command head MXNet hands to a server's Python controller
 SAVE_STATES = "afflib-save-states:"     # command bodies understood by afflib/distributed/server.py
 LOAD_STATES = "afflib-load-states:"
+
+
+class PerStepSchedule:
+    """A schedule of global steps evaluated on server updates, ``updates_per_step`` of which make a step.
+
+    In dist_async every worker's push is applied as its own update, so the servers count
+    ``num_workers`` updates per global step.
+    """
+
+    def __init__(self, schedule: Any, updates_per_step: int):
+        self.schedule, self.updates_per_step = schedule, updates_per_step
+
+    def __call__(self, num_update: int) -> float:
+        return self.schedule((num_update + self.updates_per_step - 1) // self.updates_per_step)
 
 
 @dataclass(frozen=True)

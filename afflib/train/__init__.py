@@ -18,8 +18,8 @@ from .params_check import ParamsMismatchError, check_params_fit, load_checked
 from .session import LocalSession
 from afflib.core.schedule import LRSchedule
 
-__all__ = ["CheckpointManager", "CheckpointWriter", "LocalSession", "build_net", "ready_net", "ResumePoint", "atomic_write", "find_resume_point", "make_kvstore",
-           "resolve_dtype", "select_contexts", "setup_logging", "EvalResult", "NonFiniteLossError", "Recipe",
+__all__ = ["CheckpointManager", "CheckpointWriter", "LocalSession", "build_net", "ready_net", "ResumePoint",
+           "atomic_write", "find_resume_point", "make_kvstore", "resolve_dtype", "select_contexts", "setup_logging", "EvalResult", "NonFiniteLossError", "Recipe",
            "TrainingInterrupted", "evaluate", "fit", "train_epoch", "DistillationLoss", "SoftTargetLoss",
            "RunningLoss", "TopKErrors", "make_trainer", "ParamsMismatchError", "check_params_fit",
            "load_checked", "LRSchedule"]
