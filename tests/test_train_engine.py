@@ -196,6 +196,18 @@ def test_local_session_is_one_process_that_does_everything():
     assert session.checkpoint_writer(save_states=False).members(net, make_trainer(net, lr=0.1))[-1][0] == ".params"
 
 
+def test_build_net_loads_casts_and_hybridizes_in_one_call(tmp_path):
+    from afflib.train import build_net
+    net = build_net("cifar_aff_resnet20", [mx.cpu()], init=mx.init.Xavier(), classes=4)
+    assert net(mx.nd.zeros((2, 3, 32, 32))).shape == (2, 4) and net._active
+    net.save_parameters(str(tmp_path / "four.params"))
+    again = build_net("cifar_aff_resnet20(classes=4)", mx.cpu(), str(tmp_path / "four.params"), hybridize=False)
+    assert not again._active
+    assert np.array_equal(again(mx.nd.ones((1, 3, 32, 32))).asnumpy(), net(mx.nd.ones((1, 3, 32, 32))).asnumpy())
+    with pytest.raises(ParamsMismatchError, match="four.params does not fit cifar_aff_resnet20"):
+        build_net("cifar_aff_resnet20", mx.cpu(), str(tmp_path / "four.params"))
+
+
 def test_params_misfit_is_explained(tmp_path):
     small = tiny_net()
     small.initialize()
