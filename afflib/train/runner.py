@@ -124,8 +124,8 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
     """
     session = session if session is not None else LocalSession()
     if is_distributed(kvstore) and not session.active:
-        raise ValueError(f"a {kvstore.type} kvstore trains as one worker of a job: pass its session, "
-                         f"afflib.distributed.DistSession(kvstore), to run_training")
+        raise ValueError(f"a {getattr(kvstore, 'type', kvstore)} kvstore trains as one worker of a job: pass its "
+                         f"session, afflib.distributed.DistSession(kvstore), to run_training")
     trainer = make_trainer(net, lr=schedule.base_lr, momentum=args.momentum, wd=args.wd, no_wd=args.no_wd,
                            dtype=recipe.dtype, optimizer="nag", kvstore=kvstore)
     session.prepare_trainer(trainer, schedule, train_source.batch_size, resume.start_epoch if resume else 0,
