@@ -4,8 +4,8 @@
 The training engine writes :func:`record_entries` into the run's ``run_config.json`` (next to a flat copy of the
 command line's arguments, kept for people: nothing reads it to build a network). Every tool that takes a run's
 checkpoint alone (eval, predict, gradcam, export, convert, either engine) reads it back with
-:func:`read_run_record`. Records of earlier versions still load: two small readers at the end of this module, the
-only code that still knows the training scripts' flag names, turn them into the same :class:`RunRecord`.
+:func:`read_run_record`. Records of earlier versions still load: two small readers here (``_model_spec_record``,
+``_flags_record``), the only code that still knows the training flag names, turn them into a :class:`RunRecord`.
 Framework-free: the PyTorch tools import it too.
 """
 from __future__ import annotations
