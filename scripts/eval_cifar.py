@@ -13,13 +13,11 @@ import time
 from typing import List, Optional
 
 
-import afflib  # noqa: E402
-from afflib.core.modelspec import ModelSpec, cifar_flags  # noqa: E402
+from afflib.core.modelspec import ModelSpec, cifar_flags, cifar_spec  # noqa: E402
 from afflib.nn.fusion import canonical_fusion  # noqa: E402
 from afflib.core.runrecord import SMALL_IMAGE_DATASETS, flag_given, read_run_record, refuse_conflicts  # noqa: E402
-from afflib.train import evaluate, load_checked, resolve_dtype, select_contexts  # noqa: E402
-from afflib.train.cifar import (DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, registry_model,  # noqa: E402
-                                small_image_source)
+from afflib.train import build_net, evaluate, resolve_dtype, select_contexts  # noqa: E402
+from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, dataset_classes, small_image_source  # noqa: E402
 from afflib.train.logs import want_progress  # noqa: E402
 from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
@@ -90,21 +88,16 @@ def main(argv=None) -> None:
     if args.pretrained:
         if not args.model_name:
             raise ValueError("--pretrained needs --model-name (e.g. cifar_aff_resnet32)")
-        net, name = afflib.get_model(args.model_name, pretrained=True, classes=classes), args.model_name
-        net.collect_params().reset_ctx(contexts)
+        name = args.model_name
+        net = build_net(name, contexts, pretrained=True, dtype=dtype, classes=classes)
     else:
-        if spec is not None:
-            net = afflib.get_model(spec.text())
-        elif args.model_name:
-            net, spec = registry_model(args.model_name, classes, channels)
-        else:
-            net, spec = cifar_model(args.model, args.askc_type, args.blocks, args.channel_times, args.start_layer,
-                                    classes, channels, args.deep_stem)
+        if spec is None and args.model_name:
+            spec = ModelSpec.create(args.model_name, classes=classes, in_channels=channels)
+        elif spec is None:
+            spec = cifar_spec(args.model, args.askc_type, args.blocks, args.channel_times, args.start_layer,
+                              classes, channels, args.deep_stem)
         name = spec.text()
-        load_checked(net, args.params, ctx=contexts, model_name=name)
-    if dtype != "float32":
-        net.cast(dtype)
-    net.hybridize(static_alloc=True, static_shape=True)
+        net = build_net(spec, contexts, args.params, dtype=dtype)
     source = small_image_source(args.dataset, False, args.batch_size * len(contexts), args.data_dir, args.rec_dir,
                                 coarse_labels=args.coarse_labels, num_workers=args.num_workers)
     tic = time.time()

@@ -15,10 +15,9 @@ from typing import List
 
 import mxnet as mx  # noqa: E402
 
-import afflib  # noqa: E402
 from afflib.core.runrecord import RUN_CONFIG, checked_run_record, flag_given  # noqa: E402
 from afflib.data.batches import SyntheticSource  # noqa: E402
-from afflib.train import evaluate, load_checked, resolve_dtype, select_contexts  # noqa: E402
+from afflib.train import build_net, evaluate, resolve_dtype, select_contexts  # noqa: E402
 from afflib.train.logs import want_progress  # noqa: E402
 from afflib.core.cliargs import float_range, int_range, make_parser, nonneg_int, positive_int  # noqa: E402
 from afflib.train.runner import exit_on_error  # noqa: E402
@@ -81,22 +80,10 @@ def main(argv=None) -> None:
     contexts = select_contexts(args.gpus, args.num_gpus, args.cpus)
     dtype = resolve_dtype(args.dtype, contexts)
     batch_size = args.batch_size * len(contexts)
-    if args.pretrained:
-        net = afflib.get_model(args.model, pretrained=True, classes=args.classes)
-        net.collect_params().reset_ctx(contexts)
-        source_name = "released weights"
-    elif args.params:
-        net = afflib.get_model(args.model, classes=args.classes)
-        load_checked(net, args.params, ctx=contexts, model_name=args.model)
-        source_name = args.params
-    else:
-        net = afflib.get_model(args.model, classes=args.classes)
-        net.initialize(mx.init.MSRAPrelu(), ctx=contexts)
-        source_name = "random weights"
-    if dtype != "float32":
-        net.cast(dtype)
-    if args.mode == "hybrid":
-        net.hybridize(static_alloc=True, static_shape=True)
+    init = None if args.pretrained or args.params else mx.init.MSRAPrelu()
+    net = build_net(args.model, contexts, args.params or None, bool(args.pretrained), init, dtype,
+                    args.mode == "hybrid", classes=args.classes)
+    source_name = "released weights" if args.pretrained else args.params or "random weights"
     if args.synthetic:
         source = SyntheticSource(args.synthetic, batch_size, args.input_size, args.classes)
         evaluate(net, SyntheticSource(1, batch_size, args.input_size, args.classes), contexts, dtype)  # warm-up

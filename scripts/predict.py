@@ -32,8 +32,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.topk < 1:
         raise ValueError(f"--topk must be >= 1, got {args.topk}")
-    net, name, preset, names = model_from_flags(args)
-    net.hybridize(static_alloc=True)
+    net, name, preset, names = model_from_flags(args, hybridize=True)
     paths = list_images(args.images)
     if not paths:
         raise ValueError(f"no image files found in {', '.join(args.images)}")

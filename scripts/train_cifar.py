@@ -15,7 +15,7 @@ import mxnet as mx  # noqa: E402
 
 from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
                           select_contexts, setup_logging)
-from afflib.core.runrecord import spec_record  # noqa: E402
+from afflib.core.runrecord import RunRecord  # noqa: E402
 from afflib.train.cifar import (DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, registry_model,  # noqa: E402
                                 small_image_source)
 from afflib.train.plot import plot_history  # noqa: E402
@@ -158,8 +158,9 @@ def main(argv=None) -> None:
     run_dir = start_outputs(log, dist, folder, args, name, args.resume_from, log_file, plot_file)
     history = run_training(net, name, args.dataset + labels, train, val, contexts, recipe, schedule, args, log,
                            folder, args.save_period, best_as_accuracy=True, kvstore=kvstore, resume=resume,
-                           epoch_line=cifar_line, run_dir=run_dir,
-                           model_spec=spec_record(spec, args.dataset, classes, channels, args.coarse_labels))
+                           epoch_line=cifar_line, run_dir=run_dir, session=dist,
+                           record=RunRecord(spec, args.dataset, classes, channels, coarse_labels=args.coarse_labels,
+                                            recipe=getattr(args, "recipe", None)))
     if plot_file and history and dist.is_chief:
         path = plot_history(history, plot_file, f"{spec.text()} on {args.dataset}{labels}")
         log.info("training curves: %s", path)

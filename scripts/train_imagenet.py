@@ -18,9 +18,9 @@ import mxnet as mx  # noqa: E402
 import afflib  # noqa: E402
 from afflib.core.modelspec import ModelSpec  # noqa: E402
 from afflib.nn.fusion import canonical_fusion  # noqa: E402
-from afflib.core.runrecord import spec_record  # noqa: E402
+from afflib.core.runrecord import RunRecord  # noqa: E402
 from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
-                          load_checked, select_contexts, setup_logging)
+                          build_net, select_contexts, setup_logging)
 from afflib.distributed import DistSession  # noqa: E402
 from afflib.core.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,  # noqa: E402
                             nonneg_int, positive_float, positive_int)
@@ -192,15 +192,8 @@ def main(argv=None) -> None:
     prepare_net(net, contexts, dtype, mx.init.MSRAPrelu(), resume, args.mode == "hybrid", spec.text(), pretrained)
     teacher = None
     if args.teacher:
-        if args.teacher_params:
-            teacher = afflib.get_model(args.teacher, classes=args.classes)
-            load_checked(teacher, args.teacher_params, ctx=contexts, model_name=args.teacher)
-        else:
-            teacher = afflib.get_model(args.teacher, pretrained=True, classes=args.classes)
-            teacher.collect_params().reset_ctx(contexts)
-        if dtype != "float32":
-            teacher.cast(dtype)
-        teacher.hybridize(static_alloc=True, static_shape=True)
+        teacher = build_net(args.teacher, contexts, args.teacher_params or None, not args.teacher_params, dtype=dtype,
+                            classes=args.classes)
     num_parts, part_index = dist.shard
     train, val = data_sources(args, args.batch_size * len(contexts), num_parts, part_index)
     recipe = Recipe(num_epochs=args.num_epochs, classes=args.classes,
@@ -213,8 +206,9 @@ def main(argv=None) -> None:
     run_dir = start_outputs(log, dist, folder, args, name, args.resume_params or None, log_file, None)
     run_training(net, name, "imagenet", train, val, contexts, recipe, schedule, args, log, folder,
                  args.save_frequency, best_as_accuracy=False, kvstore=kvstore, resume=resume, teacher=teacher,
-                 temperature=args.temperature, hard_weight=args.hard_weight, run_dir=run_dir,
-                 model_spec=spec_record(spec, "imagenet", args.classes, 3))
+                 temperature=args.temperature, hard_weight=args.hard_weight, run_dir=run_dir, session=dist,
+                 record=RunRecord(spec, "imagenet", args.classes, 3, input_size=args.input_size,
+                                  crop_ratio=args.crop_ratio, recipe=getattr(args, "recipe", None)))
 
 
 if __name__ == "__main__":

@@ -66,8 +66,8 @@ def test_constructor_defaults_table_matches_the_networks():
 def test_run_prints_one_name_that_every_tool_accepts(tiny_run, tmp_path):
     params, accuracy, data, rec = tiny_run
     config = json.loads((params.parent / "run_config.json").read_text())
-    assert config["model_spec"]["text"] == SPEC and config["model"] == "cifar_aff_resnet8-c1"
-    assert config["model_spec"]["dataset"] == "fashion-mnist" and config["model_spec"]["in_channels"] == 1
+    assert config["network"]["text"] == SPEC and config["model"] == "cifar_aff_resnet8-c1"
+    assert config["dataset"]["name"] == "fashion-mnist" and config["dataset"]["in_channels"] == 1
     assert f"model: {SPEC}" in (params.parent / "train_fashion-mnist-cifar_aff_resnet8-c1.log").read_text()
     # the run's checkpoint alone: same accuracy as the training log's last validation, the printed name
     proc = run_script("eval_cifar.py", "--params", params, "--rec-dir", rec, "--no-progress")

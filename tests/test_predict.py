@@ -8,6 +8,7 @@ import mxnet as mx
 import pytest
 from PIL import Image
 
+import afflib
 from afflib.deploy import ImageReadError, dataset_class_names, dataset_preset, list_images, load_model, read_image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,19 +101,22 @@ def test_predict_json_and_table(tmp_path, capsys):
 
 def test_predict_with_the_params_of_a_training_run(tmp_path, capsys):
     """A run folder of scripts/train_cifar.py (params + run_config.json): the model and the Fashion-MNIST
-    preprocessing come from the run's configuration."""
-    from afflib.train.cifar import cifar_model
+    preprocessing come from the run's record (network name + kwargs, dataset), not from its flags."""
+    from afflib.core.modelspec import cifar_spec
+    from afflib.core.runrecord import RunRecord
     from afflib.train.runner import run_config
     train_args = script("train_cifar").parse_args(["--dataset", "fashion-mnist", "--blocks", "1",
                                                    "--channel-times", "1"])
-    net, spec = cifar_model("resnet", "ASKCFuse", 1, 1, 1, 10, 1)
+    spec = cifar_spec("resnet", "ASKCFuse", 1, 1, 1, 10, 1)
     name = spec.text()
+    net = afflib.get_model(name)
     net.initialize(mx.init.Xavier())
     run = tmp_path / "run"
     run.mkdir()
     net.save_parameters(str(run / "best.params"))
-    (run / "run_config.json").write_text(json.dumps(run_config(train_args, [mx.cpu()], "float32", spec.tag()),
-                                                    default=str))
+    config = run_config(train_args, [mx.cpu()], "float32", spec.tag(), RunRecord(spec, "fashion-mnist", 10, 1))
+    config["args"] = {"askc_type": "renamed", "blocks": 99}      # the flat copy is for people: nothing reads it
+    (run / "run_config.json").write_text(json.dumps(config, default=str))
     write_images(tmp_path / "images")
     predict = script("predict")
     assert predict.main(["--params", str(run / "best.params"), str(tmp_path / "images" / "grey.jpg"), "--json"]) == 0
@@ -123,6 +127,19 @@ def test_predict_with_the_params_of_a_training_run(tmp_path, capsys):
         predict.main(["--params", str(run / "best.params"), "--dataset", "cifar10", str(tmp_path / "images")])
     with pytest.raises(FileNotFoundError, match="no model given and no run_config.json beside"):
         predict.main(["--params", str(tmp_path / "nowhere.params"), str(tmp_path / "images")])
+
+
+@pytest.mark.parametrize("fixture", ["run_config_13122a3.json", "run_config_ed509e5.json"])
+def test_runs_of_earlier_main_load_from_their_params_alone(fixture, tmp_path):
+    """Run folders written by main @13122a3 (flags only) and @ed509e5 (issue 12's model_spec) still load."""
+    from afflib.deploy.models import load_from_run
+    weights = afflib.get_model("cifar_aff_resnet8(channels=[16,16,32,64], in_channels=1, classes=10)")
+    weights.initialize(mx.init.Xavier())
+    weights.save_parameters(str(tmp_path / "fashion-mnist-cifar_aff_resnet8-c1-last.params"))
+    (tmp_path / "run_config.json").write_bytes((REPO / "tests" / "fixtures" / fixture).read_bytes())
+    run = load_from_run(str(tmp_path / "fashion-mnist-cifar_aff_resnet8-c1-last.params"))
+    assert run.name == "cifar_aff_resnet8(channels=[16,16,32,64], in_channels=1, classes=10)"
+    assert run.dataset == "fashion-mnist" and run.net(mx.nd.zeros((1, 1, 28, 28))).shape == (1, 10)
 
 
 def test_load_model_takes_afflib_and_gluoncv_names():

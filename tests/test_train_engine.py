@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from mxnet import gluon
 
-from afflib.train import (CheckpointManager, LRSchedule, NonFiniteLossError, ParamsMismatchError, Recipe,
-                          atomic_write, check_params_fit, evaluate, find_resume_point, fit, load_checked,
-                          make_trainer, resolve_dtype, select_contexts)
+from afflib.train import (CheckpointManager, CheckpointWriter, LocalSession, LRSchedule, NonFiniteLossError,
+                          ParamsMismatchError, Recipe, atomic_write, check_params_fit, evaluate, find_resume_point,
+                          fit, load_checked, make_trainer, resolve_dtype, select_contexts)
 from afflib.train.losses import DistillationLoss, SoftTargetLoss
 from afflib.core.metrics import TopKErrors
 from train_helpers import ArraySource, quadrant_images, tiny_net
@@ -147,6 +147,65 @@ def test_checkpoint_names_and_resume_point(tmp_path):
     assert os.path.basename(acc.end_of_epoch(net, trainer, 3, 0.25, {})["best"]) == "0.7500-cifar10-tinynet-3-best.params"
     with pytest.raises(FileNotFoundError, match="nope.params"):
         find_resume_point(str(tmp_path / "nope.params"))
+
+
+class _Writer(CheckpointWriter):
+    """A writer as a job's session gives one: params first here, a record key of its own, no mid-epoch sets."""
+    saves_interrupted = False
+
+    def __init__(self, writes: bool):
+        super().__init__()
+        self.writes = writes
+
+    def members(self, net, trainer):
+        return [(".params", net.save_parameters), (".states", lambda tmp: open(tmp, "w").write("server states"))]
+
+    def record_extra(self):
+        return {"num_workers": 2}
+
+
+def test_checkpoint_writer_decides_who_writes_and_what_a_set_holds(tmp_path):
+    """One save order for every writer: its members, then the record (with the writer's keys); a process whose
+    writer does not write leaves the folder untouched."""
+    net = tiny_net()
+    net.initialize()
+    trainer = make_trainer(net, lr=0.1)
+    silent = CheckpointManager(str(tmp_path / "rank1"), "toy", "tiny", writer=_Writer(writes=False))
+    silent.remove_stale_temp()
+    assert silent.write_config({"a": 1}) is None and silent.write_history([]) is None
+    assert silent.end_of_epoch(net, trainer, 0, 0.5, {})["best"].endswith("0.5000-toy-tiny-0-best.params")
+    assert not (tmp_path / "rank1").exists()
+    chief = CheckpointManager(str(tmp_path), "toy", "tiny", writer=_Writer(writes=True))
+    chief.end_of_epoch(net, trainer, 0, 0.5, {"lr": 0.1})
+    record = json.loads((tmp_path / "toy-tiny-last.json").read_text())
+    assert record["num_workers"] == 2 and record["states"] == "toy-tiny-last.states" and record["next_epoch"] == 1
+    assert (tmp_path / "toy-tiny-last.states").read_text() == "server states"
+    assert chief.save_interrupted(net, trainer, 1, 3, {}) is None          # the writer says: no mid-epoch sets
+    plain = CheckpointManager(str(tmp_path / "one"), "toy", "tiny", save_states=False)
+    assert plain.save_interrupted(net, trainer, 1, 3, {}).endswith("toy-tiny-last.params")
+    assert json.loads((tmp_path / "one" / "toy-tiny-last.json").read_text())["states"] is None
+
+
+def test_local_session_is_one_process_that_does_everything():
+    net = tiny_net()
+    net.initialize()
+    session = LocalSession()
+    assert (session.active, session.is_chief, session.shard, session.log_file("x.log")) == (False, True, (1, 0),
+                                                                                            "x.log")
+    assert session.validation_source("val") == "val" and session.checkpoint_writer().writes
+    assert session.checkpoint_writer(save_states=False).members(net, make_trainer(net, lr=0.1))[-1][0] == ".params"
+
+
+def test_build_net_loads_casts_and_hybridizes_in_one_call(tmp_path):
+    from afflib.train import build_net
+    net = build_net("cifar_aff_resnet20", [mx.cpu()], init=mx.init.Xavier(), classes=4)
+    assert net(mx.nd.zeros((2, 3, 32, 32))).shape == (2, 4) and net._active
+    net.save_parameters(str(tmp_path / "four.params"))
+    again = build_net("cifar_aff_resnet20(classes=4)", mx.cpu(), str(tmp_path / "four.params"), hybridize=False)
+    assert not again._active
+    assert np.array_equal(again(mx.nd.ones((1, 3, 32, 32))).asnumpy(), net(mx.nd.ones((1, 3, 32, 32))).asnumpy())
+    with pytest.raises(ParamsMismatchError, match="four.params does not fit cifar_aff_resnet20"):
+        build_net("cifar_aff_resnet20", mx.cpu(), str(tmp_path / "four.params"))
 
 
 def test_params_misfit_is_explained(tmp_path):

@@ -1,7 +1,11 @@
-"""What a training run's ``run_config.json`` says about its network: model spec, dataset, classes, input channels.
+"""A training run's record in ``run_config.json``: the network (registry name + constructor kwargs), the dataset
+(name, label set, classes, channels, evaluation size) and the recipe, read and written without any CLI flag name.
 
-Every tool that takes a run's checkpoint alone (eval_cifar, eval_torch, convert, predict, gradcam, export) reads
-it here. Runs written before the ``model_spec`` key (only ``args`` and ``model``) are understood from their flags.
+The training engine writes :func:`record_entries` into the run's ``run_config.json`` (next to a flat copy of the
+command line's arguments, kept for people: nothing reads it to build a network). Every tool that takes a run's
+checkpoint alone (eval, predict, gradcam, export, convert, either engine) reads it back with
+:func:`read_run_record`. Records of earlier versions still load: two small readers here (``_model_spec_record``,
+``_flags_record``), the only code that still knows the training flag names, turn them into a :class:`RunRecord`.
 Framework-free: the PyTorch tools import it too.
 """
 from __future__ import annotations
@@ -13,25 +17,27 @@ from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
 from .modelspec import ModelSpec, cifar_spec, format_value, full_args
 
-__all__ = ["RUN_CONFIG", "RunRecord", "spec_record", "read_run_record", "record_from_config", "flag_given",
-           "refuse_conflicts", "checked_run_record"]
+__all__ = ["RUN_CONFIG", "RECORD_FORMAT", "RunRecord", "record_entries", "read_run_record", "record_from_config",
+           "flag_given", "refuse_conflicts", "checked_run_record"]
 
 RUN_CONFIG = "run_config.json"
+RECORD_FORMAT = "afflib-run/2"
 SMALL_IMAGE_DATASETS = {"cifar10": (10, 3), "cifar100": (100, 3), "fashion-mnist": (10, 1)}
 
 
 @dataclass
 class RunRecord:
-    """The network of a run and the data it was trained on, as its ``run_config.json`` records them."""
+    """The network of a run, the data it was trained on and its recipe, as its ``run_config.json`` records them."""
 
     spec: ModelSpec
     dataset: str                      # cifar10, cifar100, fashion-mnist or imagenet
     classes: int
     in_channels: int
-    path: str                         # the run_config.json it was read from
+    path: str = ""                    # the run_config.json it was read from ('' for one being written)
     coarse_labels: bool = False
-    input_size: Optional[int] = None
+    input_size: Optional[int] = None  # the training crop (ImageNet); None: the dataset's image size
     crop_ratio: float = 0.875
+    recipe: Optional[str] = None      # the named recipe the run followed (``--recipe``), if any
 
     @property
     def label_set(self) -> str:
@@ -39,10 +45,15 @@ class RunRecord:
         return self.dataset + ("-coarse" if self.coarse_labels else "")
 
 
-def spec_record(spec: ModelSpec, dataset: str, classes: int, in_channels: int,
-                coarse_labels: bool = False) -> Dict[str, Any]:
-    """The ``model_spec`` entry training writes into ``run_config.json``."""
-    return dict(spec.record(), dataset=dataset, coarse_labels=coarse_labels, classes=classes, in_channels=in_channels)
+def record_entries(record: RunRecord) -> Dict[str, Any]:
+    """The keys the training engine writes into ``run_config.json`` for ``record``: ``network`` (registry name,
+    constructor kwargs, and the one-line text for people), ``dataset`` and ``recipe``."""
+    return {"record_format": RECORD_FORMAT,
+            "network": {"name": record.spec.name, "kwargs": dict(record.spec.kwargs), "text": record.spec.text()},
+            "dataset": {"name": record.dataset, "coarse_labels": record.coarse_labels, "classes": record.classes,
+                        "in_channels": record.in_channels, "input_size": record.input_size,
+                        "crop_ratio": record.crop_ratio},
+            "recipe": record.recipe}
 
 
 def read_run_record(params: str) -> Optional[RunRecord]:
@@ -58,28 +69,62 @@ def read_run_record(params: str) -> Optional[RunRecord]:
     return record_from_config(config, str(path))
 
 
+def record_from_config(config: Any, path: str) -> RunRecord:
+    """A :class:`RunRecord` from a loaded ``run_config.json``: this version's ``network``/``dataset``/``recipe``
+    keys, else the issue-12 ``model_spec`` key, else the flags of a record from before both (main @13122a3)."""
+    if not isinstance(config, dict):
+        raise ValueError(f"{path} is not a run record (a JSON object)")
+    if "network" in config:
+        return _current_record(config, path)
+    if not isinstance(config.get("args"), dict):
+        raise ValueError(f"{path} has neither a 'network' record nor an 'args' record of the training command line")
+    if config.get("model_spec") is not None:
+        return _model_spec_record(config, path)
+    return _flags_record(config, path)
+
+
+def _current_record(config: Dict[str, Any], path: str) -> RunRecord:
+    network, data = config.get("network"), config.get("dataset")
+    try:
+        if not isinstance(network, dict) or not isinstance(data, dict):
+            raise TypeError("'network' and 'dataset' must be objects")
+        kwargs = network.get("kwargs", {})
+        if not isinstance(kwargs, dict):
+            raise TypeError("network 'kwargs' must be an object")
+        spec = ModelSpec.create(network["name"], **kwargs)
+        size = data.get("input_size")
+        return RunRecord(spec, str(data["name"]), int(data["classes"]), int(data["in_channels"]), path,
+                         bool(data.get("coarse_labels")), None if size is None else int(size),
+                         float(data.get("crop_ratio", 0.875)), config.get("recipe"))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: bad run record ({type(err).__name__}: {err})") from None
+
+
+# Records written before this version. Their network is known only through the flags of the command line that
+# trained them: these two readers are the one place that still knows those flag names, and only to read old runs.
+
+def _model_spec_record(config: Dict[str, Any], path: str) -> RunRecord:
+    """Issue 12 (e.g. main @ed509e5): ``model_spec`` = spec + dataset; the evaluation size from the flags."""
+    entry, args = config["model_spec"], config["args"]
+    try:
+        spec = ModelSpec.create(entry["name"], **entry.get("kwargs", {}))
+        return RunRecord(spec, entry["dataset"], int(entry["classes"]), int(entry["in_channels"]), path,
+                         bool(entry.get("coarse_labels")), args.get("input_size"), args.get("crop_ratio", 0.875))
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"{path}: bad model_spec record ({err})") from None
+
+
 def _need(mapping: Dict[str, Any], key: str, path: str, what: str) -> Any:
     if key not in mapping:
         raise ValueError(f"{path}: {what} has no {key!r}; pass the model flags explicitly")
     return mapping[key]
 
 
-def record_from_config(config: Any, path: str) -> RunRecord:
-    """A :class:`RunRecord` from a loaded ``run_config.json`` (``model_spec`` key, or an older ``args`` record)."""
-    if not isinstance(config, dict) or not isinstance(config.get("args"), dict):
-        raise ValueError(f"{path} has no 'args' record of the training command line")
+def _flags_record(config: Dict[str, Any], path: str) -> RunRecord:
+    """Before issue 12 (main @13122a3): only ``args`` (the training script's flags) and ``model`` (a file tag)."""
     args = config["args"]
-    size, crop = args.get("input_size"), args.get("crop_ratio", 0.875)
-    entry = config.get("model_spec")
-    if entry is not None:
-        try:
-            spec = ModelSpec.create(entry["name"], **entry.get("kwargs", {}))
-            return RunRecord(spec, entry["dataset"], int(entry["classes"]), int(entry["in_channels"]), path,
-                             bool(entry.get("coarse_labels")), size, crop)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"{path}: bad model_spec record ({err})") from None
     dataset = args.get("dataset")
-    if dataset in SMALL_IMAGE_DATASETS:                       # scripts/train_cifar.py before model_spec
+    if dataset in SMALL_IMAGE_DATASETS:                       # scripts/train_cifar.py
         coarse = bool(args.get("coarse_labels"))
         classes, channels = SMALL_IMAGE_DATASETS[dataset]
         classes = 20 if coarse else classes
@@ -95,7 +140,8 @@ def record_from_config(config: Any, path: str) -> RunRecord:
     if not args.get("model_name"):
         kwargs.update(start_layer=_need(args, "start_layer", path, "args"), fusion_r=_need(args, "r", path, "args"))
     spec = ModelSpec.create(name, **kwargs)
-    return RunRecord(spec, "imagenet", kwargs["classes"], 3, path, False, size, crop)
+    return RunRecord(spec, "imagenet", kwargs["classes"], 3, path, False, args.get("input_size"),
+                     args.get("crop_ratio", 0.875))
 
 
 def flag_given(argv: Sequence[str], *flags: str) -> Optional[str]:

@@ -39,10 +39,10 @@ def _flag(args: argparse.Namespace, prefix: str, name: str):
     return getattr(args, prefix.replace("-", "_") + name)
 
 
-def model_from_flags(args: argparse.Namespace, prefix: str = "",
-                     allow_random: bool = False) -> Tuple[HybridBlock, str, DatasetPreset, List[str]]:
+def model_from_flags(args: argparse.Namespace, prefix: str = "", allow_random: bool = False,
+                     hybridize: bool = False) -> Tuple[HybridBlock, str, DatasetPreset, List[str]]:
     """(network, model name, dataset preset, class names) from the flags of :func:`add_model_flags`;
-    ``allow_random`` accepts neither pretrained nor params (random weights)."""
+    ``allow_random`` accepts neither pretrained nor params (random weights); ``hybridize``: for any batch size."""
     model, pretrained, params = (_flag(args, prefix, n) for n in ("model", "pretrained", "params"))
     dataset, classes = _flag(args, prefix, "dataset"), _flag(args, prefix, "classes")
     input_size, crop_ratio = _flag(args, prefix, "input_size"), _flag(args, prefix, "crop_ratio")
@@ -54,7 +54,7 @@ def model_from_flags(args: argparse.Namespace, prefix: str = "",
     if model is None:
         if not params:
             raise ValueError(f"give {flag}model NAME (or {flag}params from a training run with its run_config.json)")
-        run = load_from_run(params)
+        run = load_from_run(params, hybridize=hybridize)
         if dataset and dataset != run.dataset:
             raise ValueError(f"{flag}dataset {dataset}, but {params} was trained on {run.dataset}")
         preset = dataset_preset(run.dataset, input_size or run.input_size, run.crop_ratio)
@@ -66,7 +66,8 @@ def model_from_flags(args: argparse.Namespace, prefix: str = "",
     dataset = dataset or ("cifar100" if model.lower().startswith("cifar_") else "imagenet")
     preset = dataset_preset(dataset, input_size, crop_ratio)
     names = _names(preset, classes)
-    net = load_model(model, pretrained=pretrained, params=params, classes=len(names), in_channels=preset.channels)
+    net = load_model(model, pretrained=pretrained, params=params, classes=len(names), in_channels=preset.channels,
+                     hybridize=hybridize)
     return net, model, preset, names
 
 

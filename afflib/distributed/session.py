@@ -13,40 +13,30 @@
 * validation runs on rank 0 over the full split (the others go on and wait for it at their next push), so the
   numbers are exactly those of a single-machine evaluation of the same weights.
 
-On a single machine (``local``/``device``/``nccl``) the session is inactive and changes nothing.
+On a single machine (``local``/``device``/``nccl``) the session is inactive and behaves as
+:class:`afflib.train.session.LocalSession`, whose protocol it implements: the engine takes either, and never
+imports this module (``distributed`` depends on ``train``, not the reverse).
 """
 from __future__ import annotations
 
 import logging
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
-from .worker import (WorkerInfo, is_distributed, is_server_states, load_server_states, mark_joined,
-                     pin_multipliers, report_rank, save_server_states, trainable_digest, worker_info)
+import mxnet as mx
 
-__all__ = ["DistSession", "DistCheckpointManager"]
+from afflib.train.checkpoint import CheckpointWriter, Member
+from afflib.train.session import LocalSession
 
+# PerStepSchedule lives in the light worker module: the servers unpickle it without importing the engine
+# (its name here keeps the states of earlier dist runs loadable).
+from .worker import (PerStepSchedule, WorkerInfo, is_distributed, is_server_states, load_server_states,
+                     mark_joined, pin_multipliers, report_rank, save_server_states, trainable_digest, worker_info)
 
-def _checkpoint_base():
-    from afflib.train.checkpoint import CheckpointManager
-    return CheckpointManager
-
-
-class PerStepSchedule:
-    """A schedule of global steps evaluated on server updates, ``updates_per_step`` of which make a step.
-
-    In dist_async every worker's push is applied as its own update, so the servers count
-    ``num_workers`` updates per global step.
-    """
-
-    def __init__(self, schedule: Any, updates_per_step: int):
-        self.schedule, self.updates_per_step = schedule, updates_per_step
-
-    def __call__(self, num_update: int) -> float:
-        return self.schedule((num_update + self.updates_per_step - 1) // self.updates_per_step)
+__all__ = ["DistSession", "ServerStatesWriter"]
 
 
-class DistSession:
-    """Rank, workers and KVStore of this process (inactive outside ``dist_*`` stores)."""
+class DistSession(LocalSession):
+    """Rank, workers and KVStore of this process (inactive outside ``dist_*`` stores: a :class:`LocalSession`)."""
 
     def __init__(self, kvstore: Any = None):
         self.kvstore = kvstore if kvstore is not None and is_distributed(kvstore) else None
@@ -71,11 +61,6 @@ class DistSession:
     def is_chief(self) -> bool:
         return self.info.is_chief
 
-    @property
-    def shard(self) -> Tuple[int, int]:
-        """``(num_parts, part_index)`` of this worker's training data."""
-        return self.info.num_workers, self.info.rank
-
     def log_file(self, path: Optional[str]) -> Optional[str]:
         """The log file this process writes: the given one on rank 0, none on the others."""
         return path if self.is_chief else None
@@ -95,11 +80,11 @@ class DistSession:
                         states: Optional[str]) -> None:
         """Send the optimizer to the servers with the schedule, global gradient scale and multipliers.
 
-        ``states``: a states file of an earlier dist run of this model (from :class:`DistCheckpointManager`),
+        ``states``: a states file of an earlier dist run of this model (from :class:`ServerStatesWriter`),
         whose optimizer, update count and momentum the servers take over.
         """
         if not self.active:
-            return
+            return super().prepare_trainer(trainer, schedule, per_worker_batch, start_epoch, states)
         if states and self.is_chief and not is_server_states(states):
             raise ValueError(f"{states} holds the optimizer states of a single-machine run; a dist_* run keeps them "
                              f"on its servers and can only resume from a dist run's .states. Resume the weights "
@@ -131,51 +116,41 @@ class DistSession:
         """
         if not self.active:
             return
-        import mxnet as mx
         mx.nd.waitall()
         if net is not None and log is not None:
             log.info("final weights sha1=%s (rank %d of %d workers)", trainable_digest(net), self.rank,
                      self.num_workers)
         self.kvstore._barrier()
 
-    def checkpoint_manager(self, *args: Any, **kwargs: Any) -> Any:
-        """A checkpoint manager that writes on rank 0 only (and saves the servers' optimizer states)."""
+    def checkpoint_writer(self, save_states: bool = True) -> CheckpointWriter:
+        """Rank 0 writes params and the servers' optimizer states; the other ranks write nothing."""
         if not self.active:
-            return _checkpoint_base()(*args, **kwargs)
-        manager = DistCheckpointManager(*args, **kwargs)
-        manager.session = self
-        return manager
+            return super().checkpoint_writer(save_states)
+        return ServerStatesWriter(self)
 
 
-class DistCheckpointManager(_checkpoint_base()):
-    """:class:`afflib.train.CheckpointManager` for dist runs: rank 0 writes params, server states and records.
+class ServerStatesWriter(CheckpointWriter):
+    """The :class:`afflib.train.CheckpointWriter` of dist runs: rank 0 writes params, server states and records.
 
     The other ranks write nothing (their weights are the same; their BatchNorm running statistics, which are
-    not synchronised, are not kept). Checkpoints are written at the ends of epochs only.
+    not synchronised, are not kept). Checkpoints are written at the ends of epochs only: a signal mid-epoch usually
+    means the launcher is stopping a job whose peer died, when the servers may not answer; the last end-of-epoch
+    checkpoint is the resume point.
     """
-    session: DistSession
 
-    def members(self, net: Any, trainer: Any) -> list:
+    saves_interrupted = False
+
+    def __init__(self, session: DistSession):
+        super().__init__(save_states=True)
+        self.session = session
+        self.writes = session.is_chief
+
+    def members(self, net: Any, trainer: Any) -> List[Member]:
         # The servers first: if they are gone, this blocks until the launcher kills the job, and nothing of
         # the checkpoint has been replaced yet (members are staged, then committed with their record).
-        writers = [(".states", lambda tmp: save_server_states(trainer, tmp))] if trainer is not None else []
+        writers: List[Member] = [(".states", lambda tmp: save_server_states(trainer, tmp))] \
+            if trainer is not None else []
         return writers + [(".params", net.save_parameters)]
 
-    def save(self, stem: str, net: Any, trainer: Any, record: dict) -> str:
-        if not self.session.is_chief:
-            return stem + ".params"
-        return super().save(stem, net, trainer, dict(record, num_workers=self.session.num_workers))
-
-    def remove_stale_temp(self, log: Any = None) -> list:
-        return super().remove_stale_temp(log) if self.session.is_chief else []
-
-    def save_interrupted(self, net: Any, trainer: Any, epoch: int, batch: int, record: dict) -> Optional[str]:
-        """No mid-epoch checkpoint in dist runs: a signal there usually means the launcher is stopping a job
-        whose peer died, when the servers may not answer; the last end-of-epoch checkpoint is the resume point."""
-        return None
-
-    def write_config(self, config: dict, name: str = "run_config.json") -> Optional[str]:
-        return super().write_config(config, name) if self.session.is_chief else None
-
-    def write_history(self, history: list) -> Optional[str]:
-        return super().write_history(history) if self.session.is_chief else None
+    def record_extra(self) -> Dict[str, Any]:
+        return {"num_workers": self.session.num_workers}

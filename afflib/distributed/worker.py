@@ -14,40 +14,39 @@ from __future__ import annotations
 
 import os
 import pickle
-import sys
 import time
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, List, Optional
+from typing import Any, List
+
+from afflib.core.jobs import (DIST_KVSTORES, exit_hard_on_failure, is_distributed, joined_dist_job, mark_joined,
+                              require_job_environment)
 
 from .launcher import RANK_DIR_ENV, SLOT_ENV
 
 __all__ = ["DIST_KVSTORES", "require_job_environment", "is_distributed", "WorkerInfo", "worker_info",
            "report_rank", "pin_multipliers", "trainable_digest", "exit_hard_on_failure", "joined_dist_job",
-           "mark_joined", "save_server_states", "load_server_states", "is_server_states", "STATES_FORMAT"]
+           "mark_joined", "save_server_states", "load_server_states", "is_server_states", "STATES_FORMAT",
+           "PerStepSchedule"]
 
-DIST_KVSTORES = ("dist_sync", "dist_device_sync", "dist_async")
 STATES_FORMAT = "afflib-dist-optimizer-states/1"
 CONTROLLER = 0                          # the only command head MXNet hands to a server's Python controller
 SAVE_STATES = "afflib-save-states:"     # command bodies understood by afflib/distributed/server.py
 LOAD_STATES = "afflib-load-states:"
 
 
-def require_job_environment(kvstore_name: str) -> None:
-    """Refuse a ``dist_*`` store outside a launched job, before ps-lite fails with a bare CHECK message."""
-    missing = [var for var in ("DMLC_ROLE", "DMLC_PS_ROOT_URI", "DMLC_PS_ROOT_PORT", "DMLC_NUM_WORKER",
-                               "DMLC_NUM_SERVER") if var not in os.environ]
-    if is_distributed(kvstore_name) and missing:
-        raise ValueError(f"--kvstore {kvstore_name} joins a parameter-server job, but {', '.join(missing)} "
-                         f"{'is' if len(missing) == 1 else 'are'} not set: start the script with "
-                         f"scripts/launch.py -n WORKERS -s SERVERS -- python ... --kvstore {kvstore_name}")
+class PerStepSchedule:
+    """A schedule of global steps evaluated on server updates, ``updates_per_step`` of which make a step.
 
+    In dist_async every worker's push is applied as its own update, so the servers count
+    ``num_workers`` updates per global step.
+    """
 
-def is_distributed(kvstore: Any) -> bool:
-    """Whether ``kvstore`` (a name or a KVStore) is one of MXNet's parameter-server stores."""
-    name = kvstore if isinstance(kvstore, str) else getattr(kvstore, "type", "")
-    return str(name).startswith("dist")
+    def __init__(self, schedule: Any, updates_per_step: int):
+        self.schedule, self.updates_per_step = schedule, updates_per_step
+
+    def __call__(self, num_update: int) -> float:
+        return self.schedule((num_update + self.updates_per_step - 1) // self.updates_per_step)
 
 
 @dataclass(frozen=True)
@@ -85,59 +84,6 @@ def report_rank(kvstore: Any) -> None:
         os.replace(tmp, path)
     except OSError:
         pass        # only a nicer launcher message is lost
-
-
-def exit_hard_on_failure(main: Callable[[], Optional[int]], always: bool = True) -> int:
-    """Run ``main``; if it raises or returns non-zero, print and end the process at once with ``os._exit``.
-
-    A dist worker that leaves normally runs MXNet's kvstore shutdown, a barrier with the other workers, which
-    never completes when only this worker stops: it would hang instead of exiting, and the launcher would never
-    see it fail. Success returns normally (all workers reach that barrier together). With ``always=False`` the
-    hard exit applies only once this process joined a dist job (:func:`joined_dist_job`); otherwise a failure
-    leaves through the ordinary ``SystemExit`` / exception.
-    """
-    if not always:
-        try:
-            status = main()
-        except BaseException:
-            if not joined_dist_job():
-                raise
-            return exit_hard_on_failure(_reraise(sys.exc_info()[1]))
-        if status and joined_dist_job():
-            return exit_hard_on_failure(lambda: status)
-        return status or 0
-    try:
-        status = main()
-    except SystemExit as stop:
-        status = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-        if stop.code not in (None, 0) and not isinstance(stop.code, int):
-            print(stop.code, file=sys.stderr)
-    except BaseException:       # noqa: BLE001 - any failure must end the process
-        traceback.print_exc()
-        status = 1
-    if status:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(status)
-    return 0
-
-
-def _reraise(error: BaseException) -> Callable[[], None]:
-    def again() -> None:
-        raise error
-    return again
-
-
-_JOINED: List[bool] = []
-
-
-def mark_joined() -> None:
-    """Record that this process created a dist_* KVStore (see :func:`exit_hard_on_failure`)."""
-    _JOINED.append(True)
-
-
-def joined_dist_job() -> bool:
-    return bool(_JOINED)
 
 
 def trainable_digest(net: Any) -> str:

@@ -30,7 +30,9 @@ from afflib.core.fileio import atomic_write, remove_stale_temp
 
 from .logs import LOGGER_NAME
 
-__all__ = ["atomic_write", "CheckpointManager", "ResumePoint", "find_resume_point"]
+__all__ = ["atomic_write", "CheckpointManager", "CheckpointWriter", "ResumePoint", "find_resume_point"]
+
+Member = Tuple[str, Callable[[str], Any]]
 
 
 @dataclass
@@ -115,6 +117,34 @@ def find_resume_point(params: str, states: str = "", epoch: Optional[int] = None
     return ResumePoint(params, states or None, int(epoch))
 
 
+class CheckpointWriter:
+    """Who writes the files of a run and what a checkpoint set holds: the strategy :class:`CheckpointManager` asks.
+
+    This one is a single process's: it writes everything, the trainer's optimizer states are its own
+    (``Trainer.save_states``), and an interrupted epoch is saved. A distributed run's session gives another
+    (:class:`afflib.distributed.ServerStatesWriter`: rank 0 alone writes, the servers' states first).
+    """
+
+    #: this process writes checkpoints, ``run_config.json`` and ``history.json``
+    writes: bool = True
+    #: an interrupted epoch is saved (resuming restarts it)
+    saves_interrupted: bool = True
+
+    def __init__(self, save_states: bool = True):
+        self.save_states = save_states
+
+    def members(self, net: gluon.Block, trainer: Optional[gluon.Trainer]) -> List[Member]:
+        """(extension, writer) of each file of a set, in writing order."""
+        writers: List[Member] = [(".params", net.save_parameters)]
+        if trainer is not None and self.save_states:
+            writers.append((".states", trainer.save_states))
+        return writers
+
+    def record_extra(self) -> Dict[str, Any]:
+        """Keys every set's ``.json`` record gets from this writer (a dist run: its number of workers)."""
+        return {}
+
+
 class CheckpointManager:
     """Owns the checkpoint files of one run (names in the module docstring).
 
@@ -131,12 +161,15 @@ class CheckpointManager:
     best_as_accuracy : bool
         Name best checkpoints by accuracy (CIFAR) instead of top-1 error (ImageNet).
     save_states : bool
-        Also write the trainer's optimizer states (not possible from a distributed KVStore).
+        Also write the trainer's optimizer states (with the default ``writer``).
+    writer : CheckpointWriter, optional
+        Who writes and what a set holds (default: this process, everything: ``CheckpointWriter(save_states)``).
     """
 
     def __init__(self, save_dir: str, tag: str, model_name: str, save_frequency: int = 1,
-                 best_as_accuracy: bool = False, save_states: bool = True):
-        self.save_states = save_states
+                 best_as_accuracy: bool = False, save_states: bool = True,
+                 writer: Optional[CheckpointWriter] = None):
+        self.writer = writer if writer is not None else CheckpointWriter(save_states)
         self.save_dir, self.tag, self.model_name = save_dir, tag, model_name
         self.save_frequency, self.best_as_accuracy = save_frequency, best_as_accuracy
         self.best_error = float("inf")
@@ -152,12 +185,17 @@ class CheckpointManager:
     def last_stem(self) -> str:
         return self._path(f"{self.tag}-{self.model_name}-last")
 
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes files into the run's folder (one is given, and the writer writes)."""
+        return bool(self.save_dir) and self.writer.writes
+
     def write_config(self, config: Dict[str, Any], name: str = "run_config.json") -> Optional[str]:
         """Write the run's configuration next to its outputs (a resume: ``name`` = ``run_config.resume-N.json``)."""
-        return _write_json(self._path(name), config) if self.save_dir else None
+        return _write_json(self._path(name), config) if self.writes else None
 
     def write_history(self, history: List[Dict[str, Any]]) -> Optional[str]:
-        return _write_json(self._path("history.json"), {"epochs": history}) if self.save_dir else None
+        return _write_json(self._path("history.json"), {"epochs": history}) if self.writes else None
 
     def load_history(self) -> List[Dict[str, Any]]:
         """The per-epoch history of an earlier part of this run (for resumed runs), or []."""
@@ -169,29 +207,25 @@ class CheckpointManager:
 
     def remove_stale_temp(self, log: Optional[logging.Logger] = None) -> List[str]:
         """Delete temporary files that killed writes left in ``save_dir`` (afflib's temp names only)."""
-        removed = remove_stale_temp(self.save_dir) if self.save_dir else []
+        removed = remove_stale_temp(self.save_dir) if self.writes else []
         if removed and log is not None:
             log.info("removed %d stale temporary file(s) of killed writes from %s: %s", len(removed), self.save_dir,
                      ", ".join(removed[:5]) + (" ..." if len(removed) > 5 else ""))
         return removed
 
-    def members(self, net: gluon.Block, trainer: Optional[gluon.Trainer]) -> List[Tuple[str, Callable[[str], Any]]]:
-        """(extension, writer) of each file of a set, in writing order."""
-        writers: List[Tuple[str, Callable[[str], Any]]] = [(".params", net.save_parameters)]
-        if trainer is not None and self.save_states:
-            writers.append((".states", trainer.save_states))
-        return writers
-
     def save(self, stem: str, net: gluon.Block, trainer: Optional[gluon.Trainer], record: Dict[str, Any]) -> str:
-        """Commit the set ``stem`` (``.params``, ``.states``, then the ``.json`` record); returns the params path."""
+        """Commit the set ``stem`` (the writer's members in its order, then the ``.json`` record); returns the params
+        path. A process whose writer does not write returns that path without writing."""
+        if not self.writer.writes:
+            return stem + ".params"
         # Wait for every pending operation first: in a hybridized (static_alloc) network the BatchNorm running
         # statistics of the last backward pass are written without a dependency that save_parameters' copies wait
         # for, so a save right after training (the -last set, before validation) stored stale statistics.
         mx.nd.waitall()
-        writers = self.members(net, trainer)
+        writers = self.writer.members(net, trainer)
         names = {ext: os.path.basename(stem + ext) for ext, _ in writers}
-        commit_set(stem, writers, dict(record, model=self.model_name, params=names[".params"],
-                                       states=names.get(".states")))
+        commit_set(stem, writers, dict(record, **self.writer.record_extra(), model=self.model_name,
+                                       params=names[".params"], states=names.get(".states")))
         return stem + ".params"
 
     def save_last(self, net: gluon.Block, trainer: gluon.Trainer, epoch: int, record: Dict[str, Any]) -> Optional[str]:
@@ -222,8 +256,9 @@ class CheckpointManager:
 
     def save_interrupted(self, net: gluon.Block, trainer: gluon.Trainer, epoch: int, batch: int,
                          record: Dict[str, Any]) -> Optional[str]:
-        """Save the weights of an interrupted epoch; resuming restarts that epoch from these weights."""
-        if not self.save_dir:
+        """Save the weights of an interrupted epoch; resuming restarts that epoch from these weights (not where the
+        writer says no: a dist run resumes from its last end-of-epoch set)."""
+        if not self.save_dir or not self.writer.saves_interrupted:
             return None
         record = dict(record, epoch=epoch - 1, next_epoch=epoch, interrupted_at_batch=batch)
         self.last_good = self.save(self.last_stem, net, trainer, record)

@@ -6,6 +6,8 @@ from typing import List, Optional, Sequence
 
 import mxnet as mx
 
+from afflib.core.jobs import require_job_environment
+
 __all__ = ["select_contexts", "resolve_dtype", "make_kvstore", "split_batch"]
 
 KVSTORES = ("local", "device", "nccl", "dist_sync", "dist_device_sync", "dist_async")
@@ -65,7 +67,6 @@ def make_kvstore(name: str, contexts: Sequence[mx.Context]):
         raise ValueError(f"--kvstore {name!r} is not supported; valid: {', '.join(KVSTORES)}")
     if name == "nccl" and all(ctx.device_type == "cpu" for ctx in contexts):
         raise ValueError("--kvstore nccl needs GPUs; use local or device on CPU")
-    from afflib.distributed.worker import require_job_environment
     require_job_environment(name)
     return mx.kv.create(name)
 

@@ -16,17 +16,19 @@ import numpy as np
 from mxnet import gluon
 
 from afflib.core.cliargs import nonneg_int, seed_int
-from afflib.distributed.session import DistSession
-from afflib.distributed.worker import exit_hard_on_failure
+from afflib.core.jobs import exit_hard_on_failure, is_distributed
+from afflib.core.rundir import RunDir, claim_run_dir
+from afflib.core.runrecord import RunRecord, record_entries
+from afflib.core.schedule import LRSchedule
 
-from .checkpoint import ResumePoint
+from .checkpoint import CheckpointManager, ResumePoint
 from .logs import attach_log_file, log_stop_reason, want_progress
 from .loop import NonFiniteLossError, Recipe, TrainingInterrupted, fit
 from .losses import make_loss
+from .nets import ready_net
 from .optim import make_trainer
-from .params_check import ParamsMismatchError, load_checked
-from afflib.core.rundir import RunDir, claim_run_dir
-from afflib.core.schedule import LRSchedule
+from .params_check import ParamsMismatchError
+from .session import LocalSession
 
 __all__ = ["add_engine_flags", "seed_everything", "prepare_net", "start_outputs", "run_training", "exit_on_error",
            "run_config"]
@@ -59,46 +61,42 @@ def seed_everything(seed: int) -> None:
 
 
 def run_config(args: argparse.Namespace, contexts: Sequence[mx.Context], dtype: str, model_name: str,
-               model_spec: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-    """The run's configuration as written to ``run_config.json`` beside its outputs; ``model_spec``
-    (:func:`afflib.core.runrecord.spec_record`) lets every tool rebuild the network from the run's checkpoint alone."""
-    config = {"argv": sys.argv, "args": vars(args), "contexts": [str(c) for c in contexts], "dtype": dtype,
-              "model": model_name, "mxnet": mx.__version__, "python": platform.python_version(),
-              "host": platform.node()}
-    if model_spec is not None:
-        config["model_spec"] = model_spec
+               record: Optional[RunRecord] = None) -> Dict[str, Any]:
+    """The run's configuration as written to ``run_config.json`` beside its outputs.
+
+    ``record`` (network as registry name + kwargs, dataset, recipe; :func:`afflib.core.runrecord.record_entries`)
+    lets every tool rebuild the network from the run's checkpoint alone. ``args`` is a flat copy of the command
+    line for people and for the resume check of :mod:`afflib.core.rundir`; no tool builds a network from it.
+    ``model`` is the name in the checkpoint files (``model_name``).
+    """
+    config: Dict[str, Any] = dict(record_entries(record)) if record is not None else {}
+    config.update({"argv": sys.argv, "args": vars(args), "contexts": [str(c) for c in contexts], "dtype": dtype,
+                   "model": model_name, "mxnet": mx.__version__, "python": platform.python_version(),
+                   "host": platform.node()})
     return config
 
 
 def prepare_net(net: gluon.HybridBlock, contexts: Sequence[mx.Context], dtype: str, init: mx.init.Initializer,
                 resume: Optional[ResumePoint] = None, hybrid: bool = True, model_name: str = "the model",
                 pretrained: bool = False) -> None:
-    """Initialise (or load the resume weights), cast and hybridize ``net`` in place.
+    """Initialise (or load the resume weights), cast and hybridize ``net`` in place (:func:`afflib.train.ready_net`).
 
     ``pretrained``: ``net`` already holds weights (``get_model(..., pretrained=True)``); only move them.
     """
-    if pretrained:
-        net.collect_params().reset_ctx(list(contexts))
-    else:
-        net.initialize(init, ctx=list(contexts))
-    if resume is not None:
-        load_checked(net, resume.params, ctx=list(contexts), model_name=model_name)
-    if dtype != "float32":
-        net.cast(dtype)
-    if hybrid:
-        net.hybridize(static_alloc=True, static_shape=True)
+    ready_net(net, contexts, resume.params if resume is not None else None, pretrained, init, dtype, hybrid,
+              model_name=model_name)
 
 
-def start_outputs(log: logging.Logger, dist: DistSession, folder: str, args: argparse.Namespace, model_name: str,
+def start_outputs(log: logging.Logger, session: LocalSession, folder: str, args: argparse.Namespace, model_name: str,
                   resume_params: Optional[str], log_file: Optional[str], plot_file: Optional[str]) -> RunDir:
     """The run's first writes, once its arguments and inputs are validated: claim ``folder`` (rank 0 checks it is
     not another run's, and that a resume keeps the recipe; see :mod:`afflib.core.rundir`), then open the log."""
-    if dist.is_chief:
+    if session.is_chief:
         run = claim_run_dir(folder, vars(args), model_name, resume_params, (log_file, plot_file), args.overwrite,
                             args.allow_recipe_change)
     else:
         run = RunDir(folder)
-    attach_log_file(log, dist.log_file(log_file))
+    attach_log_file(log, session.log_file(log_file))
     if folder:
         log.info("run folder: %s", folder)
     for flag, (old, new) in run.changes.items():
@@ -112,33 +110,35 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
                  resume: Optional[ResumePoint] = None, teacher: Optional[gluon.Block] = None,
                  temperature: float = 20.0, hard_weight: float = 0.5,
                  epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None,
-                 run_dir: Optional[RunDir] = None,
-                 model_spec: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
+                 run_dir: Optional[RunDir] = None, record: Optional[RunRecord] = None,
+                 session: Optional[LocalSession] = None) -> List[Dict[str, Any]]:
     """Trainer, loss, checkpoints and the loop for an initialised ``net``; returns the history.
 
-    ``model_name`` names the checkpoint files; ``model_spec`` (:func:`afflib.core.runrecord.spec_record`) is recorded
-    in ``run_config.json`` and logged.
+    ``model_name`` names the checkpoint files; ``record`` (network, dataset, recipe) is written into
+    ``run_config.json`` and its network logged.
 
-    ``kvstore`` comes from :func:`afflib.train.make_kvstore`. In distributed mode (``dist_*``) the
-    :class:`afflib.distributed.DistSession` of the run decides what differs: only worker 0 validates and writes
-    checkpoints (with the servers' optimizer states, so dist runs resume exactly), the schedule runs on the servers.
+    ``kvstore`` comes from :func:`afflib.train.make_kvstore`. ``session`` says what differs for this process
+    (:class:`afflib.train.session.LocalSession` by default; a ``dist_*`` store needs the job's
+    ``afflib.distributed.DistSession``: only worker 0 validates and writes checkpoints, with the servers'
+    optimizer states, and the schedule runs on the servers).
     """
-    dist = DistSession(kvstore)
+    session = session if session is not None else LocalSession()
+    if is_distributed(kvstore) and not session.active:
+        raise ValueError(f"a {getattr(kvstore, 'type', kvstore)} kvstore trains as one worker of a job: pass its "
+                         f"session, afflib.distributed.DistSession(kvstore), to run_training")
     trainer = make_trainer(net, lr=schedule.base_lr, momentum=args.momentum, wd=args.wd, no_wd=args.no_wd,
                            dtype=recipe.dtype, optimizer="nag", kvstore=kvstore)
-    if dist.active:
-        dist.prepare_trainer(trainer, schedule, train_source.batch_size, resume.start_epoch if resume else 0,
-                             resume.states if resume else None)
-        val_source = dist.validation_source(val_source)
-    elif resume is not None and resume.states:
-        trainer.load_states(resume.states)
-    checkpoints = dist.checkpoint_manager(save_dir, tag, model_name, save_frequency, best_as_accuracy)
+    session.prepare_trainer(trainer, schedule, train_source.batch_size, resume.start_epoch if resume else 0,
+                            resume.states if resume else None)
+    val_source = session.validation_source(val_source)
+    checkpoints = CheckpointManager(save_dir, tag, model_name, save_frequency, best_as_accuracy,
+                                    writer=session.checkpoint_writer())
     checkpoints.remove_stale_temp(log)
     run_dir = run_dir or RunDir(save_dir)
-    checkpoints.write_config(dict(run_config(args, contexts, recipe.dtype, model_name, model_spec),
+    checkpoints.write_config(dict(run_config(args, contexts, recipe.dtype, model_name, record),
                                   **run_dir.config_extra(resume.params if resume else None)), run_dir.config_name)
-    if model_spec is not None:
-        log.info("model: %s", model_spec["text"])
+    if record is not None:
+        log.info("model: %s", record.spec.text())
     start = resume.start_epoch if resume is not None else 0
     if resume is not None:
         log.info("resuming %s from %s at epoch %d (learning rate %.6f)", model_name, resume.params, start,
@@ -146,8 +146,8 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
     loss_fn = make_loss(teacher is not None, temperature, hard_weight)
     history = fit(net, trainer, train_source, val_source, contexts, schedule, recipe, loss_fn, checkpoints, log,
                   start_epoch=start, teacher=teacher, show_progress=want_progress(args.no_progress),
-                  epoch_line=epoch_line, workers=dist.num_workers)
-    dist.finish(net, log)
+                  epoch_line=epoch_line, workers=session.num_workers)
+    session.finish(net, log)
     if checkpoints.best_path:
         log.info("best validation checkpoint: %s", checkpoints.best_path)
     return history
