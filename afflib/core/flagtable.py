@@ -116,7 +116,7 @@ def recipe_args(recipe: Recipe, script: Optional[str] = None) -> Dict[str, Any]:
                 args[_dest(flag)] = ",".join(str(v) for v in value)
         elif row.kind == "smoothing":
             args[_dest(flag)] = bool(value)
-        elif row.kind == "cosine":
+        elif row.kind == "cosine" and flag == "--cosine":      # train_cifar's switch; --lr-mode takes the name
             args[_dest(flag)] = value == "cosine"
         else:
             args[_dest(flag)] = value
@@ -270,8 +270,9 @@ def model_name_conflicts(spec_text: str, given: Mapping[str, Any], script: str) 
         model_value = named[dest]
         if model_value is None or not same_value(dest, given[dest], model_value):
             shown = "no single value" if model_value is None else repr(model_value)
-            problems.append(f"--{dest.replace('_', '-')} {given[dest]!r} conflicts with --model-name {spec_text} "
-                            f"(which has {dest} {shown}); drop the flag or name a model that has it")
+            value = "" if given[dest] is True else f" {given[dest]!r}"
+            problems.append(f"--{dest.replace('_', '-')}{value} conflicts with --model-name {spec_text}, which has "
+                            f"{dest} {shown}; drop the flag or name a model that has it")
     return problems
 
 
