@@ -23,7 +23,8 @@ __all__ = ["namespace_line", "batch_line", "training_line", "speed_line", "valid
 
 
 def namespace_line(values: Mapping[str, Any]) -> str:
-    """``Namespace(k=v, ...)`` with keys sorted, as ``str(argparse.Namespace(**values))`` prints it."""
+    """``Namespace(k=v, ...)`` with keys sorted, as the release's Python printed ``str(args)`` (argparse sorted
+    them before Python 3.9; later versions keep the order the flags were defined in, which the parser reads too)."""
     return "Namespace(" + ", ".join(f"{k}={values[k]!r}" for k in sorted(values)) + ")"
 
 
