@@ -25,5 +25,5 @@ setup(
                       "scipy", "matplotlib"],
     extras_require=extras,
     include_package_data=True,
-    package_data={"afflib": ["py.typed"], "afflib.core": ["released.json"]},
+    package_data={"afflib": ["py.typed"], "afflib.core": ["released.json", "recipes/*.json"]},
 )
