@@ -115,7 +115,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def build_model(args, classes: int, channels: int):
-    """(network, model spec) of --model-name or of the original --model/--blocks/... flags."""
+    """(network, model spec) of --model-name (explicit flags that contradict it were refused while parsing) or of
+    the original --model/--blocks/... flags."""
     if args.model_name:
         return registry_model(args.model_name, classes, channels)
     return cifar_model(args.model, args.askc_type, args.blocks, args.channel_times, args.start_layer, classes,

@@ -134,7 +134,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def model_from_flags(args: argparse.Namespace):
-    """(registry name, constructor overrides) for --model/--askc-type/--num-layer, or --model-name."""
+    """(registry name, constructor overrides) for --model/--askc-type/--num-layer, or --model-name (explicit
+    architecture flags that contradict it were refused while parsing)."""
     kwargs = {"classes": args.classes}
     if args.model_name:
         return args.model_name, kwargs
