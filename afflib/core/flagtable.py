@@ -200,13 +200,11 @@ def parse_with_recipe(parser: argparse.ArgumentParser, argv: Optional[Sequence[s
     """Parse ``argv`` with ``--recipe NAME|PATH`` setting the defaults (explicit flags override them); refuse,
     with exit status 2, a recipe of the other script and explicit architecture flags that contradict
     ``--model-name``. ``args.recipe`` becomes the recipe's name (its absolute path for a file outside the package)."""
-    pre = argparse.ArgumentParser(add_help=False)          # abbreviations as the main parser takes them
-    pre.add_argument("--recipe", default=None)
-    known, _ = pre.parse_known_args(argv)
+    given = parser.parse_args(argv).recipe          # the parser itself, so that abbreviations read the same
     recipe, defaults = None, {}
-    if known.recipe:
+    if given:
         try:
-            recipe = load_recipe(known.recipe)
+            recipe = load_recipe(given)
         except RecipeError as err:
             parser.error(f"argument --recipe: {err}")
         if recipe.script != script:
