@@ -1,14 +1,17 @@
 #!/usr/bin/env python
 """Train a CIFAR-style AFF network on CIFAR-10, CIFAR-100 (fine or coarse labels) or Fashion-MNIST.
 
-Example (the release's CIFAR-100 AFF-ResNet-32 run, on the 20 superclasses the paper reports)::
+The release's runs are recipes (``--recipe NAME``; the files are ``afflib/core/recipes/*.json``, their exact
+settings; ``cmd_scripts.txt`` lists one command per run). Example, the release's AFF-ResNet-32 on the 20 CIFAR-100
+superclasses the paper reports::
 
-    .venv/bin/python scripts/train_cifar.py --dataset cifar100 --coarse-labels --model resnet --askc-type ASKCFuse \
-        --blocks 5 --channel-times 4 --gpus 0,1,2,3 --batch-size 128 -j 16 --num-epochs 640 --lr 0.2 \
-        --warmup-epochs 10 --lr-decay-epoch 300,450 --mixup --mixup-off-epoch 40 --auto_aug --label-smoothing --no-wd
+    .venv/bin/python scripts/train_cifar.py --recipe cifar100_coarse_aff_resnet32 --gpus 0,1,2,3 -j 16
+
+Flags given next to ``--recipe`` override its values (the log names each override).
 """
 import argparse
 import os
+from typing import Tuple
 
 
 import mxnet as mx  # noqa: E402
@@ -23,11 +26,13 @@ from afflib.core.rundir import output_folder  # noqa: E402
 from afflib.distributed import DistSession  # noqa: E402
 from afflib.core.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,  # noqa: E402
                             nonneg_int, positive_float, positive_int)
+from afflib.core.flagtable import RecipeUse, parse_with_recipe  # noqa: E402
+from afflib.core.logformat import cifar_epoch_line  # noqa: E402
 from afflib.train.runner import (add_engine_flags, exit_on_error, prepare_net, run_training,  # noqa: E402
                                  seed_everything, start_outputs)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def make_arg_parser() -> argparse.ArgumentParser:
     p = make_parser("Train an AFF network on CIFAR-10/100 or Fashion-MNIST.")
     p.add_argument("--dataset", type=str, default="cifar10", choices=("cifar10", "cifar100", "fashion-mnist"),
                    help="cifar10 / cifar100: the binary archives are downloaded (~160 MB each) into --data-dir on "
@@ -62,7 +67,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr-decay-period", type=nonneg_int, default=0,
                    help="step mode: decay every N epochs (0: at --lr-decay-epoch)")
     p.add_argument("--lr-decay-epoch", type=int_list(0), default="40,60",
-                   help="step decay epochs, counted from 0 with warmup included")
+                   help="step decay epochs, counted from 0 with warmup included (the release counted "
+                        "them after warmup: its value = this + --warmup-epochs)")
     p.add_argument("--cosine", action="store_true", help="cosine decay after warmup instead of steps")
     p.add_argument("--warmup-lr", type=nonneg_float, default=0.0, help="learning rate at the start of warmup")
     p.add_argument("--warmup-epochs", type=nonneg_int, default=0, help="epochs of linear warmup")
@@ -94,11 +100,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--log-interval", type=nonneg_int, default=50, help="log a line every N batches (0: none)")
     p.add_argument("--summary", action="store_true", help="print the network summary before training")
     add_engine_flags(p)
-    return p.parse_args(argv)
+    return p
+
+
+def parse_cli(argv=None) -> Tuple[argparse.Namespace, RecipeUse]:
+    """The flags over the defaults of ``--recipe`` (if given), and which of the recipe's values they override."""
+    return parse_with_recipe(make_arg_parser(), argv, "train_cifar")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return parse_cli(argv)[0]
 
 
 def build_model(args, classes: int, channels: int):
-    """(network, model spec) of --model-name or of the original --model/--blocks/... flags."""
+    """(network, model spec) of --model-name (explicit flags that contradict it were refused while parsing) or of
+    the original --model/--blocks/... flags."""
     if args.model_name:
         return registry_model(args.model_name, classes, channels)
     return cifar_model(args.model, args.askc_type, args.blocks, args.channel_times, args.start_layer, classes,
@@ -106,7 +122,7 @@ def build_model(args, classes: int, channels: int):
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
+    args, recipe_use = parse_cli(argv)
     if args.drop_rate:
         raise ValueError("--drop-rate: the CIFAR AFF networks have no dropout; use 0")
     if args.mode not in ("hybrid", "imperative"):
@@ -125,6 +141,8 @@ def main(argv=None) -> None:
     dist = DistSession(kvstore)
     log = dist.configure_logging(setup_logging(defer_file=True))   # the file opens once everything is checked
     log.info(str(args))
+    for line in recipe_use.lines():
+        log.info(line)
     dtype = resolve_dtype(args.dtype, contexts, log)
     seed_everything(args.seed)
     if args.summary:
@@ -151,9 +169,8 @@ def main(argv=None) -> None:
 
     def cifar_line(record) -> str:  # the original CIFAR script's epoch line
         val_acc = 1 - record["val_top1_error"] if record["val_top1_error"] is not None else float("nan")
-        return "[Epoch %d] train=%f val=%f loss=%f lr: %f time: %f" % (
-            record["epoch"], record["train_accuracy"], val_acc, record["train_loss"], record["lr"],
-            record["train_seconds"])
+        return cifar_epoch_line(record["epoch"], record["train_accuracy"], val_acc, record["train_loss"],
+                                record["lr"], record["train_seconds"])
 
     run_dir = start_outputs(log, dist, folder, args, name, args.resume_from, log_file, plot_file)
     history = run_training(net, name, args.dataset + labels, train, val, contexts, recipe, schedule, args, log,

@@ -1,16 +1,18 @@
 #!/usr/bin/env python
-"""Train AFF-ResNet / AFF-ResNeXt on ImageNet with the paper's recipe (flags of the original release).
+"""Train AFF-ResNet / AFF-ResNeXt on ImageNet (flags of the original release).
 
-Example (the release's AFF-ResNet-50 run; see cmd_scripts.txt)::
+The release's four runs are recipes (``--recipe NAME``; the files are ``afflib/core/recipes/imagenet_*.json``, their
+exact settings; ``cmd_scripts.txt`` and ``scripts/train_*50.sh`` use them). Example, the release's AFF-ResNet-50::
 
-    .venv/bin/python scripts/train_imagenet.py --model resnet --askc-type ASKCFuse --num-layer 50 --start-layer 3 \
-        --use-rec --rec-train rec/train.rec --rec-train-idx rec/train.idx --rec-val rec/val.rec \
-        --rec-val-idx rec/val.idx --batch-size 128 --num-gpus 4 -j 32 --num-epochs 240 --lr 0.075 \
-        --lr-mode cosine --warmup-epochs 5 --dtype float16 --label-smoothing --mixup --mixup-off-epoch 5 \
-        --last-gamma --no-wd --mode hybrid --save-dir params_aff_resnet50 --logging-file aff_resnet50.log
+    .venv/bin/python scripts/train_imagenet.py --recipe imagenet_aff_resnet50 --use-rec \
+        --rec-train rec/train.rec --rec-train-idx rec/train.idx --rec-val rec/val.rec --rec-val-idx rec/val.idx \
+        --num-gpus 4 -j 32 --save-dir params_aff_resnet50 --logging-file aff_resnet50.log
+
+Flags given next to ``--recipe`` override its values (the log names each override).
 """
 import argparse
 import os
+from typing import Tuple
 
 
 import mxnet as mx  # noqa: E402
@@ -25,11 +27,12 @@ from afflib.distributed import DistSession  # noqa: E402
 from afflib.core.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,  # noqa: E402
                             nonneg_int, positive_float, positive_int)
 from afflib.core.rundir import output_folder  # noqa: E402
+from afflib.core.flagtable import RecipeUse, parse_with_recipe  # noqa: E402
 from afflib.train.runner import (add_engine_flags, exit_on_error, prepare_net, run_training,  # noqa: E402
                                  seed_everything, start_outputs)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def make_arg_parser() -> argparse.ArgumentParser:
     p = make_parser("Train an AFF network on ImageNet (original release's flags).")
     p.add_argument("--data-dir", type=str, default="~/.mxnet/datasets/imagenet",
                    help="folder with train/ and val/ class folders (without --use-rec)")
@@ -58,7 +61,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--lr-decay-period", type=nonneg_int, default=0,
                    help="step mode: decay every N epochs (0: use --lr-decay-epoch)")
     p.add_argument("--lr-decay-epoch", type=int_list(0), default="40,60",
-                   help="step mode: epochs (counted from 0, warmup included) at which the rate decays")
+                   help="step mode: epochs (counted from 0, warmup included) at which the rate decays (the "
+                        "release counted them after warmup: its value = this + --warmup-epochs)")
     p.add_argument("--warmup-lr", type=nonneg_float, default=0.0, help="learning rate at the start of warmup")
     p.add_argument("--warmup-epochs", type=nonneg_int, default=0, help="epochs of linear warmup")
     p.add_argument("--last-gamma", action="store_true", help="zero-initialise the last BN gamma of each block")
@@ -115,11 +119,21 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--summary", action="store_true", help="print the network summary")
     p.add_argument("--gpus", type=str, default="", help="GPU ids, e.g. 0,1 (instead of --num-gpus)")
     add_engine_flags(p)
-    return p.parse_args(argv)
+    return p
+
+
+def parse_cli(argv=None) -> Tuple[argparse.Namespace, RecipeUse]:
+    """The flags over the defaults of ``--recipe`` (if given), and which of the recipe's values they override."""
+    return parse_with_recipe(make_arg_parser(), argv, "train_imagenet")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    return parse_cli(argv)[0]
 
 
 def model_from_flags(args: argparse.Namespace):
-    """(registry name, constructor overrides) for --model/--askc-type/--num-layer, or --model-name."""
+    """(registry name, constructor overrides) for --model/--askc-type/--num-layer, or --model-name (explicit
+    architecture flags that contradict it were refused while parsing)."""
     kwargs = {"classes": args.classes}
     if args.model_name:
         return args.model_name, kwargs
@@ -162,7 +176,7 @@ def data_sources(args, batch_size: int, num_parts: int, part_index: int):
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
+    args, recipe_use = parse_cli(argv)
     for flag in ("batch_norm", "use_se", "use_gn"):
         if getattr(args, flag):
             raise ValueError(f"--{flag.replace('_', '-')} belongs to other GluonCV models; AFF networks don't have it")
@@ -173,6 +187,8 @@ def main(argv=None) -> None:
     dist = DistSession(kvstore)
     log = dist.configure_logging(setup_logging(defer_file=True))   # the file opens once everything is checked
     log.info(str(args))
+    for line in recipe_use.lines():
+        log.info(line)
     dtype = resolve_dtype(args.dtype, contexts, log)
     seed_everything(args.seed)
     name, kwargs = model_from_flags(args)

@@ -89,3 +89,17 @@ def test_cifar100_label_sets(tmp_path, coarse):
 def test_coarse_labels_refused_outside_cifar100(tmp_path):
     proc = run_script("train_cifar.py", "--dataset", "cifar10", "--coarse-labels", "--logging-dir", "", check=False)
     assert proc.returncode == 2 and "--coarse-labels only applies to cifar100" in proc.stderr
+
+
+def test_model_name_refuses_contradicting_architecture_flags(tmp_path):
+    """An explicit --blocks/--channel-times/--start-layer/--deep-stem/--askc-type/--model that contradicts
+    --model-name is refused by name with both values (exit 2); values equal to the model's are accepted."""
+    proc = run_script("train_cifar.py", "--model-name", "cifar_aff_resnet32", "--blocks", "3", "--channel-times", "4",
+                      "--start-layer", "2", "--deep-stem", "--askc-type", "AFF", "--save-dir", tmp_path / "run",
+                      check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and not (tmp_path / "run").exists()
+    error = proc.stderr.splitlines()[-1]
+    assert "--blocks 3 conflicts with --model-name cifar_aff_resnet32, which has blocks 5" in error
+    assert "--start-layer 2 conflicts with --model-name cifar_aff_resnet32, which has start_layer 1" in error
+    assert "--deep-stem conflicts with --model-name cifar_aff_resnet32, which has deep_stem False" in error
+    assert "--channel-times" not in error and "--askc-type" not in error      # equal to the model's

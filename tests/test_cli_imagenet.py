@@ -1,10 +1,12 @@
 """train_imagenet.py / eval_imagenet.py end to end on a tiny generated ImageNet-format dataset (CPU, 2 contexts)."""
 import importlib.util
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import mxnet as mx
 import pytest
@@ -12,12 +14,13 @@ import pytest
 from cli_helpers import REPO, batch_lrs, run_script, script_env, validation
 
 MODEL = ["--model-name", "cifar_aff_resnet20", "--classes", "4", "--input-size", "32"]
-# The release's recipe flags (cmd_scripts.txt), scaled down: warmup + cosine, NAG, label smoothing, mixup switched
-# off for the last epoch, last-gamma, no-wd, float16 requested (falls back to float32 on CPU), AutoAugment flag as the
-# original passed it with records (--faithful-aug: ignored, as in the original).
+# The release's recipe flags (afflib/core/recipes/imagenet_*.json), scaled down: warmup + cosine, NAG, label
+# smoothing, mixup switched off for the last epoch, no-wd, float16 requested (falls back to float32 on CPU),
+# AutoAugment flag as the original passed it with records (--faithful-aug: ignored, as in the original). No
+# --last-gamma: the CIFAR network named by MODEL has no last gamma, and --model-name refuses a flag it contradicts.
 RECIPE = ["--lr", "0.1", "--lr-mode", "cosine", "--warmup-epochs", "1", "--momentum", "0.9", "--wd", "0.0001",
           "--dtype", "float16", "--label-smoothing", "--mixup", "--mixup-alpha", "0.2", "--mixup-off-epoch", "1",
-          "--last-gamma", "--no-wd", "--auto_aug", "--faithful-aug", "--mode", "hybrid", "--batch-size", "8",
+          "--no-wd", "--auto_aug", "--faithful-aug", "--mode", "hybrid", "--batch-size", "8",
           "--cpus", "2", "-j", "1", "--log-interval", "4", "--save-frequency", "1", "--no-progress", "--seed", "1"]
 
 
@@ -162,3 +165,57 @@ def test_eval_of_wrong_model_names_the_closest_one(tiny_run, tmp_path):
     assert "unexpected in the file: features.2.0.attention" in proc.stderr
     assert "what differs: fusion: file aff, model add" in proc.stderr
     assert "closest registry model: cifar_aff_resnet20(classes=4) (names and shapes fit" in proc.stderr
+
+
+def test_model_name_refuses_contradicting_architecture_flags(tmp_path):
+    """torchvision's _ovewrite_named_param: each explicit flag that contradicts --model-name is named with both values,
+    exit 2, before anything is built or written."""
+    proc = run_script("train_imagenet.py", "--model-name", "aff_resnet50", "--r", "8", "--start-layer", "2",
+                      "--last-gamma", "--askc-type", "iAFF", "--model", "resnext", "--num-layer", "50",
+                      "--save-dir", tmp_path / "run", check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and not (tmp_path / "run").exists()
+    for message in ("--r 8 conflicts with --model-name aff_resnet50, which has r 16",
+                    "--start-layer 2 conflicts with --model-name aff_resnet50, which has start_layer 3",
+                    "--last-gamma conflicts with --model-name aff_resnet50, which has last_gamma False",
+                    "--askc-type 'iAFF' conflicts with --model-name aff_resnet50, which has askc_type 'aff'",
+                    "--model 'resnext' conflicts"):
+        assert message in proc.stderr, proc.stderr
+    assert "--num-layer" not in proc.stderr.splitlines()[-1]           # equal to the model's: accepted
+
+
+def test_recipe_sets_the_run_and_logs_overrides(tmp_path, capsys):
+    """The recipe's values are defaults (not explicit: they never conflict with --model-name); explicit flags equal
+    to the named model pass; overrides are logged; a recipe of the other script is refused."""
+    proc = run_script("train_imagenet.py", "--recipe", "imagenet_aff_resnet50", "--model-name", "cifar_aff_resnet20",
+                      "--classes", "4", "--input-size", "32", "--lr", "0.1", "--start-layer", "1", "--r", "4",
+                      "--askc-type", "ASKCFuse", "--rec-train", tmp_path / "none.rec", "--use-rec", "--logging-file",
+                      "", "--save-dir", tmp_path / "run", check=False)
+    assert proc.returncode == 2 and "record file not found" in proc.stderr, proc.stderr
+    assert not (tmp_path / "run").exists()
+    assert "recipe='imagenet_aff_resnet50'" in proc.stdout and "num_epochs=240" in proc.stdout
+    assert "recipe field lr overridden by --lr: 0.075 -> 0.1" in proc.stdout
+    assert "recipe field model (aff_resnet50) overridden by --model-name: cifar_aff_resnet20" in proc.stdout
+    with pytest.raises(SystemExit) as stop:
+        _load_script("train_imagenet").parse_cli(["--recipe", "cifar100_aff_resnet32"])
+    assert stop.value.code == 2 and "cifar100_aff_resnet32 is a recipe of train_cifar.py, not train_imagenet.py" \
+        in capsys.readouterr().err
+
+
+def _cmd_script_lines():
+    import shlex
+    lines = (REPO / "cmd_scripts.txt").read_text().splitlines()
+    return [shlex.split(line) for line in lines if re.match(r"\.venv/bin/python scripts/train_(cifar|imagenet)\.py ",
+                                                            line)]
+
+
+@pytest.mark.parametrize("argv", _cmd_script_lines(), ids=lambda argv: argv[argv.index("--recipe") + 1])
+def test_cmd_scripts_lines_parse_to_their_recipes(argv):
+    """The scripts' own parsers read each cmd_scripts.txt line as exactly its recipe (no override)."""
+    from afflib.core.flagtable import recipe_args, same_value
+    from afflib.core.recipes import load_recipe
+    script = _load_script(Path(argv[1]).stem)
+    args, use = script.parse_cli(argv[2:])
+    recipe = load_recipe(argv[argv.index("--recipe") + 1])
+    assert args.recipe == recipe.name and use.overrides == {}
+    for dest, value in recipe_args(recipe).items():
+        assert same_value(dest, getattr(args, dest), value), dest

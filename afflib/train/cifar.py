@@ -43,7 +43,10 @@ def cifar_model(model: str, askc_type: str, blocks: int, channel_times: int, sta
 
 
 def registry_model(name: str, classes: int, in_channels: int) -> Tuple[HybridBlock, ModelSpec]:
-    """``--model-name NAME`` (a registry name or a printed spec) for ``classes`` outputs and ``in_channels`` inputs."""
+    """``--model-name NAME`` (a registry name or a printed spec) for ``classes`` outputs and ``in_channels`` inputs.
+
+    The architecture flags are not read here: the scripts refuse, while parsing, an explicit one that contradicts
+    ``NAME`` (:func:`afflib.core.flagtable.model_name_conflicts`)."""
     spec = ModelSpec.create(name, classes=classes, in_channels=in_channels)
     return get_model(spec.text()), spec
 

@@ -1,4 +1,5 @@
-"""Logging of a run to stdout and a log file, in the line formats of the original release, plus progress bars."""
+"""Logging of a run to stdout and a log file, plus progress bars; the line formats themselves (writers and parsers
+of the release's lines) are in :mod:`afflib.core.logformat`."""
 from __future__ import annotations
 
 import logging

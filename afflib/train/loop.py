@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import logging
-import math
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import mxnet as mx
@@ -15,6 +14,7 @@ from mxnet import autograd, gluon
 from .checkpoint import CheckpointManager
 from .devices import split_batch
 from .logs import progress_bar
+from afflib.core import logformat
 from afflib.core.metrics import EvalResult, RunningLoss, TopKErrors
 from afflib.core.schedule import LRSchedule
 
@@ -147,8 +147,7 @@ def train_epoch(epoch: int, source: Iterable, net: gluon.Block, loss_fn: gluon.l
             bar.update(1)
             if recipe.log_interval and (i + 1) % recipe.log_interval == 0:
                 speed = interval_samples / max(time.time() - interval_tic, 1e-9)
-                log.info("Epoch[%d] Batch [%d]\tSpeed: %f samples/sec\tloss=%f\tlr=%f",
-                         epoch, i, speed, meter.get()[0], lr)
+                log.info(logformat.batch_line(epoch, i, speed, [("loss", meter.get()[0])], lr))
                 interval_tic, interval_samples = time.time(), 0
             if stop is not None and stop.signum is not None:
                 path = on_interrupt(epoch, i) if on_interrupt else None
@@ -214,9 +213,8 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, cont
             stats = train_epoch(epoch, train_source, net, loss_fn, trainer, schedule, contexts, recipe, log,
                                 teacher=teacher, stop=stop, show_progress=show_progress,
                                 on_interrupt=save_interrupted, workers=workers)
-            log.info("[Epoch %d] training: loss=%f\taccuracy=%f", epoch, stats["loss"], stats["accuracy"])
-            log.info("[Epoch %d] speed: %d samples/sec\ttime cost: %f", epoch,
-                     int(stats["samples"] / max(stats["seconds"], 1e-9)), stats["seconds"])
+            log.info(logformat.training_line(epoch, [("loss", stats["loss"]), ("accuracy", stats["accuracy"])]))
+            log.info(logformat.speed_line(epoch, stats["samples"] / max(stats["seconds"], 1e-9), stats["seconds"]))
             record: Dict[str, Any] = {"epoch": epoch, "train_loss": stats["loss"], "train_accuracy": stats["accuracy"],
                                       "lr": stats["lr"], "train_seconds": stats["seconds"],
                                       "val_top1_error": None, "val_top5_error": None}
@@ -225,7 +223,7 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, cont
             checkpoints.save_last(net, trainer, epoch, {"history": history + [record]})
             if val_source is not None:
                 result = evaluate(net, val_source, contexts, recipe.dtype, show_progress)
-                log.info("[Epoch %d] validation: err-top1=%f err-top5=%f", epoch, result.top1_error, result.top5_error)
+                log.info(logformat.validation_line(epoch, result.top1_error, result.top5_error))
                 record.update(val_top1_error=result.top1_error, val_top5_error=result.top5_error,
                               val_samples=result.samples)
             history.append(record)

@@ -45,8 +45,14 @@ def add_engine_flags(parser: argparse.ArgumentParser) -> None:
                        help="KVStore for gradient aggregation: local, device, nccl, dist_sync, ...")
     group.add_argument("--seed", type=seed_int, default=0, help="random seed of initialisation, shuffling and mixup")
     group.add_argument("--no-progress", action="store_true", help="no progress bars (they only show on a terminal)")
+    group.add_argument("--recipe", type=str, default=None,
+                       help="a training recipe: a name (afflib/core/recipes/*.json) or a .json file; it sets the "
+                            "defaults of the flags it has a field for and explicit flags override them (logged). "
+                            "A switch the recipe turns on (--mixup, --no-wd, ...) cannot be turned off by a flag: "
+                            "copy the file and edit it")
     group.add_argument("--model-name", type=str, default="",
-                       help="any afflib registry model (afflib.get_model_list()); overrides --model/--askc-type/...")
+                       help="any afflib registry model or printed spec (afflib.get_model_list()) instead of "
+                            "--model/--askc-type/...; an explicit architecture flag that contradicts it is refused")
     group.add_argument("--overwrite", action="store_true",
                        help="let a new run write into a folder that holds another run's files (same names replaced)")
     group.add_argument("--allow-recipe-change", action="store_true",
