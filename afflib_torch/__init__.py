@@ -8,14 +8,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["get_model", "get_model_list", "MSCAM", "AFF", "IAFF", "DirectAdd", "get_fusion", "set_fused_blend",
-           "AFFResNet", "AFFResNeXt", "CIFARAFFResNet", "CIFARAFFResNeXt", "load_checkpoint", "save_checkpoint",
-           "load_params", "save_params"]
+__all__ = ["get_model", "get_model_list", "MSCAM", "AFF", "IAFF", "DirectAdd", "get_fusion", "build_fusion",
+           "set_fused_blend", "AFFResNet", "AFFResNeXt", "CIFARAFFResNet", "CIFARAFFResNeXt", "load_checkpoint",
+           "save_checkpoint", "load_params", "save_params"]
 
 _LAZY = {
     "get_model": "registry", "get_model_list": "registry",
     "MSCAM": "fusion", "AFF": "fusion", "IAFF": "fusion", "DirectAdd": "fusion", "get_fusion": "fusion",
-    "set_fused_blend": "fusion",
+    "build_fusion": "fusion", "set_fused_blend": "fusion",
     "AFFResNet": "networks", "AFFResNeXt": "networks", "CIFARAFFResNet": "networks", "CIFARAFFResNeXt": "networks",
     "load_checkpoint": "convert", "save_checkpoint": "convert",
     "load_params": "afflib.core.params_io", "save_params": "afflib.core.params_io",

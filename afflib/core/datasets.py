@@ -71,8 +71,8 @@ DATASETS: Dict[str, DatasetFacts] = {
     "fashion-mnist": DatasetFacts("fashion-mnist", 10, 1, 28, FASHION_MNIST_MEAN, FASHION_MNIST_STD, 1.0,
                                   {"fashion-mnist": FASHION_MNIST_CLASSES}),
 }
-# the small-image datasets of scripts/train_cifar.py -> (classes, input channels): what afflib.train.cifar.DATASETS
-# and afflib.core.runrecord.SMALL_IMAGE_DATASETS spell out
+# the small-image datasets of scripts/train_cifar.py -> (classes, input channels), read by afflib.train.cifar
+# and afflib.core.runrecord
 SMALL_IMAGE_DATASETS: Dict[str, Tuple[int, int]] = {
     name: (DATASETS[name].classes, DATASETS[name].channels) for name in ("cifar10", "cifar100", "fashion-mnist")}
 # label set -> dataset (``cifar100-coarse``: the 20 superclasses every CIFAR number of the paper is measured on)

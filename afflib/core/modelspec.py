@@ -131,7 +131,7 @@ def entry(name: str, models: Optional[Mapping[str, Tuple[Any, Dict[str, Any]]]] 
         times = int(tagged.group(2))
         spec = ModelSpec.create(tagged.group(1), channels=[16 * times, 16 * times, 32 * times, 64 * times])
         raise ValueError(f"{name!r} is the file-name form of {spec.text()} (add the in_channels and classes of its "
-                         f"data; a run's run_config.json has the full spec under model_spec)")
+                         f"data; a run's run_config.json has it under network)")
     close = difflib.get_close_matches(key, models, n=5, cutoff=0.5)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     raise ValueError(f"unknown model {name!r}.{hint} All models: {package}.get_model_list().")

@@ -16,8 +16,8 @@ import numpy as np
 
 from .datasets import EVAL_CROP_RATIO
 
-__all__ = ["eval_resize", "eval_size", "center_crop_box", "resize", "resize_numpy", "resize_area", "resize_linear", "eval_crop",
-           "record_eval_size", "record_eval_crop", "normalize_nhwc"]
+__all__ = ["eval_resize", "eval_size", "center_crop_box", "resize", "resize_numpy", "resize_area", "resize_linear",
+           "eval_crop", "record_eval_size", "record_eval_crop", "normalize_nhwc"]
 
 _COEF_BITS = 11  # OpenCV's INTER_RESIZE_COEF_BITS: bilinear weights in 1/2048
 _DBL_EPSILON = sys.float_info.epsilon

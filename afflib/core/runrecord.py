@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, Optional, Sequence, Tuple
 
+from .datasets import EVAL_CROP_RATIO, SMALL_IMAGE_DATASETS
 from .modelspec import ModelSpec, cifar_spec, format_value, full_args
 
 __all__ = ["RUN_CONFIG", "RECORD_FORMAT", "RunRecord", "record_entries", "read_run_record", "record_from_config",
@@ -22,7 +23,6 @@ __all__ = ["RUN_CONFIG", "RECORD_FORMAT", "RunRecord", "record_entries", "read_r
 
 RUN_CONFIG = "run_config.json"
 RECORD_FORMAT = "afflib-run/2"
-SMALL_IMAGE_DATASETS = {"cifar10": (10, 3), "cifar100": (100, 3), "fashion-mnist": (10, 1)}
 
 
 @dataclass
@@ -36,7 +36,7 @@ class RunRecord:
     path: str = ""                    # the run_config.json it was read from ('' for one being written)
     coarse_labels: bool = False
     input_size: Optional[int] = None  # the training crop (ImageNet); None: the dataset's image size
-    crop_ratio: float = 0.875
+    crop_ratio: float = EVAL_CROP_RATIO
     recipe: Optional[str] = None      # the named recipe the run followed (``--recipe``), if any
 
     @property
@@ -95,7 +95,7 @@ def _current_record(config: Dict[str, Any], path: str) -> RunRecord:
         size = data.get("input_size")
         return RunRecord(spec, str(data["name"]), int(data["classes"]), int(data["in_channels"]), path,
                          bool(data.get("coarse_labels")), None if size is None else int(size),
-                         float(data.get("crop_ratio", 0.875)), config.get("recipe"))
+                         float(data.get("crop_ratio", EVAL_CROP_RATIO)), config.get("recipe"))
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path}: bad run record ({type(err).__name__}: {err})") from None
 
@@ -109,7 +109,8 @@ def _model_spec_record(config: Dict[str, Any], path: str) -> RunRecord:
     try:
         spec = ModelSpec.create(entry["name"], **entry.get("kwargs", {}))
         return RunRecord(spec, entry["dataset"], int(entry["classes"]), int(entry["in_channels"]), path,
-                         bool(entry.get("coarse_labels")), args.get("input_size"), args.get("crop_ratio", 0.875))
+                         bool(entry.get("coarse_labels")), args.get("input_size"),
+                         args.get("crop_ratio", EVAL_CROP_RATIO))
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path}: bad model_spec record ({err})") from None
 
@@ -141,7 +142,7 @@ def _flags_record(config: Dict[str, Any], path: str) -> RunRecord:
         kwargs.update(start_layer=_need(args, "start_layer", path, "args"), fusion_r=_need(args, "r", path, "args"))
     spec = ModelSpec.create(name, **kwargs)
     return RunRecord(spec, "imagenet", kwargs["classes"], 3, path, False, args.get("input_size"),
-                     args.get("crop_ratio", 0.875))
+                     args.get("crop_ratio", EVAL_CROP_RATIO))
 
 
 def flag_given(argv: Sequence[str], *flags: str) -> Optional[str]:

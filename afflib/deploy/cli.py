@@ -8,6 +8,7 @@ from typing import List, Optional, Tuple
 from mxnet.gluon import HybridBlock
 
 from afflib.core.cliargs import float_range, int_range
+from afflib.core.datasets import EVAL_CROP_RATIO
 from .models import load_from_run, load_model
 from .presets import DATASETS, DatasetPreset, dataset_preset, read_class_names
 
@@ -31,7 +32,7 @@ def add_model_flags(parser: argparse.ArgumentParser, prefix: str = "") -> None:
     group.add_argument(f"{p}classes", default=None,
                        help="class names file (one per line) or a class count (default: the dataset's names)")
     group.add_argument(f"{p}input-size", type=int_range(16), default=None, help="input size (default: the dataset's)")
-    group.add_argument(f"{p}crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875,
+    group.add_argument(f"{p}crop-ratio", type=float_range(0, 1, lo_open=True), default=EVAL_CROP_RATIO,
                        help="ImageNet center-crop ratio")
 
 

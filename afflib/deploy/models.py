@@ -9,6 +9,7 @@ import mxnet as mx
 from mxnet.gluon import HybridBlock
 
 import afflib
+from afflib.core.datasets import EVAL_CROP_RATIO
 from afflib.core.modelspec import parse_spec
 from afflib.core.runrecord import RUN_CONFIG, read_run_record
 from afflib.train.nets import build_net, ready_net
@@ -24,7 +25,7 @@ class RunModel:
     name: str
     dataset: str
     input_size: Optional[int] = None
-    crop_ratio: float = 0.875
+    crop_ratio: float = EVAL_CROP_RATIO
 
 
 def _gluoncv_names():

@@ -12,11 +12,13 @@ from typing import Optional, Tuple
 from mxnet.gluon import HybridBlock
 
 from afflib.model_zoo import get_model
+from afflib.core.datasets import SMALL_IMAGE_DATASETS
 from afflib.core.modelspec import ModelSpec, cifar_spec
 
-__all__ = ["DATASETS", "dataset_classes", "cifar_model", "registry_model", "small_image_source", "DEFAULT_FMNIST_REC_DIR"]
+__all__ = ["DATASETS", "dataset_classes", "cifar_model", "registry_model", "small_image_source",
+           "DEFAULT_FMNIST_REC_DIR"]
 
-DATASETS = {"cifar10": (10, 3), "cifar100": (100, 3), "fashion-mnist": (10, 1)}   # classes, channels
+DATASETS = SMALL_IMAGE_DATASETS   # name -> (classes, channels), from the core's dataset table
 DEFAULT_FMNIST_REC_DIR = "~/.mxnet/datasets/fashion-mnist/rec"
 
 
