@@ -26,14 +26,23 @@ def _commands(text: str):
     return re.findall(r"(?:\.venv(?:-torch)?/bin/python )?scripts/\S+\.(?:py|sh)[^`\n]*", joined)
 
 
+FLAG_TABLE_START, FLAG_TABLE_END = "<!-- flag-table:start -->\n", "<!-- flag-table:end -->"
+
+
+def render_flag_table(text: str) -> str:
+    """``text`` (docs/training.md) with the table between the flag-table markers regenerated."""
+    if FLAG_TABLE_START not in text or FLAG_TABLE_END not in text:
+        raise ValueError("docs/training.md lost its flag-table markers")
+    head, rest = text.split(FLAG_TABLE_START, 1)
+    return head + FLAG_TABLE_START + flag_table_markdown() + "\n" + FLAG_TABLE_END + rest.split(FLAG_TABLE_END, 1)[1]
+
+
 def test_flag_table_in_training_md_is_current():
-    """docs/training.md holds ``flag_table_markdown()`` between its markers (regenerate it when the table changes)."""
+    """docs/training.md holds ``flag_table_markdown()`` between its markers, like the released-files table."""
     text = _text(DOCS / "training.md")
-    start, end = "<!-- flag-table:start -->\n", "<!-- flag-table:end -->"
-    assert start in text and end in text, "docs/training.md lost its flag-table markers"
-    shown = text[text.index(start) + len(start):text.index(end)].strip()
-    assert shown == flag_table_markdown().strip(), (
-        "docs/training.md's flag table is stale: paste afflib.core.flagtable.flag_table_markdown() between the markers")
+    assert render_flag_table(text) == text, (
+        "docs/training.md's flag table is stale: regenerate it with "
+        "PYTHONPATH=. .venv/bin/python tests/test_docs.py --write-flag-table")
 
 
 def test_every_recipe_named_in_the_docs_exists_and_every_recipe_is_listed():
@@ -100,3 +109,13 @@ def test_every_measurement_has_date_cpu_and_command(title, body):
     assert re.search(r"20\d\d-\d\d-\d\d", body), f"performance.md '{title}': no date"
     assert "AMD EPYC" in body, f"performance.md '{title}': no CPU model"
     assert re.search(r"(?:\.venv(?:-torch)?/bin/python |make )", body), f"performance.md '{title}': no command"
+
+
+if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] == ["--write-flag-table"]:
+        page = DOCS / "training.md"
+        page.write_text(render_flag_table(_text(page)), encoding="utf-8")
+        print(f"wrote the flag table of {page}")
+    else:
+        sys.exit("usage: tests/test_docs.py --write-flag-table")
