@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Training / inference throughput of an AFF network against its baselines, timed interleaved in one run.
 
 Examples::
@@ -10,7 +9,7 @@ Examples::
     .venv/bin/python scripts/benchmark.py --model aff_resnet50 --mode infer --batch-size 32 --optimize fuse int8
 
 Baselines: ``add`` (the plain-addition twin), ``textbook`` (the same network with fusion modules written
-the straightforward way, see scripts/textbook_aff.py), ``gluoncv`` (GluonCV's closest model) or any model
+the straightforward way, see afflib/model_zoo/textbook.py), ``gluoncv`` (GluonCV's closest model) or any model
 name, ``gluoncv:NAME`` or ``textbook:NAME``. Ratios are relative to the first row (the --model).
 """
 from __future__ import annotations
@@ -22,14 +21,14 @@ import re
 import sys
 from pathlib import Path
 
-import mxnet as mx  # noqa: E402
+import mxnet as mx
 
-from afflib import benchmark as bench  # noqa: E402
-from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
-from afflib.core.outputs import add_force_flag, exit_if_existing  # noqa: E402
-from afflib.train.runner import exit_on_error  # noqa: E402
-
-from textbook_aff import build_textbook_model  # noqa: E402 - the yardstick lives beside this script
+from afflib import benchmark as bench
+from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int
+from afflib.core.outputs import add_force_flag, exit_if_existing
+from afflib.core.registry import plain_twin
+from afflib.model_zoo.textbook import build_textbook_model
+from afflib.train.runner import exit_on_error
 
 bench.register_model_source("textbook", build_textbook_model)
 
@@ -41,10 +40,11 @@ GLUONCV_TWINS = [  # (pattern on the afflib name, GluonCV model); the first matc
 
 
 def add_twin(model: str) -> str:
-    twin = re.sub(r"(^|_)i?aff_", r"\1add_", model, count=1)
-    if twin == model:
-        raise ValueError(f"--baseline add: {model!r} has no aff/iaff in its name to replace by add")
-    return twin
+    """The plain-addition twin of ``model`` (``--baseline add``)."""
+    try:
+        return plain_twin(model)
+    except ValueError as err:
+        raise ValueError(f"--baseline add: {err}") from None
 
 
 def gluoncv_twin(model: str, layers) -> str:
@@ -194,5 +194,10 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point ``afflib-benchmark``."""
     exit_on_error(lambda: sys.exit(main()))
+
+
+if __name__ == "__main__":
+    run()

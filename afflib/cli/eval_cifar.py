@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Test accuracy of a params file on CIFAR-10, CIFAR-100 (fine or coarse labels) or Fashion-MNIST.
 
 Examples::
@@ -6,21 +5,27 @@ Examples::
     .venv/bin/python scripts/eval_cifar.py --params runs/fmnist/fashion-mnist-cifar_aff_resnet8-c1-last.params
     .venv/bin/python scripts/eval_cifar.py --dataset fashion-mnist --blocks 1 --channel-times 1 --params other/best.params
     .venv/bin/python scripts/eval_cifar.py --dataset cifar100 --coarse-labels --model-name cifar_aff_resnet32 --pretrained
+
+``--pretrained`` evaluates the released file of the dataset's label set (CIFAR-100 fine or coarse): every released
+CIFAR file has 100 outputs, and a coarse one scores the 20 superclasses on outputs 0-19, which are the ones scored.
 """
 import argparse
 import sys
 import time
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
+from mxnet import gluon
 
-from afflib.core.modelspec import ModelSpec, cifar_flags, cifar_spec  # noqa: E402
-from afflib.nn.fusion import canonical_fusion  # noqa: E402
-from afflib.core.runrecord import SMALL_IMAGE_DATASETS, flag_given, read_run_record, refuse_conflicts  # noqa: E402
-from afflib.train import build_net, evaluate, resolve_dtype, select_contexts  # noqa: E402
-from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, dataset_classes, small_image_source  # noqa: E402
-from afflib.train.logs import want_progress  # noqa: E402
-from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
-from afflib.train.runner import exit_on_error  # noqa: E402
+from afflib.core.datasets import label_set
+from afflib.core.modelspec import ModelSpec, cifar_flags, cifar_spec
+from afflib.core.released import ReleasedFile, resolve_released
+from afflib.nn.fusion import canonical_fusion
+from afflib.core.runrecord import SMALL_IMAGE_DATASETS, flag_given, read_run_record, refuse_conflicts
+from afflib.train import build_net, evaluate, resolve_dtype, select_contexts
+from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, dataset_classes, small_image_source
+from afflib.train.logs import want_progress
+from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int
+from afflib.train.runner import exit_on_error
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -77,6 +82,27 @@ def run_model(args: argparse.Namespace, argv: List[str]) -> Optional[ModelSpec]:
     return record.spec
 
 
+class FirstOutputs(gluon.Block):
+    """``net`` scored on its first ``count`` outputs only (a released coarse-label file: superclasses 0-19 of 100)."""
+
+    def __init__(self, net: gluon.Block, count: int) -> None:
+        super().__init__()
+        self.net = net
+        self.count = count
+
+    def forward(self, x):
+        return self.net(x)[:, :self.count]
+
+
+def released_for(model: str, dataset: str, coarse_labels: bool) -> Tuple[ReleasedFile, int]:
+    """(the released file of ``model`` for the dataset's label set, how many of its outputs are that set's classes);
+    a ValueError listing the released files when there is none."""
+    classes, _ = dataset_classes(dataset, coarse_labels)
+    labels = label_set(dataset, coarse_labels)
+    entry = resolve_released(model, {"cifar100": "fine", "cifar100-coarse": "coarse"}.get(labels, labels))
+    return entry, min(classes, entry.classes)
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
     if bool(args.params) == bool(args.pretrained):
@@ -89,7 +115,10 @@ def main(argv=None) -> None:
         if not args.model_name:
             raise ValueError("--pretrained needs --model-name (e.g. cifar_aff_resnet32)")
         name = args.model_name
-        net = build_net(name, contexts, pretrained=True, dtype=dtype, classes=classes)
+        entry, scored = released_for(name, args.dataset, args.coarse_labels)
+        net = build_net(name, contexts, pretrained=entry.tag, dtype=dtype, classes=entry.classes)
+        if scored < entry.classes:
+            net = FirstOutputs(net, scored)
     else:
         if spec is None and args.model_name:
             spec = ModelSpec.create(args.model_name, classes=classes, in_channels=channels)
@@ -110,5 +139,10 @@ def main(argv=None) -> None:
     print("speed: %.1f images/sec" % (result.samples / wall))
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point ``afflib-eval-cifar``."""
     exit_on_error(main)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Top-1/top-5 error and throughput of a params file (released or any checkpoint) on ImageNet validation data.
 
 Example::
@@ -12,15 +11,14 @@ import sys
 import time
 from typing import List
 
+import mxnet as mx
 
-import mxnet as mx  # noqa: E402
-
-from afflib.core.runrecord import RUN_CONFIG, checked_run_record, flag_given  # noqa: E402
-from afflib.data.batches import SyntheticSource  # noqa: E402
-from afflib.train import build_net, evaluate, resolve_dtype, select_contexts  # noqa: E402
-from afflib.train.logs import want_progress  # noqa: E402
-from afflib.core.cliargs import float_range, int_range, make_parser, nonneg_int, positive_int  # noqa: E402
-from afflib.train.runner import exit_on_error  # noqa: E402
+from afflib.core.runrecord import RUN_CONFIG, checked_run_record, flag_given
+from afflib.data.batches import SyntheticSource
+from afflib.train import build_net, evaluate, resolve_dtype, select_contexts
+from afflib.train.logs import want_progress
+from afflib.core.cliargs import float_range, int_range, make_parser, nonneg_int, positive_int
+from afflib.train.runner import exit_on_error
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -115,5 +113,10 @@ def main(argv=None) -> None:
                                                           ",".join(str(c) for c in contexts)))
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point ``afflib-eval-imagenet``."""
     exit_on_error(main)
+
+
+if __name__ == "__main__":
+    run()

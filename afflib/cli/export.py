@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Export a network for deployment (MXNet symbol + params, or ONNX) and check the exported file with its
 runtime against MXNet on random input.
 
@@ -10,12 +9,11 @@ Examples::
 import argparse
 import sys
 
-
-from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
-from afflib.core.outputs import add_force_flag, refuse_existing  # noqa: E402
-from afflib.deploy.export import check_mxnet_export, check_onnx_export, export_mxnet, export_onnx  # noqa: E402
-from afflib.core.cliargs import make_parser  # noqa: E402
-from afflib.train.runner import exit_on_error  # noqa: E402
+from afflib.deploy.cli import add_model_flags, model_from_flags
+from afflib.core.outputs import add_force_flag, refuse_existing
+from afflib.deploy.export import check_mxnet_export, check_onnx_export, export_mxnet, export_onnx
+from afflib.core.cliargs import make_parser
+from afflib.train.runner import exit_on_error
 
 TOLERANCE = 1e-4    # largest accepted |exported - MXNet| relative to the largest |MXNet output|
 
@@ -75,5 +73,10 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point ``afflib-export``."""
     exit_on_error(lambda: sys.exit(main()))
+
+
+if __name__ == "__main__":
+    run()

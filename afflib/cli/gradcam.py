@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Grad-CAM heatmaps (Selvaraju et al. 2017) of image files as PNGs: the image, the overlay, class name and
 probability; ``--compare`` puts a second model beside the first (e.g. AFF next to its plain-addition twin).
 
@@ -12,14 +11,13 @@ import argparse
 import sys
 from pathlib import Path
 
-
-from afflib.deploy import ImageReadError, list_images, read_image  # noqa: E402
-from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
-from afflib.explain import GradCAM  # noqa: E402
-from afflib.explain.figure import save_gradcam_figure  # noqa: E402
-from afflib.core.cliargs import make_parser, nonneg_int, positive_int  # noqa: E402
-from afflib.core.outputs import add_force_flag, refuse_existing  # noqa: E402
-from afflib.train.runner import exit_on_error  # noqa: E402
+from afflib.deploy import ImageReadError, list_images, read_image
+from afflib.deploy.cli import add_model_flags, model_from_flags
+from afflib.explain import GradCAM
+from afflib.explain.figure import save_gradcam_figure
+from afflib.core.cliargs import make_parser, nonneg_int, positive_int
+from afflib.core.outputs import add_force_flag, refuse_existing
+from afflib.train.runner import exit_on_error
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -89,5 +87,10 @@ def main(argv=None) -> int:
     return 1 if failed else 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point ``afflib-gradcam``."""
     exit_on_error(lambda: sys.exit(main()))
+
+
+if __name__ == "__main__":
+    run()

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Launch a distributed (ps-lite / KVStore dist_*) job: scheduler, servers and workers.
 
     .venv/bin/python scripts/launch.py -n 2 -s 1 -- .venv/bin/python scripts/train_cifar.py --kvstore dist_sync ...
@@ -8,15 +7,13 @@ Output lines carry a [role slot] prefix. When any process fails, the others get 
 --timeout-dead seconds, and the launcher exits with the failing process's status (128+N for signal N).
 """
 import argparse
-import os
 import shutil
 import sys
 import tempfile
 
-
-from afflib.core.cliargs import int_range, make_parser, positive_float, positive_int  # noqa: E402
-from afflib.distributed.launcher import run_job  # noqa: E402
-from afflib.distributed.plan import local_plan, parse_hostfile, ssh_plan  # noqa: E402
+from afflib.core.cliargs import int_range, make_parser, positive_float, positive_int
+from afflib.distributed.launcher import run_job
+from afflib.distributed.plan import local_plan, parse_hostfile, server_command, ssh_plan
 
 
 def parse_env(items):
@@ -59,9 +56,8 @@ def main(argv=None) -> int:
         if args.launcher == "local":
             if args.hostfile:
                 raise ValueError("-H/--hostfile only applies to --launcher ssh")
-            server_argv = [args.python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                                                     "afflib", "distributed", "server.py")]
-            plan = local_plan(args.num_workers, args.num_servers, command, env, args.port, server_argv)
+            plan = local_plan(args.num_workers, args.num_servers, command, env, args.port,
+                              server_command(args.python))
             root = f"127.0.0.1:{plan[0].env['DMLC_PS_ROOT_PORT']}"
         else:
             if not args.hostfile:
@@ -91,5 +87,10 @@ def main(argv=None) -> int:
     return result.status
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point ``afflib-launch``."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Top-k classes with probabilities for image files or folders, with the evaluation preprocessing of the
 dataset the model was trained on.
 
@@ -12,11 +11,10 @@ import argparse
 import json
 import sys
 
-
-from afflib.deploy import format_table, list_images, predict_files  # noqa: E402
-from afflib.deploy.cli import add_model_flags, model_from_flags  # noqa: E402
-from afflib.core.cliargs import make_parser, positive_int  # noqa: E402
-from afflib.train.runner import exit_on_error  # noqa: E402
+from afflib.deploy import format_table, list_images, predict_files
+from afflib.deploy.cli import add_model_flags, model_from_flags
+from afflib.core.cliargs import make_parser, positive_int
+from afflib.train.runner import exit_on_error
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -49,5 +47,10 @@ def main(argv=None) -> int:
     return 1 if failed else 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point ``afflib-predict``."""
     exit_on_error(lambda: sys.exit(main()))
+
+
+if __name__ == "__main__":
+    run()

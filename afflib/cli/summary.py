@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Print a per-layer summary (output shapes, parameters, multiply-accumulates) of a registry model.
 
     .venv/bin/python scripts/summary.py --model aff_resnet50 [--input-size 224] [--depth 2]
@@ -6,11 +5,10 @@
 """
 import sys
 
-
-import afflib  # noqa: E402
-from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int  # noqa: E402
-from afflib.model_zoo.summary import format_summary, summarize  # noqa: E402
-from afflib.model_zoo.table import model_table  # noqa: E402
+import afflib
+from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int
+from afflib.model_zoo.summary import format_summary, summarize
+from afflib.model_zoo.table import model_table
 
 
 def main(argv=None) -> int:
@@ -47,5 +45,10 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point ``afflib-summary``."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

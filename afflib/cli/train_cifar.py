@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Train a CIFAR-style AFF network on CIFAR-10, CIFAR-100 (fine or coarse labels) or Fashion-MNIST.
 
 The release's runs are recipes (``--recipe NAME``; the files are ``afflib/core/recipes/*.json``, their exact
@@ -13,22 +12,21 @@ import argparse
 import os
 from typing import Tuple
 
+import mxnet as mx
 
-import mxnet as mx  # noqa: E402
-
-from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
+from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,
                           select_contexts, setup_logging)
-from afflib.core.runrecord import RunRecord  # noqa: E402
-from afflib.train.cifar import (DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, registry_model,  # noqa: E402
+from afflib.core.runrecord import RunRecord
+from afflib.train.cifar import (DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, registry_model,
                                 small_image_source)
-from afflib.train.plot import plot_history  # noqa: E402
-from afflib.core.rundir import output_folder  # noqa: E402
-from afflib.distributed import DistSession  # noqa: E402
-from afflib.core.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,  # noqa: E402
+from afflib.train.plot import plot_history
+from afflib.core.rundir import output_folder
+from afflib.distributed import DistSession
+from afflib.core.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,
                             nonneg_int, positive_float, positive_int)
-from afflib.core.flagtable import RecipeUse, parse_with_recipe  # noqa: E402
-from afflib.core.logformat import cifar_epoch_line  # noqa: E402
-from afflib.train.runner import (add_engine_flags, exit_on_error, prepare_net, run_training,  # noqa: E402
+from afflib.core.flagtable import RecipeUse, parse_with_recipe
+from afflib.core.logformat import cifar_epoch_line
+from afflib.train.runner import (add_engine_flags, exit_on_error, prepare_net, run_training,
                                  seed_everything, start_outputs)
 
 
@@ -185,5 +183,10 @@ def main(argv=None) -> None:
         log.info("final test accuracy: %.4f", 1 - history[-1]["val_top1_error"])
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point ``afflib-train-cifar``."""
     exit_on_error(main)
+
+
+if __name__ == "__main__":
+    run()

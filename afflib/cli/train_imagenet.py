@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Train AFF-ResNet / AFF-ResNeXt on ImageNet (flags of the original release).
 
 The release's four runs are recipes (``--recipe NAME``; the files are ``afflib/core/recipes/imagenet_*.json``, their
@@ -14,21 +13,20 @@ import argparse
 import os
 from typing import Tuple
 
+import mxnet as mx
 
-import mxnet as mx  # noqa: E402
-
-import afflib  # noqa: E402
-from afflib.core.modelspec import ModelSpec  # noqa: E402
-from afflib.nn.fusion import canonical_fusion  # noqa: E402
-from afflib.core.runrecord import RunRecord  # noqa: E402
-from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,  # noqa: E402
+import afflib
+from afflib.core.modelspec import ModelSpec
+from afflib.nn.fusion import canonical_fusion
+from afflib.core.runrecord import RunRecord
+from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,
                           build_net, select_contexts, setup_logging)
-from afflib.distributed import DistSession  # noqa: E402
-from afflib.core.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,  # noqa: E402
+from afflib.distributed import DistSession
+from afflib.core.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,
                             nonneg_int, positive_float, positive_int)
-from afflib.core.rundir import output_folder  # noqa: E402
-from afflib.core.flagtable import RecipeUse, parse_with_recipe  # noqa: E402
-from afflib.train.runner import (add_engine_flags, exit_on_error, prepare_net, run_training,  # noqa: E402
+from afflib.core.rundir import output_folder
+from afflib.core.flagtable import RecipeUse, parse_with_recipe
+from afflib.train.runner import (add_engine_flags, exit_on_error, prepare_net, run_training,
                                  seed_everything, start_outputs)
 
 
@@ -227,5 +225,10 @@ def main(argv=None) -> None:
                                   crop_ratio=args.crop_ratio, recipe=getattr(args, "recipe", None)))
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point ``afflib-train-imagenet``."""
     exit_on_error(main)
+
+
+if __name__ == "__main__":
+    run()

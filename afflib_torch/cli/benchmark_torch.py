@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Training images/s of the PyTorch twins: AFF vs its plain-addition twin, eager vs compiled, fp32 vs bf16.
 
 Example (the small CIFAR AFF-ResNet of the performance issue):
@@ -11,15 +10,16 @@ import argparse
 import json
 import os
 
+import torch
 
-from afflib.core.outputs import add_force_flag, exit_if_existing  # noqa: E402
-import torch  # noqa: E402
+from afflib.core.cliargs import exit_on_bad_input, int_range, make_parser, nonneg_int, positive_int
+from afflib.core.outputs import add_force_flag, exit_if_existing
+from afflib.core.registry import plain_twin
 
-import afflib_torch  # noqa: E402
-from afflib_torch.benchmark import format_table, time_interleaved  # noqa: E402
-from afflib_torch.engine import RunConfig, prepare, train_step_fn  # noqa: E402
-from afflib_torch.fusion import set_fused_blend  # noqa: E402
-from afflib.core.cliargs import exit_on_bad_input, int_range, make_parser, nonneg_int, positive_int  # noqa: E402
+from ..benchmark import format_table, time_interleaved
+from ..engine import RunConfig, prepare, train_step_fn
+from ..fusion import set_fused_blend
+from ..registry import get_model
 
 # Configuration name -> (RunConfig options, fused blend).
 VARIANTS = {
@@ -70,10 +70,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def twin_name(name: str) -> str:
-    for fusion in ("iaff_", "aff_"):
-        if fusion in name:
-            return name.replace(fusion, "add_", 1)
-    raise ValueError(f"{name} has no aff/iaff in its name: give --baseline explicitly")
+    """The default baseline: the plain-addition twin of ``name``."""
+    try:
+        return plain_twin(name)
+    except ValueError as err:
+        raise ValueError(f"{err}: give --baseline explicitly") from None
 
 
 def main(argv=None) -> int:
@@ -96,7 +97,7 @@ def main(argv=None) -> int:
         options, fused = VARIANTS[config_name]
         for model_name in models:
             run = RunConfig.create(device=args.device, **options)
-            net = afflib_torch.get_model(model_name, **overrides)
+            net = get_model(model_name, **overrides)
             set_fused_blend(net, fused)
             classes = net.fc.out_features if hasattr(net, "fc") else net.output.out_features
             labels = torch.randint(0, classes, (args.batch_size,))
@@ -113,5 +114,10 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point ``afflib-benchmark-torch``."""
     exit_on_bad_input(main)
+
+
+if __name__ == "__main__":
+    run()

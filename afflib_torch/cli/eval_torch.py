@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Top-1/top-5 error and images/s of an AFF checkpoint (MXNet .params or converted PyTorch) in PyTorch.
 
 Datasets: an ImageNet-style val/ folder, Fashion-MNIST IDX files, the CIFAR-10/100 binary test split.
@@ -14,23 +13,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import Any, Dict, List
 
+import torch
 
-from afflib.core.outputs import add_force_flag, exit_if_existing  # noqa: E402
-import torch  # noqa: E402
+from afflib.core.cliargs import (exit_on_bad_input, fail, float_range, int_range, json_object,
+                                 make_parser, nonneg_int, positive_int, refuse_unknown_keys)
+from afflib.core.datasets import EVAL_CROP_RATIO, label_set_classes
+from afflib.core.modelspec import ModelSpec
+from afflib.core.outputs import add_force_flag, exit_if_existing
+from afflib.core.runrecord import RUN_CONFIG, checked_run_record, flag_given, refuse_conflicts
 
-from typing import Any, Dict, List  # noqa: E402
-
-from afflib.core.datasets import EVAL_CROP_RATIO, label_set_classes  # noqa: E402
-from afflib.core.modelspec import ModelSpec  # noqa: E402
-from afflib.core.runrecord import RUN_CONFIG, checked_run_record, flag_given, refuse_conflicts  # noqa: E402
-from afflib_torch.convert import CheckpointMismatch, load_checkpoint  # noqa: E402
-from afflib_torch.data import (DATASETS, DataFormatError, array_batches, imagenet_batches,  # noqa: E402
-                               imagenet_folder, load_cifar_test, load_fashion_mnist_test)
-from afflib_torch.engine import RunConfig, evaluate, prepare  # noqa: E402
-from afflib.core.cliargs import (exit_on_bad_input, fail, float_range, int_range, json_object,  # noqa: E402
-                            make_parser, nonneg_int, positive_int, refuse_unknown_keys)
-from afflib_torch.registry import get_model, model_arguments  # noqa: E402
+from ..convert import CheckpointMismatch, load_checkpoint
+from ..data import (DATASETS, DataFormatError, array_batches, imagenet_batches, imagenet_folder, load_cifar_test,
+                    load_fashion_mnist_test)
+from ..engine import RunConfig, evaluate, prepare
+from ..registry import get_model, model_arguments
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -155,5 +153,10 @@ def main(argv=None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Console-script entry point ``afflib-eval-torch``."""
     exit_on_bad_input(main)
+
+
+if __name__ == "__main__":
+    run()
