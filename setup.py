@@ -24,12 +24,26 @@ extras = {
 for build in CUDA_BUILDS:
     extras[build] = [f"mxnet-{build}=={MXNET_VERSION}"] + MXNET_SIDE
 
-# Command-line tools; the scripts/ files of the same names stay as thin wrappers for the checkout.
+# Command-line tools (afflib/cli, afflib_torch/cli; also `python -m afflib.cli.<tool>`); scripts/<tool>.py stays a
+# thin wrapper of each for the checkout (scripts/render_params_table.py, a checkout-only dev tool, is no entry point).
 CONSOLE_SCRIPTS = [
     "afflib-download-params = afflib.cli:run_download_params",
     "afflib-pack-fashion-mnist = afflib.cli:run_pack_fashion_mnist",
     "afflib-prepare-imagenet = afflib.cli:run_prepare_imagenet",
+    "afflib-train-cifar = afflib.cli:run_train_cifar",
+    "afflib-train-imagenet = afflib.cli:run_train_imagenet",
+    "afflib-eval-cifar = afflib.cli:run_eval_cifar",
+    "afflib-eval-imagenet = afflib.cli:run_eval_imagenet",
+    "afflib-predict = afflib.cli:run_predict",
+    "afflib-export = afflib.cli:run_export",
+    "afflib-gradcam = afflib.cli:run_gradcam",
+    "afflib-summary = afflib.cli:run_summary",
+    "afflib-benchmark = afflib.cli:run_benchmark",
+    "afflib-launch = afflib.cli:run_launch",
+    "afflib-demo = afflib.cli:run_demo",
     "afflib-convert = afflib_torch.cli:run_convert",
+    "afflib-eval-torch = afflib_torch.cli:run_eval_torch",
+    "afflib-benchmark-torch = afflib_torch.cli:run_benchmark_torch",
 ]
 
 setup(

@@ -1,7 +1,5 @@
 """Benchmark library and script: interleaving, counting, baselines, the textbook yardstick, JSON output."""
-import importlib.util
 import json
-from pathlib import Path
 
 import mxnet as mx
 import numpy as np
@@ -10,12 +8,8 @@ from mxnet import autograd
 
 import afflib
 from afflib import benchmark as bench
-
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-_spec = importlib.util.spec_from_file_location("benchmark_script", SCRIPTS / "benchmark.py")
-script = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(script)  # also puts scripts/ on sys.path for textbook_aff
-from textbook_aff import build_textbook_model  # noqa: E402
+from afflib.cli import benchmark as script
+from afflib.model_zoo.textbook import build_textbook_model
 
 SMALL = dict(layers=[1, 1, 1], channels=[16, 16, 32, 64], classes=10)
 
@@ -46,7 +40,7 @@ def test_baseline_names_resolve():
     assert script.resolve_baseline("gluoncv", "iaff_resnext50_32x4d", None) == "gluoncv:resnext50_32x4d"
     assert script.resolve_baseline("gluoncv", "cifar_aff_resnet20", [1, 1, 1]) == "gluoncv:cifar_resnet8_v2"
     assert script.resolve_baseline("gluoncv:resnet18_v1", "aff_resnet50", None) == "gluoncv:resnet18_v1"
-    with pytest.raises(ValueError, match="no aff/iaff"):
+    with pytest.raises(ValueError, match="--baseline add: 'add_resnet50' has no attentional fusion"):
         script.resolve_baseline("add", "add_resnet50", None)
     with pytest.raises(ValueError, match="unknown model source 'nope'"):
         bench.build_model(bench.BenchConfig(model="nope:x"))

@@ -103,3 +103,26 @@ def test_model_name_refuses_contradicting_architecture_flags(tmp_path):
     assert "--start-layer 2 conflicts with --model-name cifar_aff_resnet32, which has start_layer 1" in error
     assert "--deep-stem conflicts with --model-name cifar_aff_resnet32, which has deep_stem False" in error
     assert "--channel-times" not in error and "--askc-type" not in error      # equal to the model's
+
+
+def test_pretrained_eval_takes_the_released_file_of_the_label_set(tmp_path):
+    """--pretrained: CIFAR-100 fine labels -> the 'fine' file, --coarse-labels -> the 'coarse' file scored on its
+    outputs 0-19 (every released CIFAR file has 100 outputs); no released file for the label set -> exit 2 naming
+    the files that exist, before anything is downloaded."""
+    import mxnet as mx
+    from afflib.cli.eval_cifar import FirstOutputs, released_for
+    coarse, scored = released_for("cifar_aff_resnet32", "cifar100", True)
+    assert (coarse.tag, coarse.classes, scored) == ("coarse", 100, 20)
+    fine, scored = released_for("cifar_aff_resnet32", "cifar100", False)
+    assert (fine.tag, fine.classes, scored) == ("fine", 100, 100)
+    with pytest.raises(ValueError, match="cifar_aff_resnext38_32x4d' has no released file 'fine'"):
+        released_for("cifar_aff_resnext38_32x4d", "cifar100", False)     # its only file is coarse
+    net = mx.gluon.nn.Dense(100, in_units=3)
+    net.initialize()
+    x = mx.nd.ones((2, 3))
+    assert FirstOutputs(net, 20)(x).shape == (2, 20)
+    assert (FirstOutputs(net, 20)(x) == net(x)[:, :20]).asnumpy().all()
+    proc = run_script("eval_cifar.py", "--dataset", "cifar10", "--model-name", "cifar_aff_resnet32", "--pretrained",
+                      "--data-dir", tmp_path, check=False)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "has no released file 'cifar10'" in proc.stderr and "pretrained='coarse'" in proc.stderr

@@ -1,5 +1,5 @@
 """train_imagenet.py / eval_imagenet.py end to end on a tiny generated ImageNet-format dataset (CPU, 2 contexts)."""
-import importlib.util
+import importlib
 import json
 import re
 import signal
@@ -122,10 +122,8 @@ def test_sigint_writes_resumable_checkpoint(tiny_run):
 
 
 def _load_script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The command-line tool ``name`` (``afflib.cli.<name>``, what ``scripts/<name>.py`` runs)."""
+    return importlib.import_module(f"afflib.cli.{name}")
 
 
 def test_original_flags_map_to_registry_models(capsys):

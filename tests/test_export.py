@@ -1,6 +1,5 @@
 """Export: MXNet symbol files and ONNX (opset 13) give the network's outputs back through their runtimes."""
-import importlib.util
-from pathlib import Path
+import importlib
 
 import numpy as np
 import mxnet as mx
@@ -9,7 +8,6 @@ import pytest
 from afflib.deploy import load_model
 from afflib.deploy.export import check_mxnet_export, check_onnx_export, export_mxnet, export_onnx
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def require_onnx():
@@ -18,10 +16,8 @@ def require_onnx():
 
 
 def script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The command-line tool ``name`` (``afflib.cli.<name>``, what ``scripts/<name>.py`` runs)."""
+    return importlib.import_module(f"afflib.cli.{name}")
 
 
 def randomized(name, **kwargs):

@@ -232,13 +232,8 @@ def test_gradcam_finds_the_deciding_object_and_a_shuffled_control_does_not(tmp_p
 
 
 def test_gradcam_script_compares_two_models_side_by_side(tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
     from PIL import Image
-    spec = importlib.util.spec_from_file_location("gradcam_script",
-                                                  Path(__file__).resolve().parents[1] / "scripts" / "gradcam.py")
-    gradcam = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gradcam)
+    from afflib.cli import gradcam
     for fusion in ("aff", "add"):
         net = afflib.get_model(f"cifar_{fusion}_resnet20", classes=10)
         net.initialize(mx.init.Xavier())

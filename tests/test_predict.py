@@ -1,5 +1,5 @@
 """predict.py: dataset presets and class names, per-file errors, table and JSON output, training-run params."""
-import importlib.util
+import importlib
 import json
 from pathlib import Path
 
@@ -15,10 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def script(name):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The command-line tool ``name`` (``afflib.cli.<name>``, what ``scripts/<name>.py`` runs)."""
+    return importlib.import_module(f"afflib.cli.{name}")
 
 
 def write_images(folder: Path):

@@ -115,3 +115,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 def run() -> None:
     """Console-script entry point ``afflib-download-params``."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

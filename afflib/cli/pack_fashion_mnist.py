@@ -31,3 +31,7 @@ def main(argv=None) -> int:
 def run() -> None:
     """Console-script entry point ``afflib-pack-fashion-mnist``."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

@@ -55,3 +55,7 @@ def main(argv=None) -> int:
 def run() -> None:
     """Console-script entry point ``afflib-prepare-imagenet``."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    run()

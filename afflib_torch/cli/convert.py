@@ -87,3 +87,7 @@ def main(argv=None) -> int:
 def run() -> None:
     """Console-script entry point ``afflib-convert``."""
     exit_on_bad_input(main)
+
+
+if __name__ == "__main__":
+    run()

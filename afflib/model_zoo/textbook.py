@@ -1,9 +1,9 @@
 """The "textbook" AFF networks: afflib's topology with fusion modules written the straightforward way.
 
-This is the benchmark's yardstick, deliberately NOT part of the library: MS-CAM built from
-``nn.GlobalAvgPool2D``, ``nn.Activation('sigmoid')`` and ``broadcast_*`` arithmetic, as most Gluon code
-writes attention. It computes the same function with the same parameter names as afflib's fusion
-modules, so ``textbook:<model>`` in ``scripts/benchmark.py`` shows what afflib's implementation gains.
+This is the benchmark's yardstick (``afflib-benchmark --baseline textbook``), not a model of the registry: MS-CAM
+built from ``nn.GlobalAvgPool2D``, ``nn.Activation('sigmoid')`` and ``broadcast_*`` arithmetic, as most Gluon code
+writes attention. It computes the same function with the same parameter names as afflib's fusion modules, so
+``textbook:<model>`` in the benchmark shows what afflib's implementation gains.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any, Callable
 
 from mxnet.gluon import HybridBlock, nn
 
-import afflib
-from afflib.model_zoo import model_spec
 from afflib.nn import DirectAdd, canonical_fusion
+
+from .registry import get_model, model_spec
 
 __all__ = ["TextbookAFF", "TextbookIAFF", "textbook_fusion", "textbook_factory", "build_textbook_model"]
 
@@ -90,4 +90,4 @@ def build_textbook_model(name: str, **kwargs: Any) -> HybridBlock:
     ``start_layer`` keep the plain addition, as in afflib's networks)."""
     _, args = model_spec(name)
     fusion = kwargs.pop("fusion", args.get("fusion", "aff"))
-    return afflib.get_model(name, fusion=textbook_factory(fusion), **kwargs)
+    return get_model(name, fusion=textbook_factory(fusion), **kwargs)

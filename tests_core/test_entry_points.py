@@ -1,0 +1,53 @@
+"""Command-line entry points: each console script of setup.py names an existing function, each ``scripts/*.py``
+tool is a thin wrapper of one (same module), and no source edits ``sys.path``. Framework-free: nothing is run."""
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from console_entries import REPO, console_scripts
+
+# Checkout-only tools: they write files of the checkout (params/README.md, docs/pretrained.md), so no console script.
+CHECKOUT_ONLY = {"render_params_table"}
+
+
+def _tool_module(command: str) -> str:
+    module, _ = console_scripts()[command]
+    return f"{module}.{command[len('afflib-'):].replace('-', '_')}"
+
+
+@pytest.mark.parametrize("command", sorted(console_scripts()))
+def test_console_script_names_a_function_and_its_tool_module(command):
+    module, function = console_scripts()[command]
+    assert re.fullmatch(r"afflib-[a-z]+(-[a-z]+)*", command)
+    assert callable(getattr(importlib.import_module(module), function)), f"{command}: {module}:{function}"
+    spec = importlib.util.find_spec(_tool_module(command))
+    assert spec is not None, f"{command}: no module {_tool_module(command)}"
+    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
+    functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert {"main", "run"} <= functions, f"{spec.origin} needs main(argv) and run()"
+
+
+def test_every_script_is_a_thin_wrapper_of_its_console_script():
+    modules = {command[len("afflib-"):].replace("-", "_"): _tool_module(command) for command in console_scripts()}
+    scripts = {path.stem: path for path in (REPO / "scripts").glob("*.py")}
+    assert set(scripts) - CHECKOUT_ONLY == set(modules), "scripts/*.py and setup.py's console scripts differ"
+    for name, module in modules.items():
+        tree = ast.parse(scripts[name].read_text(encoding="utf-8"))
+        imports = [node for node in tree.body if isinstance(node, ast.ImportFrom)]
+        assert [(node.module, [a.name for a in node.names]) for node in imports] == [(module, ["run"])], name
+        assert len(scripts[name].read_text().splitlines()) <= 8, f"scripts/{name}.py is more than a wrapper"
+
+
+def test_no_source_edits_sys_path():
+    folders = ("afflib", "afflib_torch", "scripts", "tests", "tests_torch", "tests_core")
+    pattern = re.compile(r"sys\.path\s*(\.(insert|append|extend)\b|\[|\+?=)")
+    offenders = [f"{path.relative_to(REPO)}:{number}" for folder in folders for path in (REPO / folder).rglob("*.py")
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if pattern.search(line) and "pattern = re.compile" not in line]
+    assert offenders == []
