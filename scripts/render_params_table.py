@@ -28,9 +28,9 @@ HEADER = """\
 
 The checkpoints published by the original release of *Attentional Feature Fusion* (repository
 YimianDai/open-aff). `afflib/core/released.json` (package data) is the machine-readable table that
-`afflib.get_model(name, pretrained=...)` and `scripts/download_params.py` read; each file is identified by
-its git blob SHA-1 (`sha1(b"blob <size>\\0" + content)`, what `git hash-object` prints) and checked
-after every download and before every load.
+`afflib.get_model` / `afflib_torch.get_model(name, pretrained=...)` and `afflib-download-params` read; each file is
+identified by its git blob SHA-1 (`sha1(b"blob <size>\\0" + content)`, what `git hash-object` prints) and
+checked after every download and before every load.
 
 """
 
