@@ -31,6 +31,16 @@ from ..engine import RunConfig, evaluate, prepare
 from ..registry import get_model, model_arguments
 
 
+# Flags that override what the run record (or the registry entry) says about the network: flag, type, help.
+MODEL_OVERRIDES = (
+    ("--classes", positive_int,
+     "classifier outputs (default: the dataset's, 20 with --coarse-labels; every released CIFAR file has 100)"),
+    ("--in-channels", positive_int, "input channels (default: the dataset's, 1 for fashion-mnist)"),
+    ("--model-kwargs", json_object,
+     'more constructor arguments as JSON, e.g. \'{"layers": [1, 1, 1]}\' (default: the registry entry\'s)'),
+)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = make_parser(__doc__.split("\n")[0])
     p.add_argument("--dataset", choices=sorted(DATASETS), default=None,
@@ -40,14 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                    "cifar_aff_resnet8(channels=[16,16,32,64], in_channels=1, classes=10); default: the run's")
     p.add_argument("--params", required=True, help="checkpoint: .params (MXNet), .pt/.pth or .safetensors; of a "
                    "training run, it alone is enough (its run_config.json gives model and dataset)")
-    p.add_argument("--classes", type=positive_int, default=None,
-                   help="classifier outputs (default: the dataset's, 20 with --coarse-labels; every released CIFAR "
-                        "file has 100)")
-    p.add_argument("--in-channels", type=positive_int, default=None,
-                   help="input channels (default: the dataset's, 1 for fashion-mnist)")
-    p.add_argument("--model-kwargs", default=None, type=json_object,
-                   help='more constructor arguments as JSON, e.g. \'{"layers": [1, 1, 1]}\' '
-                        '(default: the registry entry\'s)')
+    for flag, kind, text in MODEL_OVERRIDES:
+        p.add_argument(flag, type=kind, default=None, help=text)
     p.add_argument("--data-dir", default=None, help="imagenet: folder with val/ (default ~/.mxnet/datasets/imagenet); "
                    "fashion-mnist: IDX folder (default /usr/share/datasets/fashion-mnist); cifar: binary folder")
     p.add_argument("--coarse-labels", action="store_true",
