@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from afflib.core.checkpoints import last_stem
 from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_float, positive_int
 from afflib.core.modelspec import cifar_spec  # framework-free: the run's file-name form of the model
 from afflib.core.recipes import load_recipe
@@ -136,7 +137,7 @@ def main(argv=None) -> None:
               "--save-dir", out, "--logging-dir", out, "--save-plot-dir", out, *progress])
     train_seconds = time.time() - tic
     name = cifar_spec(RECIPE["model"]["family"], fusion, args.blocks, args.channel_times, args.start_layer, 10, 1).tag()
-    params = out / f"fashion-mnist-{name}-last.params"
+    params = out / f"{last_stem('fashion-mnist', name)}.params"
     tic = time.time()
     report = run_step([*tool("eval_cifar"), *data, *net, "--params", params, "--cpus", args.cpus, *progress])
     eval_seconds = time.time() - tic

@@ -1,6 +1,6 @@
 """Checkpoints of a run: params + trainer states + a JSON record, every file written atomically.
 
-File names in ``save_dir`` (``tag`` is ``imagenet``, ``cifar100``, ``fashion-mnist``...):
+File names in ``save_dir`` (from :mod:`afflib.core.checkpoints`; ``tag`` is ``imagenet``, ``cifar100``...):
 
 - ``{tag}-{model}-last.{params,states,json}``: the resumable state after the last finished epoch (or of an
   interrupted one); rewritten every epoch, so a crash keeps the previous one.
@@ -11,20 +11,22 @@ File names in ``save_dir`` (``tag`` is ``imagenet``, ``cifar100``, ``fashion-mni
 
 Each set is committed as one unit by :func:`afflib.core.checkpoint_record.commit_set`: members first, then the
 ``.json`` record holding their sizes and SHA-256 sums; resume verifies them and falls back to the newest complete
-set of the run (naming the file that did not match). The ``-last`` set is written before the epoch's validation.
+set of the run (naming the file that did not match; :func:`afflib.core.checkpoints.find_resume_point`). The
+``-last`` set is written before the epoch's validation.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import mxnet as mx
 from mxnet import gluon
 
-from afflib.core.checkpoint_record import RecordMismatch, commit_set, read_record, verify_set
+from afflib.core import checkpoints
+from afflib.core.checkpoint_record import commit_set
+from afflib.core.checkpoints import ResumePoint, best_stem, last_stem, periodic_stem
 from afflib.core.checkpoint_record import write_json as _write_json
 from afflib.core.fileio import atomic_write, remove_stale_temp
 
@@ -35,86 +37,9 @@ __all__ = ["atomic_write", "CheckpointManager", "CheckpointWriter", "ResumePoint
 Member = Tuple[str, Callable[[str], Any]]
 
 
-@dataclass
-class ResumePoint:
-    """Where a resumed run starts: the params to load, optional trainer states, and the next epoch to run."""
-    params: str
-    states: Optional[str]
-    start_epoch: int
-
-
-def _progress(record: Dict[str, Any]) -> Tuple[int, int]:
-    """How far a set's run had got: (next epoch, batches of it done) -- an interrupted set is mid-epoch."""
-    batch = record.get("interrupted_at_batch")
-    return int(record.get("next_epoch", 0)), (int(batch) + 1 if batch is not None else 0)
-
-
-def _newest_complete_set(folder: str, model: Optional[str], damaged: str) -> Optional[Tuple[str, Dict[str, Any]]]:
-    """The record path and record of the set in ``folder`` (of ``model``) that verifies and got furthest."""
-    found = []
-    for name in os.listdir(folder or "."):
-        rec = os.path.join(folder, name)
-        if not name.endswith(".json") or os.path.abspath(rec) == os.path.abspath(damaged):
-            continue
-        try:
-            record = read_record(rec)
-        except RecordMismatch:
-            continue
-        if record and record.get("params") and (model is None or record.get("model") == model):
-            found.append((_progress(record), name.endswith("-prev.json"), rec, record))
-    for _, _, rec, record in sorted(found, key=lambda f: f[:3], reverse=True):
-        try:
-            return rec, verify_set(rec)
-        except RecordMismatch:
-            continue
-    return None
-
-
 def find_resume_point(params: str, states: str = "", epoch: Optional[int] = None) -> ResumePoint:
-    """Resolve ``params`` (+ ``states``, + ``epoch``) into a :class:`ResumePoint`.
-
-    Missing ``states``/``epoch`` are taken from the set written beside ``params`` by :class:`CheckpointManager`
-    (``.states`` and the ``.json`` record's ``next_epoch``); without a record the run restarts at epoch 0 with the
-    given weights. A set whose files do not match its record is replaced by the newest complete set of the same
-    model in that folder (logged); with explicit ``states``/``epoch`` it is an error naming the file.
-    """
-    if not os.path.isfile(params):
-        raise FileNotFoundError(f"resume params file not found: {params}")
-    stem = params[:-len(".params")] if params.endswith(".params") else params
-    rec = stem + ".json"
-    try:
-        record = read_record(rec)
-        if record is not None:
-            verify_set(rec, ("params",) if states else ("params", "states"))
-    except RecordMismatch as err:
-        if states or epoch is not None:
-            raise
-        try:
-            model = (read_record(rec) or {}).get("model")
-        except RecordMismatch:
-            model = None
-        fallback = _newest_complete_set(os.path.dirname(rec), model, rec)
-        if fallback is None:
-            raise RecordMismatch(f"{err}; no other complete checkpoint set of this run in "
-                                 f"{os.path.dirname(rec) or '.'} to resume from") from None
-        rec, record = fallback
-        folder = os.path.dirname(rec)
-        logging.getLogger(LOGGER_NAME).warning(
-            "%s; falling back to the newest complete checkpoint set of this run: %s (next epoch %d)", err, rec,
-            int(record.get("next_epoch", 0)))
-        params = os.path.join(folder, record["params"])
-        states = os.path.join(folder, record["states"]) if record.get("states") else ""
-        return ResumePoint(params, states or None, int(record.get("next_epoch", 0)))
-    if not states and os.path.isfile(stem + ".states"):
-        states = stem + ".states"
-    if states and not os.path.isfile(states):
-        raise FileNotFoundError(f"resume states file not found: {states}")
-    if epoch is None:
-        epoch = 0
-        if os.path.isfile(rec):
-            with open(rec, encoding="utf-8") as f:
-                epoch = int(json.load(f).get("next_epoch", 0))
-    return ResumePoint(params, states or None, int(epoch))
+    """:func:`afflib.core.checkpoints.find_resume_point`, a fallback to an older set logged to the training log."""
+    return checkpoints.find_resume_point(params, states, epoch, log=logging.getLogger(LOGGER_NAME))
 
 
 class CheckpointWriter:
@@ -183,7 +108,7 @@ class CheckpointManager:
 
     @property
     def last_stem(self) -> str:
-        return self._path(f"{self.tag}-{self.model_name}-last")
+        return self._path(last_stem(self.tag, self.model_name))
 
     @property
     def writes(self) -> bool:
@@ -246,11 +171,11 @@ class CheckpointManager:
         written = {"last": self.last_good} if self.last_good else {}
         record = dict(record, epoch=epoch, next_epoch=epoch + 1)
         if self.save_frequency and (epoch + 1) % self.save_frequency == 0:
-            written["periodic"] = self.save(self._path(f"{self.tag}-{self.model_name}-{epoch}"), net, trainer, record)
+            written["periodic"] = self.save(self._path(periodic_stem(self.tag, self.model_name, epoch)), net, trainer, record)
         if val_error is not None and val_error < self.best_error:
             self.best_error = val_error
             score = 1.0 - val_error if self.best_as_accuracy else val_error
-            stem = self._path("%.4f-%s-%s-%d-best" % (score, self.tag, self.model_name, epoch))
+            stem = self._path(best_stem(score, self.tag, self.model_name, epoch))
             written["best"] = self.best_path = self.save(stem, net, trainer, record)
         return written
 
