@@ -3,7 +3,8 @@
 Child names and indices equal those of ``afflib.nn.fusion`` (``local_att.0.weight``...), so a converted
 state_dict carries the MXNet structural names with PyTorch's suffixes (gamma -> weight, beta -> bias).
 The blend ``k * (y + M * (x - y))`` with ``M = sigmoid(local + global)`` runs as one autograd function
-(:func:`attention_blend`) that saves three tensors and computes its gradient in a few passes.
+(:func:`blend`) that saves three tensors and computes its gradient in a few passes, or, switched by
+:func:`set_fused_blend`, as generated one-pass kernels.
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from afflib.core.fusion import (FORMS, FUSION_ALIASES, MS_CAM, RELEASE_NAMES, Br
                                 attention_pairs, canonical_fusion, check_inputs, fusion_form)
 
 __all__ = ["BatchNorm2d", "GlobalMean", "MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "RELEASE_NAMES",
-           "attention_blend", "local_context", "canonical_fusion", "get_fusion", "build_fusion", "set_fused_blend"]
+           "attention_blend", "blend", "BLEND_MODES", "local_context", "canonical_fusion", "get_fusion", "build_fusion", "set_fused_blend"]
 
 
 class BatchNorm2d(nn.BatchNorm2d):
@@ -87,7 +88,12 @@ class GlobalMean(nn.Module):
 
 
 class _AttentionBlend(torch.autograd.Function):
-    """``k * (y + sigmoid(logits) * (x - y))`` with a hand-written backward (saves x, y and the map)."""
+    """``k * (y + sigmoid(logits) * (x - y))`` with a hand-written backward (saves x, y and the map).
+
+    Eager PyTorch runs one pass per operator: the forward takes 3 (sigmoid, lerp, scale), the backward 6, with
+    the temporaries reused in place (fresh multi-megabyte buffers cost page faults on the CPU). Under
+    ``torch.compile`` the same code is traced and Inductor fuses it into one loop per direction.
+    """
 
     @staticmethod
     def forward(ctx, x: Tensor, y: Tensor, logits: Tensor, k: float) -> Tensor:
@@ -102,17 +108,86 @@ class _AttentionBlend(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         x, y, weights = ctx.saved_tensors
-        grad = grad * ctx.k if ctx.k != 1.0 else grad
-        grad_x = grad * weights
-        grad_y = grad - grad_x
-        grad_logits = torch.ops.aten.sigmoid_backward(grad * (x - y), weights)
+        scaled = grad * ctx.k if ctx.k != 1.0 else grad.clone()
+        grad_x = scaled * weights
+        diff = torch.sub(x, y).mul_(scaled)
+        grad_y = scaled.sub_(grad_x)
+        grad_logits = torch.ops.aten.sigmoid_backward(diff, weights)
         return grad_x, grad_y, grad_logits, None
 
 
-def attention_blend(x: Tensor, y: Tensor, local: Tensor, glob: Tensor, k: float = 1.0, fused: bool = True) -> Tensor:
-    """``k * (M * x + (1 - M) * y)`` with ``M = sigmoid(local + glob)``, ``glob`` broadcast over H and W."""
+def _blend_forward(x: Tensor, y: Tensor, logits: Tensor, k: float) -> Tensor:
+    """The blend as one pointwise expression (compiled into one loop: reads x, y, logits; writes the output)."""
+    return torch.lerp(y, x, torch.sigmoid(logits)) * k
+
+
+def _blend_backward(grad: Tensor, x: Tensor, y: Tensor, logits: Tensor, k: float) -> Tuple[Tensor, Tensor, Tensor]:
+    """The blend's three gradients in one pointwise expression each (compiled into one loop that reads
+    grad, x, y, logits and writes the three gradients; the sigmoid is recomputed, not stored)."""
+    weights = torch.sigmoid(logits)
+    scaled = grad * k
+    grad_x = scaled * weights
+    return grad_x, scaled - grad_x, scaled * (x - y) * weights * (1.0 - weights)
+
+
+_KERNELS: Dict[str, Callable] = {}
+
+
+def _kernel(name: str) -> Callable:
+    """``torch.compile`` of a pointwise blend function, built on first use (seconds of compilation per shape
+    and dtype: the eager ``'kernel'`` mode pays it once per process, tests and short runs should not)."""
+    if name not in _KERNELS:
+        _KERNELS[name] = torch.compile({"forward": _blend_forward, "backward": _blend_backward}[name], dynamic=True)
+    return _KERNELS[name]
+
+
+class _KernelBlend(torch.autograd.Function):
+    """The blend in eager mode as two generated one-pass kernels (C++ loops on the CPU, Triton on CUDA).
+
+    It saves x, y and the logits (the map is recomputed in the backward, so nothing extra is stored); the
+    backward is not differentiable again (no double backward).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, y: Tensor, logits: Tensor, k: float) -> Tensor:
+        ctx.save_for_backward(x, y, logits)
+        ctx.k = k
+        return _kernel("forward")(x, y, logits, float(k))
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor):
+        x, y, logits = ctx.saved_tensors
+        grad_x, grad_y, grad_logits = _kernel("backward")(grad.contiguous(memory_format=_layout(x)), x, y, logits,
+                                                          float(ctx.k))
+        return grad_x, grad_y, grad_logits, None
+
+
+def _layout(x: Tensor) -> torch.memory_format:
+    """channels_last when ``x`` is stored so (and not also plain contiguous), else contiguous."""
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return torch.channels_last
+    return torch.contiguous_format
+
+
+def blend(x: Tensor, y: Tensor, logits: Tensor, k: float = 1.0, kernel: bool = False) -> Tensor:
+    """``k * (M * x + (1 - M) * y)`` with ``M = sigmoid(logits)`` as one autograd node: the hand-written
+    function, or with ``kernel`` the generated one-pass kernels (eager only: inside ``torch.compile`` the
+    hand-written function is traced, which Inductor fuses by itself)."""
+    if kernel and not torch.compiler.is_compiling():
+        return _KernelBlend.apply(x, y, logits, k)
+    return _AttentionBlend.apply(x, y, logits, k)
+
+
+def attention_blend(x: Tensor, y: Tensor, local: Tensor, glob: Tensor, k: float = 1.0,
+                    fused: Union[bool, str] = True) -> Tensor:
+    """``k * (M * x + (1 - M) * y)`` with ``M = sigmoid(local + glob)``, ``glob`` broadcast over H and W.
+
+    ``fused``: False (plain autograd operators), True (one autograd function) or ``'kernel'`` (generated
+    one-pass kernels, see :func:`blend`).
+    """
     if fused:
-        return _AttentionBlend.apply(x, y, local + glob, k)
+        return blend(x, y, local + glob, k, kernel=fused == "kernel")
     weights = torch.sigmoid(local + glob)
     return k * (y + weights * (x - y))
 
@@ -198,7 +273,7 @@ class _ContextAttention(_Fusion):
     def __init__(self, channels: int, r: int, branches: Sequence[Branch]):
         super().__init__()
         inter = attention_channels(channels, r)
-        self.channels, self.r, self.fused = channels, r, True
+        self.channels, self.r, self.fused, self.blend_kernel = channels, r, True, False
         self._pair_names = attention_pairs(branches)
         for branch in branches:
             setattr(self, branch.name, _context_branch(channels, inter, branch.pooled))
@@ -239,7 +314,7 @@ class _SoftBlend(_ContextAttention):
         for index, (local_att, global_att) in enumerate(pairs):
             k = FORMS[self.FORM].scale if index == len(pairs) - 1 else 1.0
             if self.fused:
-                mixed = _AttentionBlend.apply(x, y, local_context(local_att, mixed, global_att(mixed)), k)
+                mixed = blend(x, y, local_context(local_att, mixed, global_att(mixed)), k, self.blend_kernel)
             else:
                 mixed = attention_blend(x, y, local_att(mixed), global_att(mixed), k, fused=False)
         return mixed
@@ -284,11 +359,19 @@ def build_fusion(fusion: Union[str, Callable[[int, int], nn.Module]], channels: 
     return fusion(channels, r) if callable(fusion) else get_fusion(fusion, channels, r=r)
 
 
-def set_fused_blend(model: nn.Module, enabled: bool) -> int:
-    """Switch every AFF/iAFF in ``model`` between the fused blend and plain autograd ops; returns their count."""
+BLEND_MODES = (False, True, "kernel")
+
+
+def set_fused_blend(model: nn.Module, enabled: Union[bool, str]) -> int:
+    """Switch every AFF/iAFF/MS-CAM in ``model``: False = plain autograd operators, True = the folded local
+    context and the hand-written blend function, ``'kernel'`` = as True with the blend as generated one-pass
+    kernels in eager mode (compiled on first use). Returns the number of modules switched."""
+    if enabled not in BLEND_MODES:
+        raise ValueError(f"fused blend must be one of {BLEND_MODES}, got {enabled!r}")
     count = 0
     for module in model.modules():
         if isinstance(module, _ContextAttention):
             module.fused = bool(enabled)
+            module.blend_kernel = enabled == "kernel"
             count += 1
     return count
