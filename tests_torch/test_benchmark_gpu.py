@@ -13,10 +13,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_plan_pairs_each_configuration_with_the_add_twin_and_puts_the_loader_last():
-    args = gpu.parse_args(["--out", "x", "--configs", "eager,compiled", "--data-loader", "pkg.mod:make"])
+    args = gpu.parse_args(["--out", "x", "--data-loader", "pkg.mod:make"])
     labels = [spec["label"] for spec in gpu.plan(args)]
     assert labels == ["aff_resnet50 eager", "add_resnet50 eager", "aff_resnet50 compiled", "add_resnet50 compiled",
-                      "aff_resnet50 compiled + data loader"]
+                      "aff_resnet50 compiled-unfused", "aff_resnet50 compiled + data loader"]
+    args = gpu.parse_args(["--out", "x", "--configs", "eager-kernel,eager", "--baseline", "none"])
+    assert [spec["label"] for spec in gpu.plan(args)] == ["aff_resnet50 eager-kernel", "aff_resnet50 eager"]
     assert args.dtype == "bfloat16" and gpu.parse_args(["--out", "x", "--device", "cpu"]).dtype == "float32"
 
 
@@ -30,9 +32,9 @@ def test_bad_flags_exit_2_naming_the_flag(flags, message, capsys):
 
 
 def test_ratios_come_from_the_rows_of_the_same_run_and_errors_stay_rows():
-    rows = [{"label": "a", "model": "aff", "config": "eager", "loader": False, "images_per_s": 800.0,
+    rows = [{"label": "a", "model": "aff", "compiled": False, "loader": False, "images_per_s": 800.0,
              "window_rates": [790.0, 810.0], "first_step_s": 1.0, "compile_s": None, "peak_memory_gib": 3.0},
-            {"label": "b", "model": "add", "config": "eager", "loader": False, "images_per_s": 1000.0,
+            {"label": "b", "model": "add", "compiled": False, "loader": False, "images_per_s": 1000.0,
              "window_rates": [1000.0], "first_step_s": 1.0, "compile_s": None, "peak_memory_gib": 2.0},
             {"label": "c", "error": "did not finish within 100 s (budget share)"}]
     gpu.summarise(rows, "add")

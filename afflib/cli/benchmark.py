@@ -8,9 +8,13 @@ Examples::
     # optimised CPU inference
     .venv/bin/python scripts/benchmark.py --model aff_resnet50 --mode infer --batch-size 32 --optimize fuse int8
 
+    # both engines side by side, each configuration in its own process (default: the small CIFAR AFF-ResNet)
+    .venv/bin/python scripts/benchmark.py --engines all
+
 Baselines: ``add`` (the plain-addition twin), ``textbook`` (the same network with fusion modules written
 the straightforward way, see afflib/model_zoo/textbook.py), ``gluoncv`` (GluonCV's closest model) or any model
 name, ``gluoncv:NAME`` or ``textbook:NAME``. Ratios are relative to the first row (the --model).
+``--engines`` times the engines' configurations instead (see afflib/cli/benchmark_engines.py).
 """
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ from afflib.core.outputs import add_force_flag, exit_if_existing
 from afflib.core.registry import plain_twin
 from afflib.model_zoo.textbook import build_textbook_model
 from afflib.train.runner import exit_on_error
+
+from . import benchmark_engines as engines
 
 bench.register_model_source("textbook", build_textbook_model)
 
@@ -70,14 +76,16 @@ def resolve_baseline(token: str, model: str, layers) -> str:
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = make_parser(__doc__.split("\n\n")[0])
-    parser.add_argument("--model", required=True, help="registry name, e.g. aff_resnet50, cifar_aff_resnet20")
+    parser.add_argument("--model", help="registry name, e.g. aff_resnet50, cifar_aff_resnet20 (required, except "
+                                        "with --engines: default the small CIFAR AFF-ResNet)")
     parser.add_argument("--baseline", nargs="*", default=[],
                         help="add, textbook, gluoncv, or model names (gluoncv:NAME, textbook:NAME); default: none")
     parser.add_argument("--mode", choices=bench.MODES, default="train", help="time training steps or inference")
     parser.add_argument("--optimize", nargs="*", default=[], choices=["fuse", "int8"],
                         help="(--mode infer) also time these optimised copies of --model; default: none")
-    parser.add_argument("--batch-size", type=positive_int, default=32, help="images per step")
-    parser.add_argument("--input-size", type=int_range(16), default=224, help="input height and width in pixels")
+    parser.add_argument("--batch-size", type=positive_int, help="images per step (default 32; --engines: 128)")
+    parser.add_argument("--input-size", type=int_range(16),
+                        help="input height and width in pixels (default 224; --engines: 32)")
     parser.add_argument("--in-channels", type=positive_int, default=3, help="input channels (1 for Fashion-MNIST)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float16"], help="float16 needs --ctx gpu")
     parser.add_argument("--ctx", default="cpu", choices=["cpu", "gpu"], help="gpu: the first GPU (needs a GPU build)")
@@ -101,8 +109,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--profile", type=nonneg_int, metavar="STEPS", default=0,
                         help="instead of timing, print MXNet's per-operator profile of STEPS steps per "
                              "configuration (0: off)")
+    engines.add_engine_flags(parser)
     add_force_flag(parser, "--json file")
     args = parser.parse_args(argv)
+    if args.worker:
+        return args
+    if args.engines:
+        engines.check_engine_args(parser, args)
+        return args
+    if args.model is None:
+        parser.error("the following arguments are required: --model (or use --engines)")
+    args.batch_size = args.batch_size or 32
+    args.input_size = args.input_size or 224
     if args.optimize and args.mode != "infer":
         parser.error("--optimize applies to --mode infer only")
     if args.ctx == "gpu" and mx.context.num_gpus() == 0:
@@ -165,7 +183,12 @@ def print_profiles(configs, steps: int) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.worker:
+        engines.serve_mxnet_worker(json.loads(args.worker))
+        return 0
     exit_if_existing([args.json] if args.json else [], args.force)
+    if args.engines:
+        return engines.run_engines(args)
     configs = build_configs(args)
     if args.profile:
         print_profiles(configs, args.profile)

@@ -34,9 +34,10 @@ from afflib.core.registry import plain_twin
 # ~2,160 samples/s in all, i.e. ~540 images/s per GPU.
 RELEASE_IMAGES_PER_S_PER_GPU = 540.0
 # Configuration name -> (torch.compile, fused blend mode); every one runs channels_last unless --no-channels-last.
-CONFIGS = {"eager": (False, True), "eager-kernel": (False, "kernel"), "compiled": (True, True)}
+CONFIGS = {"eager": (False, True), "eager-kernel": (False, "kernel"), "eager-unfused": (False, False),
+           "compiled": (True, True), "compiled-unfused": (True, False)}
 # Share of the budget a configuration gets, relative to an eager one (compilation takes minutes).
-_WEIGHT = {"eager": 1.0, "eager-kernel": 1.2, "compiled": 3.0}
+_WEIGHT = {"eager": 1.0, "eager-kernel": 1.2, "eager-unfused": 1.0, "compiled": 3.0, "compiled-unfused": 3.0}
 _ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -53,9 +54,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = make_parser(__doc__.split("\n")[0])
     p.add_argument("--out", required=True, help="output folder for benchmark_gpu.json and benchmark_gpu.md")
     p.add_argument("--model", default="aff_resnet50", help="registry name (default aff_resnet50)")
-    p.add_argument("--baseline", default=None, help="comparison model (default: the plain-addition twin of --model)")
-    p.add_argument("--configs", type=config_list, default=["eager", "compiled"],
-                   help=f"comma-separated, from {', '.join(CONFIGS)} (default eager,compiled)")
+    p.add_argument("--baseline", default=None,
+                   help="comparison model (default: the plain-addition twin of --model; 'none': no baseline rows)")
+    p.add_argument("--configs", type=config_list, default=["eager", "compiled", "compiled-unfused"],
+                   help=f"comma-separated, from {', '.join(CONFIGS)} (default eager,compiled,compiled-unfused; "
+                        "the add twin is timed once per eager/compiled, it has no blend)")
     p.add_argument("--device", default="cuda", help="cuda, cuda:N or cpu (default cuda)")
     p.add_argument("--dtype", choices=("auto", "bfloat16", "float16", "float32"), default="auto",
                    help="autocast dtype; auto (default): bfloat16 on CUDA, float32 on the CPU (where bfloat16 is "
@@ -217,8 +220,13 @@ def plan(args: argparse.Namespace) -> List[Dict[str, Any]]:
     common = dict(device=args.device, dtype=args.dtype, channels_last=not args.no_channels_last,
                   batch_size=args.batch_size, input_size=args.input_size, steps=args.steps, windows=args.windows,
                   warmup=args.warmup)
-    specs = [dict(common, model=model, config=config, label=f"{model} {config}")
-             for config in args.configs for model in (args.model, baseline)]
+    specs, timed_baseline = [], set()
+    for config in args.configs:
+        specs.append(dict(common, model=args.model, config=config, label=f"{args.model} {config}"))
+        compiled = CONFIGS[config][0]  # the add twin has no blend: one baseline row per eager/compiled
+        if baseline != "none" and compiled not in timed_baseline:
+            timed_baseline.add(compiled)
+            specs.append(dict(common, model=baseline, config=config, label=f"{baseline} {config}"))
     if args.data_loader:
         config = "compiled" if "compiled" in args.configs else args.configs[0]
         specs.append(dict(common, model=args.model, config=config, label=f"{args.model} {config} + data loader",
@@ -228,11 +236,12 @@ def plan(args: argparse.Namespace) -> List[Dict[str, Any]]:
 
 def summarise(rows: List[Dict[str, Any]], baseline: str) -> None:
     """Add the time ratio to the baseline of the same configuration and the speed ratio to the release."""
-    rates = {(r.get("model"), r.get("config"), r.get("loader")): r.get("images_per_s") for r in rows}
+    rates = {(r["model"], r["compiled"]): r["images_per_s"] for r in rows
+             if "images_per_s" in r and r["model"] == baseline and not r["loader"]}
     for row in rows:
         if "images_per_s" not in row:
             continue
-        twin = rates.get((baseline, row["config"], False))
+        twin = rates.get((baseline, row["compiled"]))
         row["time_vs_baseline"] = twin / row["images_per_s"] if twin else None
         row["x_release_per_gpu"] = row["images_per_s"] / RELEASE_IMAGES_PER_S_PER_GPU
 

@@ -16,8 +16,10 @@ from afflib.core.cliargs import exit_on_bad_input, int_range, make_parser, nonne
 from afflib.core.outputs import add_force_flag, exit_if_existing
 from afflib.core.registry import plain_twin
 
+from afflib.core.benchproc import serve
+
 from ..benchmark import format_table, time_interleaved
-from ..engine import RunConfig, prepare, train_step_fn
+from ..engine import AMP_DTYPES, RunConfig, bf16_supported, prepare, select_device, train_step_fn
 from ..fusion import set_fused_blend
 from ..registry import get_model
 
@@ -27,6 +29,8 @@ VARIANTS = {
     "eager-unfused": (dict(), False),
     "eager-cl": (dict(channels_last=True), True),
     "eager-bf16": (dict(amp="bfloat16"), True),
+    "eager-cl-bf16": (dict(channels_last=True, amp="bfloat16"), True),
+    "eager-kernel": (dict(), "kernel"),
     "compiled": (dict(compile=True), True),
     "compiled-unfused": (dict(compile=True), False),
     "compiled-cl": (dict(compile=True, channels_last=True), True),
@@ -65,8 +69,33 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="wall time, or this process's CPU time (robust on a shared machine with --threads 1)")
     p.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads (default: torch's)")
     p.add_argument("--json", default=None, help="also write the results to this JSON file (default: none)")
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)  # JSON spec: serve one configuration
     add_force_flag(p, "--json file")
     return p.parse_args(argv)
+
+
+def serve_worker(spec: dict) -> None:
+    """One configuration as a worker of :mod:`afflib.core.benchproc` (``scripts/benchmark.py --engines``).
+
+    ``spec``: model, overrides, batch_size, input_size, in_channels, variant (a VARIANTS name), device,
+    threads. bfloat16 runs where it is only emulated too (the benchmark measures what is asked; the ready
+    message says whether it is native)."""
+    if spec.get("threads"):
+        torch.set_num_threads(int(spec["threads"]))
+    options, fused = VARIANTS[spec["variant"]]
+    device = select_device(spec.get("device", "cpu"))
+    run = RunConfig(device, options.get("channels_last", False), AMP_DTYPES[options.get("amp", "float32")],
+                    options.get("compile", False))
+    torch.manual_seed(0)
+    net = get_model(spec["model"], **spec.get("overrides", {}))
+    set_fused_blend(net, fused)
+    classes = net.fc.out_features if hasattr(net, "fc") else net.output.out_features
+    batch = torch.randn(spec["batch_size"], spec.get("in_channels", 3), spec["input_size"], spec["input_size"])
+    labels = torch.randint(0, classes, (spec["batch_size"],))
+    step = train_step_fn(prepare(net, run), run, batch, labels)
+    step()  # the first step (compilation for compiled variants) before "ready"
+    serve(step, spec["batch_size"], {"torch": torch.__version__, "threads": torch.get_num_threads(),
+                                     "bf16_native": bf16_supported(device) if run.amp_dtype else None})
 
 
 def twin_name(name: str) -> str:
@@ -79,6 +108,9 @@ def twin_name(name: str) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.worker:
+        serve_worker(json.loads(args.worker))
+        return 0
     exit_if_existing([args.json] if args.json else [], args.force)
     if args.threads:
         torch.set_num_threads(args.threads)
