@@ -80,7 +80,8 @@ class Worker:
             try:
                 line = self._lines.get(timeout=max(deadline - time.monotonic(), 0.0))
             except queue.Empty:
-                self.close()
+                self.process.kill()  # unresponsive: it would not read a quit request either
+                self.process.wait()
                 raise RuntimeError(f"{self.name}: no '{kind}' from the worker within {timeout:.0f} s") from None
             if line is None:
                 self.process.wait(timeout=30)
