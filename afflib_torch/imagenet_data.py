@@ -137,19 +137,22 @@ Images = Union[FolderImages, RecordImages]
 
 def open_images(source: Union[str, os.PathLike], split: str, rec_idx: Optional[str] = None,
                 classes: Optional[Sequence[str]] = None) -> Images:
-    """The images of ``split`` ('train' or 'val') in ``source``: a ``.rec`` file (its ``.idx`` beside it or
-    ``rec_idx``), a folder holding ``<split>.rec/.idx`` (or ``rec/<split>.rec``), a folder holding ``<split>/``
-    class folders, or the class-folder tree itself."""
+    """The images of ``split`` ('train' or 'val') in ``source``, the first that exists of: a ``.rec`` file (its
+    ``.idx`` beside it or ``rec_idx``), ``source/<split>.rec``, ``source/<split>/<class>/`` folders,
+    ``source/rec/<split>.rec`` (the MXNet tools' default layout), ``source/<class>/`` folders."""
     path = Path(os.path.expanduser(str(source)))
     if path.suffix == ".rec":
         return RecordImages(path, rec_idx or path.with_suffix(".idx"))
     if not path.is_dir():
         raise DataFormatError(f"{path}: not found (give a .rec file or a folder with {split}.rec/{split}.idx or "
                               f"{split}/<class>/<images>)")
-    for folder in (path, path / "rec"):
-        if (folder / f"{split}.rec").is_file():
-            return RecordImages(folder / f"{split}.rec", rec_idx or folder / f"{split}.idx")
-    return FolderImages(path / split if (path / split).is_dir() else path, classes)
+    if (path / f"{split}.rec").is_file():
+        return RecordImages(path / f"{split}.rec", rec_idx or path / f"{split}.idx")
+    if (path / split).is_dir():
+        return FolderImages(path / split, classes)
+    if (path / "rec" / f"{split}.rec").is_file():
+        return RecordImages(path / "rec" / f"{split}.rec", rec_idx or path / "rec" / f"{split}.idx")
+    return FolderImages(path, classes)
 
 
 class _Plan(Sampler):
