@@ -135,24 +135,30 @@ def colour_lighting(images: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
     """Colour jitter and lighting of a batch: uint8 (or float 0-255) NCHW RGB ``images`` and (N, ``PARAMS``)
     parameters from :meth:`TrainAugment.colour_params` -> float32 NCHW on the 0-255 scale, clipped.
 
-    Each of the three steps is ``x * a + base * (1 - a)`` with base 0 (brightness), the image's mean grey level
-    (contrast) or the pixel's grey level (saturation), as the MXNet engine's OpenCV code computes them.
+    Each step is ``x * a + base * (1 - a)`` with base 0 (brightness), the image's mean grey level (contrast) or the
+    pixel's grey level (saturation), as the MXNet engine's OpenCV code computes them. All three are affine maps of
+    the RGB vector (the mean grey level of an affine image follows from the original's mean colour), so the batch is
+    composed into one 3x3 matrix and offset per image and applied in a single pass.
     """
     x = images.float()
-    params = params.to(device=x.device, dtype=torch.float32)
     n = x.shape[0]
-    luma = torch.tensor(LUMA, dtype=torch.float32, device=x.device).view(1, 3, 1, 1)
+    params = params.to(device=x.device, dtype=torch.float32)
+    luma = torch.tensor(LUMA, dtype=torch.float32, device=x.device)
+    eye = torch.eye(3, device=x.device).expand(n, 3, 3)
+    to_grey = torch.ones(3, 1, device=x.device) @ luma[None]  # every channel := the grey level
+    matrix, offset = eye, torch.zeros(n, 3, device=x.device)
+    mean_colour = x.mean(dim=(2, 3))
     for step in range(3):
-        op = params[:, step].view(n, 1, 1, 1)
-        factor = params[:, 3 + step].view(n, 1, 1, 1)
-        if bool((factor == 1).all()):
-            continue
-        grey = (x * luma).sum(dim=1, keepdim=True)
-        base = torch.where(op == _SATURATION, grey, grey.mean(dim=(2, 3), keepdim=True))
-        base = torch.where(op == _BRIGHTNESS, torch.zeros_like(base), base)
-        x = x * factor + base * (1 - factor)
-    x = x + params[:, 6:9].view(n, 3, 1, 1)
-    return x.clamp_(0, 255)
+        op, factor = params[:, step], params[:, 3 + step]
+        grey_mean = ((matrix @ mean_colour[:, :, None]).squeeze(-1) + offset) @ luma
+        saturation = (op == _SATURATION).float()[:, None, None]
+        step_matrix = factor[:, None, None] * eye + (1 - factor)[:, None, None] * saturation * to_grey
+        step_offset = torch.where(op == _CONTRAST, (1 - factor) * grey_mean, torch.zeros_like(factor))
+        matrix = step_matrix @ matrix
+        offset = (step_matrix @ offset[:, :, None]).squeeze(-1) + step_offset[:, None]
+    offset = offset + params[:, 6:9]
+    out = torch.baddbmm(offset[:, :, None], matrix, x.reshape(n, 3, -1))
+    return out.view_as(x).clamp_(0, 255)
 
 
 def normalise(images: torch.Tensor) -> torch.Tensor:
@@ -161,4 +167,4 @@ def normalise(images: torch.Tensor) -> torch.Tensor:
     facts = DATASETS["imagenet"]
     mean = torch.tensor(facts.mean, dtype=torch.float32, device=images.device).view(1, 3, 1, 1)
     std = torch.tensor(facts.std, dtype=torch.float32, device=images.device).view(1, 3, 1, 1)
-    return (images.float() * (1 / 255) - mean) / std
+    return (images.float() - mean * 255) * (1 / (std * 255))
