@@ -137,3 +137,13 @@ def test_clear_errors(tiny, tmp_path):
     data = imagenet_val_data(str(tmp_path / "broken"), 1, workers=1)
     with pytest.raises(DataFormatError, match=r"x\.jpg: cannot decode"):
         next(data.batches(0))
+
+
+def test_dali_absence_is_reported_and_refused(tiny):
+    from afflib_torch.dali import DaliUnavailable, dali_status, dali_train_data
+    usable, reason = dali_status()
+    if usable:
+        pytest.skip(f"DALI is usable here ({reason}); the refusal is for machines without it")
+    assert "DALI" in reason and "--dali" in reason
+    with pytest.raises(DaliUnavailable, match=r"^--dali: .*(not installed|no CUDA GPU).*--dali"):
+        dali_train_data(str(tiny / "rec"), 4)
