@@ -21,8 +21,8 @@ import torch
 from afflib.core.autoaugment import AutoAugment
 from afflib.core.datasets import DATASETS
 
-__all__ = ["JITTER", "LIGHTING", "SCALE", "RATIO", "EIGVAL", "EIGVEC", "LUMA", "PARAMS", "sample_rng",
-           "random_resized_crop_box", "resize_crop", "TrainAugment", "colour_lighting", "normalise"]
+__all__ = ["JITTER", "LIGHTING", "SCALE", "RATIO", "EIGVAL", "EIGVEC", "LUMA", "PARAMS", "OPENCV",
+           "sample_rng", "random_resized_crop_box", "resize_crop", "TrainAugment", "colour_lighting", "normalise"]
 
 JITTER = 0.4  # brightness, contrast and saturation (the release's --jitter-param)
 LIGHTING = 0.1  # PCA lighting noise std (the release's --lighting-param)
@@ -68,17 +68,19 @@ def _opencv():
     return cv2
 
 
-_CV2 = _opencv()
+#: OpenCV where installed (the fast path for decoding and resizing), else None (Pillow is used)
+OPENCV = _opencv()
 
 
 def resize_crop(image: np.ndarray, box: Tuple[int, int, int, int], size: int) -> np.ndarray:
     """The ``box`` (top, left, h, w) of HWC uint8 ``image`` resized to ``size`` x ``size``: OpenCV area/bilinear
     (the MXNet engine's) where OpenCV is installed, else Pillow's antialiased bilinear."""
     top, left, h, w = box
-    if _CV2 is not None:
+    if OPENCV is not None:
         crop = image[top:top + h, left:left + w]
         shrink = size * size < h * w
-        out = _CV2.resize(crop, (size, size), interpolation=_CV2.INTER_AREA if shrink else _CV2.INTER_LINEAR)
+        interpolation = OPENCV.INTER_AREA if shrink else OPENCV.INTER_LINEAR
+        out = OPENCV.resize(crop, (size, size), interpolation=interpolation)
         return out.reshape(size, size, -1)
     from PIL import Image
     pil = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)

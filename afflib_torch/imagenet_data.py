@@ -26,36 +26,25 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from afflib.core.datafiles import DataFormatError
 from afflib.core.datasets import DATASETS, EVAL_CROP_RATIO
 from afflib.core.preprocess import eval_crop, normalize_nhwc
-from afflib.core.recordio import RecordIOError, RecordReader, label_of
+from afflib.core.recordio import RecordReader, label_of
 
-from .augment import JITTER, LIGHTING, PARAMS, TrainAugment, colour_lighting, normalise, sample_rng
+from .augment import JITTER, LIGHTING, OPENCV, TrainAugment, colour_lighting, normalise, sample_rng
 
 __all__ = ["DataFormatError", "IMAGE_SUFFIXES", "FolderImages", "RecordImages", "ImageNetData", "decode_bytes",
-           "open_images", "imagenet_train_data", "imagenet_val_data"]
+           "open_images", "imagenet_train_data", "imagenet_val_data", "loader_rate"]
 
 _MEAN_STD = (DATASETS["imagenet"].mean, DATASETS["imagenet"].std)  # 0-1 scale
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff")
 
 
-def _opencv():
-    try:
-        import cv2
-    except ImportError:
-        return None
-    return cv2
-
-
-_CV2 = _opencv()
-
-
 def decode_bytes(data: bytes, where: str) -> np.ndarray:
     """Encoded image bytes -> HWC uint8 RGB (upright by EXIF orientation); OpenCV where installed, else Pillow.
     Bytes that do not decode are a :class:`DataFormatError` naming ``where``."""
-    if _CV2 is not None:
-        image = _CV2.imdecode(np.frombuffer(data, np.uint8), _CV2.IMREAD_COLOR)
+    if OPENCV is not None:
+        image = OPENCV.imdecode(np.frombuffer(data, np.uint8), OPENCV.IMREAD_COLOR)
         if image is None:
             raise DataFormatError(f"{where}: cannot decode the image data")
-        return _CV2.cvtColor(image, _CV2.COLOR_BGR2RGB)
+        return OPENCV.cvtColor(image, OPENCV.COLOR_BGR2RGB)
     from PIL import Image, ImageOps, UnidentifiedImageError
     try:
         with Image.open(io.BytesIO(data)) as image:
@@ -202,8 +191,8 @@ class _Batches(Dataset):
 
 
 def _worker_init(_worker_id: int) -> None:
-    if _CV2 is not None:
-        _CV2.setNumThreads(1)
+    if OPENCV is not None:
+        OPENCV.setNumThreads(1)
 
 
 class ImageNetData:
@@ -296,3 +285,20 @@ def imagenet_val_data(source: str, batch_size: int, input_size: int = 224, crop_
     ``input_size``. ``classes`` pins the class-folder order (the training set's)."""
     return ImageNetData(open_images(source, "val", rec_idx, classes), batch_size, None, input_size, crop_ratio,
                         workers=workers, pin_memory=pin_memory, device=device)
+
+
+def loader_rate(data: ImageNetData, batches: int) -> float:
+    """Images per second that ``data`` delivers over ``batches`` batches of epoch 0 (the first batch, which waits
+    for the workers to start, is not counted; GPU work is synchronised before the clock stops)."""
+    import time
+    produced = data.batches(0)
+    images, _ = next(produced)
+    count = 0
+    started = time.perf_counter()
+    for images, _ in produced:
+        count += 1
+        if count >= batches:
+            break
+    if images.is_cuda:
+        torch.cuda.synchronize()
+    return count * data.batch_size / max(time.perf_counter() - started, 1e-9)

@@ -147,3 +147,19 @@ def test_dali_absence_is_reported_and_refused(tiny):
     assert "DALI" in reason and "--dali" in reason
     with pytest.raises(DaliUnavailable, match=r"^--dali: .*(not installed|no CUDA GPU).*--dali"):
         dali_train_data(str(tiny / "rec"), 4)
+
+
+def test_synthetic_records_tool_writes_and_times(tmp_path, capsys):
+    import subprocess
+    import sys
+    from afflib_torch.cli.make_synthetic_records import main
+    assert main(["--out", str(tmp_path), "--images", "12", "--val-images", "3", "--classes", "5", "--height", "40",
+                 "--width", "50", "--measure", "3", "--batch-size", "2", "-j", "0", "--input-size", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote 12 training images" in out and "loader: " in out and "images/s" in out
+    val = imagenet_val_data(str(tmp_path), 4, input_size=32, workers=0)
+    assert [y.tolist() for _, y in val.batches(0)] == [[0, 1, 2]]
+    done = subprocess.run([sys.executable, "-m", "afflib_torch.cli.make_synthetic_records", "--out", str(tmp_path),
+                           "--images", "2", "--measure", "2", "--height", "20", "--width", "20"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "fewer than one batch of 256" in done.stderr and "Traceback" not in done.stderr

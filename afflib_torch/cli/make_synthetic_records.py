@@ -47,20 +47,12 @@ def main(argv=None) -> int:
           f"to {rec} in {time.perf_counter() - started:.1f} s")
     if args.measure:
         import torch
-        from afflib_torch.imagenet_data import imagenet_train_data
+        from afflib_torch.imagenet_data import imagenet_train_data, loader_rate
         data = imagenet_train_data(str(out), args.batch_size, args.input_size, workers=args.workers,
                                    pin_memory=torch.cuda.is_available(), device=args.device)
-        count = min(args.measure, len(data))
-        batches = data.batches(0)
-        next(batches)  # worker start-up is not counted
-        started = time.perf_counter()
-        for _, (images, _) in zip(range(count - 1), batches):
-            pass
-        if images.is_cuda:
-            torch.cuda.synchronize()
-        seconds = time.perf_counter() - started
-        print(f"loader: {(count - 1) * args.batch_size / seconds:.0f} images/s ({count - 1} batches of "
-              f"{args.batch_size} at {args.input_size}, {args.workers} workers, device {args.device or 'cpu'})")
+        rate = loader_rate(data, min(args.measure, len(data) - 1))
+        print(f"loader: {rate:.0f} images/s (batches of {args.batch_size} at {args.input_size}, {args.workers} "
+              f"workers, device {args.device or 'cpu'})")
     return 0
 
 
