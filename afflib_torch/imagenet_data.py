@@ -202,7 +202,7 @@ class ImageNetData:
     def __init__(self, images: Images, batch_size: int, augment: Optional[TrainAugment] = None,
                  input_size: int = 224, crop_ratio: float = EVAL_CROP_RATIO, seed: int = 0, num_parts: int = 1,
                  part_index: int = 0, workers: int = 4, pin_memory: bool = False,
-                 device: Union[None, str, torch.device] = None):
+                 device: Union[None, str, torch.device] = None, limit: int = 0):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0 <= part_index < num_parts:
@@ -213,9 +213,13 @@ class ImageNetData:
         self.num_parts, self.part_index = (num_parts, part_index) if self.train else (1, 0)
         self.classes = images.classes
         self.device = torch.device(device) if device is not None else None
-        per_shard = len(images) // self.num_parts
+        # --train-size: a fixed subset (the rule of afflib_torch.train.smalldata), indices stay the source's
+        self.subset = np.arange(len(images))
+        if self.train and 0 < limit < len(images):
+            self.subset = np.sort(np.random.default_rng([seed, len(images)]).permutation(len(images))[:limit])
+        per_shard = len(self.subset) // self.num_parts
         if self.train and per_shard < batch_size:
-            raise DataFormatError(f"{images.name}: {len(images)} images give {per_shard} per process "
+            raise DataFormatError(f"{images.name}: {len(self.subset)} images give {per_shard} per process "
                                   f"({num_parts} processes), fewer than one batch of {batch_size}")
         self.samples = (per_shard // batch_size) * batch_size if self.train else len(images)
         self._dataset = _Batches(images, augment, input_size, crop_ratio, seed, finish=self.device is None)
@@ -234,8 +238,8 @@ class ImageNetData:
         """Sample indices of this shard in epoch ``epoch``, in batch order."""
         if not self.train:
             return np.arange(len(self.images))
-        permutation = np.random.default_rng([self.seed, epoch]).permutation(len(self.images))
-        return permutation[self.part_index::self.num_parts][:self.samples]
+        permutation = np.random.default_rng([self.seed, epoch]).permutation(len(self.subset))
+        return self.subset[permutation[self.part_index::self.num_parts][:self.samples]]
 
     def batches(self, epoch: int, start_batch: int = 0) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``epoch`` from batch ``start_batch`` on: ``(float32 NCHW normalised, int64 labels)``."""
@@ -266,14 +270,15 @@ class ImageNetData:
 def imagenet_train_data(source: str, batch_size: int, input_size: int = 224, seed: int = 0, num_parts: int = 1,
                         part_index: int = 0, workers: int = 4, auto_augment: bool = False, jitter: float = JITTER,
                         lighting: float = LIGHTING, pin_memory: bool = False, rec_idx: Optional[str] = None,
-                        device: Union[None, str, torch.device] = None) -> ImageNetData:
+                        device: Union[None, str, torch.device] = None, limit: int = 0) -> ImageNetData:
     """Training batches of ImageNet ``source`` (``--rec-train`` file or ``--data-dir`` folder; ``rec_idx`` is
     ``--rec-train-idx``) with the release's augmentation (:mod:`afflib_torch.augment`); shard ``part_index`` of
-    ``num_parts``; ``workers`` DataLoader processes (0: in this process)."""
+    ``num_parts``; ``workers`` DataLoader processes (0: in this process); ``limit`` > 0 (``--train-size``) trains
+    on that many images, the first of a shuffle seeded by ``(seed, number of images)``."""
     augment = TrainAugment(input_size, auto_augment=auto_augment, jitter=jitter, lighting=lighting)
     return ImageNetData(open_images(source, "train", rec_idx), batch_size, augment, input_size, seed=seed,
                         num_parts=num_parts, part_index=part_index, workers=workers, pin_memory=pin_memory,
-                        device=device)
+                        device=device, limit=limit)
 
 
 def imagenet_val_data(source: str, batch_size: int, input_size: int = 224, crop_ratio: float = EVAL_CROP_RATIO,

@@ -163,3 +163,12 @@ def test_synthetic_records_tool_writes_and_times(tmp_path, capsys):
                            "--images", "2", "--measure", "2", "--height", "20", "--width", "20"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "fewer than one batch of 256" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_limit_trains_on_a_fixed_subset(tiny):
+    data = imagenet_train_data(str(tiny / "rec"), 2, input_size=16, seed=4, workers=0, limit=9)
+    assert data.samples == 8 and len(data) == 4
+    keep = set(np.sort(np.random.default_rng([4, 21]).permutation(21)[:9]).tolist())
+    seen = [set(data.order(epoch).tolist()) for epoch in range(3)]
+    assert all(s <= keep and len(s) == 8 for s in seen)
+    assert seen[0] != seen[1] or seen[1] != seen[2]  # the dropped tail changes with the epoch's order
