@@ -107,6 +107,12 @@ def read_index(idx_path: PathLike) -> Tuple[List[int], np.ndarray]:
         raise RecordIOError(f"{idx_path}: index file not found") from None
     except UnicodeDecodeError as error:
         raise RecordIOError(f"{idx_path}: not a RecordIO index (byte {error.start} is not ASCII)") from None
+    fields = text.split()
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(fields) == 2 * len(lines) and all(field.isdigit() for field in fields):  # the usual case, fast
+        table = np.array(fields, dtype=np.int64).reshape(-1, 2)
+        if all("\t" in line for line in lines):
+            return table[:, 0].tolist(), table[:, 1].copy()
     keys, offsets = [], []
     for number, line in enumerate(text.splitlines(), 1):
         match = _INDEX_LINE.fullmatch(line.strip(" \r"))
