@@ -131,3 +131,10 @@ def test_reader_reopens_after_pickling(tmp_path):
     assert reader.read(1) == b"two"
     clone = pickle.loads(pickle.dumps(reader))
     assert clone.read(0) == b"one"
+
+
+def test_synthetic_records_do_not_depend_on_the_worker_count(tmp_path):
+    pytest.importorskip("PIL.Image")
+    one = write_synthetic_records(tmp_path / "one", 6, size=(16, 20), seed=2)
+    two = write_synthetic_records(tmp_path / "two", 6, size=(16, 20), seed=2, workers=2)
+    assert one[0].read_bytes() == two[0].read_bytes() and one[1].read_bytes() == two[1].read_bytes()

@@ -297,27 +297,43 @@ def pack_img(header: Sequence, image: np.ndarray, quality: int = 95, img_fmt: st
     return pack(header, encode_image(image, quality, img_fmt))
 
 
-def write_synthetic_records(prefix: PathLike, num_images: int, num_classes: int = 1000,
-                            size: Tuple[int, int] = (375, 500), quality: int = 90, seed: int = 0) -> Tuple[Path, Path]:
-    """Write ``prefix.rec`` + ``prefix.idx`` of ``num_images`` random JPEG images (``size`` = (height, width),
-    ImageNet's typical 375x500) with labels ``i % num_classes``: ImageNet-shaped records for measuring a data
-    loader end to end without the data set or MXNet. Returns the two paths.
+def _synthetic_record(args: Tuple[int, int, int, int, int, int]) -> bytes:
+    """The packed record of synthetic image ``i`` (a pure function of its arguments, for worker processes)."""
+    i, num_classes, height, width, quality, seed = args
+    rng = np.random.default_rng([seed, i])
+    rows = np.linspace(0, 1, height, dtype=np.float32)[:, None]
+    cols = np.linspace(0, 1, width, dtype=np.float32)[None, :]
+    base = rng.uniform(0, 255, (3, 3)).astype(np.float32)
+    field = np.stack([base[c, 0] + (base[c, 1] - base[c, 0]) * rows + (base[c, 2] - base[c, 0]) * cols / 2
+                      for c in range(3)], axis=-1)
+    noise = rng.normal(0, 24, (height, width, 3)).astype(np.float32)
+    image = np.clip(field + noise, 0, 255).astype(np.uint8)
+    return pack_img(IRHeader(0, float(i % num_classes), i, 0), image, quality)
 
-    The images are smooth colour fields plus noise (JPEG sizes near real photos'), all distinct.
+
+def write_synthetic_records(prefix: PathLike, num_images: int, num_classes: int = 1000,
+                            size: Tuple[int, int] = (375, 500), quality: int = 90, seed: int = 0,
+                            workers: int = 1) -> Tuple[Path, Path]:
+    """Write ``prefix.rec`` + ``prefix.idx`` of ``num_images`` random JPEG images (``size`` = (height, width),
+    ImageNet's typical 375x500, about 100 KiB each at quality 90) with labels ``i % num_classes``: ImageNet-shaped
+    records for measuring a data loader end to end without the data set or MXNet. ``workers`` processes encode
+    (the files do not depend on their number). Returns the two paths.
     """
     if num_images < 1 or num_classes < 1:
         raise ValueError(f"num_images and num_classes must be >= 1, got {num_images}, {num_classes}")
     rec_path, idx_path = Path(f"{prefix}.rec"), Path(f"{prefix}.idx")
     rec_path.parent.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    height, width = size
-    rows, cols = np.linspace(0, 1, height, dtype=np.float32)[:, None], np.linspace(0, 1, width, dtype=np.float32)
-    with IndexedRecordWriter(idx_path, rec_path) as writer:
-        for i in range(num_images):
-            base = rng.uniform(0, 255, (3, 3)).astype(np.float32)
-            field = np.stack([base[c, 0] + (base[c, 1] - base[c, 0]) * rows + (base[c, 2] - base[c, 0]) * cols / 2
-                              for c in range(3)], axis=-1)
-            noise = rng.normal(0, 24, (height, width, 3)).astype(np.float32)
-            image = np.clip(field + noise, 0, 255).astype(np.uint8)
-            writer.write_idx(i, pack_img(IRHeader(0, float(i % num_classes), i, 0), image, quality))
+    jobs = [(i, num_classes, size[0], size[1], quality, seed) for i in range(num_images)]
+    pool = None
+    if workers > 1:
+        import multiprocessing
+        pool = multiprocessing.get_context("fork").Pool(workers)
+    try:
+        records = pool.imap(_synthetic_record, jobs, chunksize=16) if pool else map(_synthetic_record, jobs)
+        with IndexedRecordWriter(idx_path, rec_path) as writer:
+            for i, record in enumerate(records):
+                writer.write_idx(i, record)
+    finally:
+        if pool is not None:
+            pool.terminate()
     return rec_path, idx_path

@@ -27,7 +27,7 @@ def parse_args(argv=None):
                    help="then time this many training batches through imagenet_train_data (default 0: no timing)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="batch size when timing (default 256)")
     p.add_argument("-j", "--num-data-workers", dest="workers", type=nonneg_int, default=4,
-                   help="DataLoader worker processes when timing (default 4)")
+                   help="encoding processes, and DataLoader worker processes when timing (default 4)")
     p.add_argument("--input-size", type=int_range(16), default=224, help="training crop when timing (default 224)")
     p.add_argument("--device", default=None,
                    help="finish batches on this device (e.g. cuda; default: in the workers, on the CPU)")
@@ -38,11 +38,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
     started = time.perf_counter()
-    rec, _ = write_synthetic_records(out / "train", args.images, args.classes, (args.height, args.width),
-                                     args.quality, seed=0)
+    size = (args.height, args.width)
+    rec, _ = write_synthetic_records(out / "train", args.images, args.classes, size, args.quality, seed=0,
+                                     workers=max(1, args.workers))
     if args.val_images:
-        write_synthetic_records(out / "val", args.val_images, args.classes, (args.height, args.width), args.quality,
-                                seed=1)
+        write_synthetic_records(out / "val", args.val_images, args.classes, size, args.quality, seed=1,
+                                workers=max(1, args.workers))
     print(f"wrote {args.images} training images ({rec.stat().st_size / args.images / 1024:.1f} KiB each) "
           f"to {rec} in {time.perf_counter() - started:.1f} s")
     if args.measure:
