@@ -72,20 +72,25 @@ def _opencv():
 OPENCV = _opencv()
 
 
-def resize_crop(image: np.ndarray, box: Tuple[int, int, int, int], size: int) -> np.ndarray:
-    """The ``box`` (top, left, h, w) of HWC uint8 ``image`` resized to ``size`` x ``size``: OpenCV area/bilinear
-    (the MXNet engine's) where OpenCV is installed, else Pillow's antialiased bilinear."""
+def resize_crop(image, box: Tuple[int, int, int, int], size: int) -> np.ndarray:
+    """The ``box`` (top, left, h, w) of ``image`` (HWC uint8 array, or an RGB Pillow image straight from the
+    decoder) resized to ``size`` x ``size``, HWC uint8: OpenCV area/bilinear (the MXNet engine's) for arrays where
+    OpenCV is installed, else Pillow's antialiased bilinear."""
     top, left, h, w = box
-    if OPENCV is not None:
-        crop = image[top:top + h, left:left + w]
-        shrink = size * size < h * w
-        interpolation = OPENCV.INTER_AREA if shrink else OPENCV.INTER_LINEAR
-        out = OPENCV.resize(crop, (size, size), interpolation=interpolation)
-        return out.reshape(size, size, -1)
-    from PIL import Image
-    pil = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
-    out = np.asarray(pil.resize((size, size), Image.BILINEAR, box=(left, top, left + w, top + h)))
+    if isinstance(image, np.ndarray):
+        if OPENCV is not None:
+            shrink = size * size < h * w
+            interpolation = OPENCV.INTER_AREA if shrink else OPENCV.INTER_LINEAR
+            out = OPENCV.resize(image[top:top + h, left:left + w], (size, size), interpolation=interpolation)
+            return out.reshape(size, size, -1)
+        from PIL import Image
+        image = Image.fromarray(image[:, :, 0] if image.shape[2] == 1 else image)
+    out = np.asarray(image.resize((size, size), 2, box=(left, top, left + w, top + h)))  # 2: Image.BILINEAR
     return out.reshape(size, size, -1)
+
+
+def _height_width(image) -> Tuple[int, int]:
+    return (image.shape[0], image.shape[1]) if isinstance(image, np.ndarray) else (image.size[1], image.size[0])
 
 
 class TrainAugment:
@@ -113,8 +118,9 @@ class TrainAugment:
         self.input_size, self.jitter, self.lighting, self.scale, self.ratio = input_size, jitter, lighting, scale, ratio
         self.auto_augment = AutoAugment("imagenet") if auto_augment else None
 
-    def __call__(self, image: np.ndarray, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
-        box = random_resized_crop_box(image.shape[0], image.shape[1], rng, self.scale, self.ratio)
+    def __call__(self, image, rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+        """``image``: HWC uint8 RGB array or RGB Pillow image; returns the uint8 crop and the colour parameters."""
+        box = random_resized_crop_box(*_height_width(image), rng, self.scale, self.ratio)
         crop = resize_crop(image, box, self.input_size)
         if rng.random() < 0.5:
             crop = crop[:, ::-1]

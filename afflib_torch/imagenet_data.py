@@ -37,9 +37,10 @@ _MEAN_STD = (DATASETS["imagenet"].mean, DATASETS["imagenet"].std)  # 0-1 scale
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".webp", ".tif", ".tiff")
 
 
-def decode_bytes(data: bytes, where: str) -> np.ndarray:
-    """Encoded image bytes -> HWC uint8 RGB (upright by EXIF orientation); OpenCV where installed, else Pillow.
-    Bytes that do not decode are a :class:`DataFormatError` naming ``where``."""
+def decode_bytes(data: bytes, where: str, as_array: bool = True):
+    """Encoded image bytes -> HWC uint8 RGB (upright by EXIF orientation); OpenCV where installed, else Pillow
+    (``as_array=False``: the RGB Pillow image itself, which crops and resizes without a copy). Bytes that do not
+    decode are a :class:`DataFormatError` naming ``where``."""
     if OPENCV is not None:
         image = OPENCV.imdecode(np.frombuffer(data, np.uint8), OPENCV.IMREAD_COLOR)
         if image is None:
@@ -48,9 +49,10 @@ def decode_bytes(data: bytes, where: str) -> np.ndarray:
     from PIL import Image, ImageOps, UnidentifiedImageError
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return np.asarray(ImageOps.exif_transpose(image).convert("RGB"), np.uint8)
+            upright = ImageOps.exif_transpose(image).convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise DataFormatError(f"{where}: cannot decode the image data ({error})") from None
+    return np.asarray(upright, np.uint8) if as_array else upright
 
 
 class FolderImages:
@@ -83,14 +85,14 @@ class FolderImages:
     def __len__(self) -> int:
         return len(self.paths)
 
-    def get(self, index: int) -> Tuple[np.ndarray, int]:
-        """(HWC uint8 RGB pixels, label) of image ``index``."""
+    def get(self, index: int, as_array: bool = True) -> Tuple[np.ndarray, int]:
+        """(decoded image, label) of image ``index`` (see :func:`decode_bytes` for ``as_array``)."""
         path = self.paths[index]
         try:
             data = path.read_bytes()
         except OSError as error:
             raise DataFormatError(f"{path}: cannot read ({error})") from None
-        return decode_bytes(data, str(path)), int(self.labels[index])
+        return decode_bytes(data, str(path), as_array), int(self.labels[index])
 
 
 class RecordImages:
@@ -115,10 +117,11 @@ class RecordImages:
     def __len__(self) -> int:
         return len(self.reader)
 
-    def get(self, index: int) -> Tuple[np.ndarray, int]:
+    def get(self, index: int, as_array: bool = True) -> Tuple[np.ndarray, int]:
+        """(decoded image, label) of record number ``index`` in index order."""
         key = self.reader.keys[index]
         header, data = self.reader.read_image(key)
-        return decode_bytes(data, f"{self.reader.rec_path}: record {key}"), int(label_of(header))
+        return decode_bytes(data, f"{self.reader.rec_path}: record {key}", as_array), int(label_of(header))
 
 
 Images = Union[FolderImages, RecordImages]
@@ -170,7 +173,7 @@ class _Batches(Dataset):
         epoch, chosen = key
         crops, params, labels = [], [], []
         for index in chosen.tolist():
-            image, label = self.images.get(index)
+            image, label = self.images.get(index, as_array=self.augment is None)
             if self.augment is not None:
                 crop, colour = self.augment(image, sample_rng(self.seed, epoch, index))
                 params.append(colour)

@@ -123,3 +123,16 @@ def test_crop_resize_keeps_a_uniform_image_uniform():
     crop, _ = TrainAugment(24)(image, sample_rng(0, 0, 0))
     assert crop.shape == (24, 24, 3) and (crop == 77).all()
     assert math.isclose(float(crop.mean()), 77.0)
+
+
+def test_pillow_images_crop_like_arrays():
+    from PIL import Image
+    from afflib_torch.augment import OPENCV, resize_crop
+    if OPENCV is not None:
+        pytest.skip("arrays go through OpenCV here; the two paths are equal only without it")
+    image = np.random.default_rng(6).integers(0, 256, (50, 70, 3), dtype=np.uint8)
+    for box in [(3, 5, 30, 40), (0, 0, 50, 70), (10, 20, 12, 9)]:
+        np.testing.assert_array_equal(resize_crop(image, box, 24), resize_crop(Image.fromarray(image), box, 24))
+    augment = TrainAugment(24)
+    np.testing.assert_array_equal(augment(image, sample_rng(0, 0, 3))[0],
+                                  augment(Image.fromarray(image), sample_rng(0, 0, 3))[0])
