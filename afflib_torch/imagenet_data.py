@@ -49,7 +49,8 @@ def decode_bytes(data: bytes, where: str, as_array: bool = True):
     from PIL import Image, ImageOps, UnidentifiedImageError
     try:
         with Image.open(io.BytesIO(data)) as image:
-            upright = ImageOps.exif_transpose(image).convert("RGB")
+            upright = ImageOps.exif_transpose(image)  # a loaded copy, rotated where EXIF says so
+            upright = upright if upright.mode == "RGB" else upright.convert("RGB")
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise DataFormatError(f"{where}: cannot decode the image data ({error})") from None
     return np.asarray(upright, np.uint8) if as_array else upright
