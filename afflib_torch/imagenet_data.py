@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from afflib.core.datafiles import DataFormatError
 from afflib.core.datasets import DATASETS, EVAL_CROP_RATIO
-from afflib.core.preprocess import eval_crop, normalize_nhwc
+from afflib.core.preprocess import eval_crop, normalize_nhwc, record_eval_crop
 from afflib.core.recordio import RecordReader, label_of
 
 from .augment import JITTER, LIGHTING, OPENCV, TrainAugment, colour_lighting, normalise, sample_rng
@@ -166,9 +166,10 @@ class _Batches(Dataset):
     colour steps and normalisation are left to the device)."""
 
     def __init__(self, images: Images, augment: Optional[TrainAugment], input_size: int, crop_ratio: float,
-                 seed: int, finish: bool):
+                 seed: int, finish: bool, record_crop: bool = False):
         self.images, self.augment, self.input_size, self.crop_ratio = images, augment, input_size, crop_ratio
         self.seed, self.finish = seed, finish
+        self.crop = record_eval_crop if record_crop else eval_crop
 
     def __getitem__(self, key: Tuple[int, np.ndarray]):
         epoch, chosen = key
@@ -179,7 +180,7 @@ class _Batches(Dataset):
                 crop, colour = self.augment(image, sample_rng(self.seed, epoch, index))
                 params.append(colour)
             else:
-                crop = eval_crop(image, self.input_size, self.crop_ratio)
+                crop = self.crop(image, self.input_size, self.crop_ratio)
             crops.append(crop)
             labels.append(label)
         labels = torch.tensor(labels, dtype=torch.int64)
@@ -206,7 +207,7 @@ class ImageNetData:
     def __init__(self, images: Images, batch_size: int, augment: Optional[TrainAugment] = None,
                  input_size: int = 224, crop_ratio: float = EVAL_CROP_RATIO, seed: int = 0, num_parts: int = 1,
                  part_index: int = 0, workers: int = 4, pin_memory: bool = False,
-                 device: Union[None, str, torch.device] = None, limit: int = 0):
+                 device: Union[None, str, torch.device] = None, limit: int = 0, record_crop: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 0 <= part_index < num_parts:
@@ -226,7 +227,7 @@ class ImageNetData:
             raise DataFormatError(f"{images.name}: {len(self.subset)} images give {per_shard} per process "
                                   f"({num_parts} processes), fewer than one batch of {batch_size}")
         self.samples = (per_shard // batch_size) * batch_size if self.train else len(images)
-        self._dataset = _Batches(images, augment, input_size, crop_ratio, seed, finish=self.device is None)
+        self._dataset = _Batches(images, augment, input_size, crop_ratio, seed, self.device is None, record_crop)
         self._plan = _Plan()
         self.workers, self.pin_memory = workers, pin_memory
         self._loader = None
@@ -287,13 +288,15 @@ def imagenet_train_data(source: str, batch_size: int, input_size: int = 224, see
 
 def imagenet_val_data(source: str, batch_size: int, input_size: int = 224, crop_ratio: float = EVAL_CROP_RATIO,
                       workers: int = 4, pin_memory: bool = False, rec_idx: Optional[str] = None,
-                      classes: Optional[Sequence[str]] = None,
-                      device: Union[None, str, torch.device] = None) -> ImageNetData:
+                      classes: Optional[Sequence[str]] = None, device: Union[None, str, torch.device] = None,
+                      record_crop: bool = False) -> ImageNetData:
     """Validation batches of ImageNet ``source`` (``--rec-val`` file or ``--data-dir`` folder; ``rec_idx`` is
     ``--rec-val-idx``): all images in order, shorter side to ``ceil(input_size / crop_ratio)``, centre crop
-    ``input_size``. ``classes`` pins the class-folder order (the training set's)."""
+    ``input_size`` (:func:`afflib.core.preprocess.eval_crop`, both engines' evaluation pixels; ``record_crop``: the
+    release's record-iterator resize instead, :func:`~afflib.core.preprocess.record_eval_crop`, which measured the
+    published errors). ``classes`` pins the class-folder order (the training set's)."""
     return ImageNetData(open_images(source, "val", rec_idx, classes), batch_size, None, input_size, crop_ratio,
-                        workers=workers, pin_memory=pin_memory, device=device)
+                        workers=workers, pin_memory=pin_memory, device=device, record_crop=record_crop)
 
 
 def loader_rate(data: ImageNetData, batches: int) -> float:

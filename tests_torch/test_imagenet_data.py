@@ -106,6 +106,20 @@ def test_validation_pixels_equal_the_eval_data(tiny):
         _same(_collect(data), expected)
 
 
+def test_record_crop_is_the_release_record_iterators(tiny):
+    from afflib.core.datasets import DATASETS
+    from afflib.core.preprocess import normalize_nhwc, record_eval_crop
+    from afflib_torch.data import decode_image
+    items, _ = imagenet_folder(str(tiny))
+    data = imagenet_val_data(str(tiny / "rec"), 6, input_size=24, workers=0, record_crop=True)
+    (images, labels), = _collect(data)
+    facts = DATASETS["imagenet"]
+    expected = normalize_nhwc(np.stack([record_eval_crop(decode_image(path), 24) for path, _ in items]),
+                              facts.mean, facts.std)
+    assert torch.equal(images, torch.from_numpy(expected))
+    assert labels.tolist() == [label for _, label in items]
+
+
 def test_device_path_matches_the_worker_path(tiny):
     for make in (lambda **k: imagenet_train_data(str(tiny / "rec"), 4, input_size=16, workers=0, **k),
                  lambda **k: imagenet_val_data(str(tiny / "rec"), 4, input_size=16, workers=0, **k)):
