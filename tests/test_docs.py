@@ -107,8 +107,9 @@ def _measurement_sections():
 @pytest.mark.parametrize("title,body", list(_measurement_sections()))
 def test_every_measurement_has_date_cpu_and_command(title, body):
     assert re.search(r"20\d\d-\d\d-\d\d", body), f"performance.md '{title}': no date"
-    assert "AMD EPYC" in body, f"performance.md '{title}': no CPU model"
-    assert re.search(r"(?:\.venv(?:-torch)?/bin/python |make )", body), f"performance.md '{title}': no command"
+    assert "AMD EPYC" in body or re.search(r"NVIDIA [A-Z]\d+", body), f"performance.md '{title}': no CPU/GPU model"
+    assert re.search(r"(?:\.venv(?:-torch)?/bin/python |make |PYTHONPATH=\. python )", body), \
+        f"performance.md '{title}': no command"
 
 
 if __name__ == "__main__":
