@@ -1,0 +1,67 @@
+"""The paper's ablation study as data: which fusion forms each table compares and the "paper" parameter preset.
+
+Table 4 of the paper gives MS-GAU, MS-SENet, MS-SA and AFF the reduction r = 2 and iAFF r = 4 "so that all have
+the same number of convolution weights"; the preset here is *computed* from the catalogue's parameter layouts
+(:func:`afflib.core.fusion.fusion_parameters`): for each form, the r whose convolution weights equal AFF's at
+r = 2 (2 C^2: four C x C/2 kernels). ``concat`` has that budget without a choice (one 2C -> C kernel), ``add``
+has no weights. Forms that cannot meet the budget (``concat-aff``'s extra 2C -> C convolution) take AFF's r.
+Framework-free (stdlib only). Notation as :mod:`afflib.core.fusion`: afflib's ``x`` is the paper's Y.
+"""
+from __future__ import annotations
+
+import math
+from typing import Dict, Optional, Tuple
+
+from .fusion import FORMS, canonical_fusion, fusion_form, fusion_parameters
+
+__all__ = ["TABLES", "TABLE4_FORMS", "TABLE3_FORMS", "TABLE6_FORMS", "ABLATION_FORMS", "PAPER_R_CANDIDATES",
+           "conv_weights", "paper_budget", "paper_r", "preset_r", "PRESETS"]
+
+TABLE4_FORMS: Tuple[str, ...] = ("add", "concat", "ms-gau", "ms-se", "ms-sa", "aff", "iaff")
+TABLE3_FORMS: Tuple[str, ...] = ("aff-global-global", "aff-local-local", "aff")
+TABLE6_FORMS: Tuple[str, ...] = ("half-aff", "concat-aff", "recursive-aff", "aff")
+# Table 1 compares context kinds; sk (global context, softmax over two paths) is its SKNet row.
+TABLES: Dict[str, Tuple[str, ...]] = {"Table 1": ("sk", "aff"), "Table 3": TABLE3_FORMS, "Table 4": TABLE4_FORMS,
+                                      "Table 6": TABLE6_FORMS}
+ABLATION_FORMS: Tuple[str, ...] = tuple(dict.fromkeys(
+    name for forms in (TABLE4_FORMS, ("sk",), TABLE3_FORMS, TABLE6_FORMS) for name in forms))
+PAPER_R_CANDIDATES: Tuple[int, ...] = (1, 2, 4, 8, 16)
+_PAPER_AFF_R = 2
+_PROBE_CHANNELS = 64  # any width divisible by every candidate r: budgets scale as C^2
+
+
+def conv_weights(name: str, channels: int, r: Optional[int]) -> int:
+    """How many convolution kernel weights form ``name`` holds (biases and BatchNorm left out)."""
+    shapes = fusion_parameters(name, channels, r or 1)
+    return sum(math.prod(shape) for key, shape in shapes if key.endswith(".weight") and len(shape) == 4)
+
+
+def paper_budget(channels: int) -> int:
+    """The convolution weights every Table 4 form gets in the paper: AFF's at r = 2."""
+    return conv_weights("aff", channels, _PAPER_AFF_R)
+
+
+def paper_r(name: str) -> Optional[int]:
+    """The "paper" preset's r for form ``name``: the candidate r that meets :func:`paper_budget` (None without
+    attention branches; AFF's r = 2 when no r does)."""
+    form = fusion_form(name)
+    if not form.attended:
+        return None
+    for r in PAPER_R_CANDIDATES:
+        if conv_weights(form.name, _PROBE_CHANNELS, r) == paper_budget(_PROBE_CHANNELS):
+            return r
+    return _PAPER_AFF_R
+
+
+# Named presets of r per form: "paper" (the equal budget above) and "release" (the CIFAR networks' r = 4).
+PRESETS: Dict[str, Dict[str, Optional[int]]] = {
+    "paper": {name: paper_r(name) for name in FORMS},
+    "release": {name: (4 if FORMS[name].attended else None) for name in FORMS},
+}
+
+
+def preset_r(name: str, preset: str = "paper") -> Optional[int]:
+    """r of form ``name`` (any alias) under ``preset`` (``'paper'`` or ``'release'``); a ValueError lists both."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown parameter preset {preset!r}; valid: {', '.join(sorted(PRESETS))}")
+    return PRESETS[preset][canonical_fusion(name)]
