@@ -17,7 +17,8 @@ from afflib.core.fusion import (FORMS, FUSION_ALIASES, MS_CAM, RELEASE_NAMES, Br
                                 attention_pairs, canonical_fusion, check_inputs, fusion_form)
 
 __all__ = ["BatchNorm2d", "GlobalMean", "MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "RELEASE_NAMES",
-           "attention_blend", "local_context", "canonical_fusion", "get_fusion", "build_fusion", "set_fused_blend"]
+           "attention_blend", "local_context", "canonical_fusion", "get_fusion", "build_fusion", "set_fused_blend",
+           "register_fusion"]
 
 
 class BatchNorm2d(nn.BatchNorm2d):
@@ -272,6 +273,12 @@ class DirectAdd(_Fusion):
 
 # Each catalogue form's implementation, found by the row's class_name.
 _IMPLEMENTATIONS: Dict[str, Type[nn.Module]] = {cls.__name__: cls for cls in (AFF, IAFF, DirectAdd)}
+
+
+def register_fusion(cls: Type[nn.Module]) -> Type[nn.Module]:
+    """Let :func:`get_fusion` build ``cls`` for the catalogue row whose class_name is its name (afflib_torch.forms)."""
+    _IMPLEMENTATIONS[cls.__name__] = cls
+    return cls
 
 
 def get_fusion(name: str, channels: int, r: int = 4) -> nn.Module:

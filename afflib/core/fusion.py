@@ -204,7 +204,8 @@ FORMS: Dict[str, FusionForm] = {form.name: form for form in (
 
 # Paper names, release names and class names, all lower case -> canonical paper name.
 FUSION_ALIASES: Dict[str, str] = {alias: form.name for form in FORMS.values() for alias in form.names()}
-RELEASE_NAMES: Dict[str, str] = {form.name: form.release_name for form in FORMS.values()}
+# The release names of the forms with released weights (the ablation forms' release-era names are aliases only).
+RELEASE_NAMES: Dict[str, str] = {form.name: form.release_name for form in FORMS.values() if form.release}
 
 
 def attention_pairs(branches: Sequence[Branch]) -> List[Tuple[str, str]]:
