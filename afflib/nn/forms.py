@@ -29,6 +29,14 @@ BLENDS: Dict[str, Callable] = {
 }
 
 
+def _plain(x):
+    """``x`` as a new array in the default memory layout. In imperative mode MXNet 1.9's oneDNN build can crash
+    (SIGFPE in the ``slice`` of :func:`afflib.nn.fusion.spatial_mean`) when a convolution's output reaches a
+    global mean directly, as the residual branch does in MS-GAU/MS-SE and concat's output does in a network;
+    an elementwise op in between avoids it (hybridized graphs are unaffected)."""
+    return x * 1
+
+
 class CatalogueForm(_Fusion):
     """A fusion form built from its catalogue row ``FORM``: context branches and pointwise convolutions in the
     row's layout, the attention map from the row's input and aggregate, then the row's blend.
@@ -75,8 +83,8 @@ class CatalogueForm(_Fusion):
     def hybrid_forward(self, F, x, y):
         row = FORMS[self.FORM]
         if row.blend == "linear":
-            return self.fuse(F.concat(x, y, dim=1))
-        weights = F.sigmoid(self._logits(F, row, x if row.attention_input == "x" else x + y))
+            return _plain(self.fuse(F.concat(x, y, dim=1)))
+        weights = F.sigmoid(self._logits(F, row, _plain(x) if row.attention_input == "x" else x + y))
         out = BLENDS[row.blend](F, x, y, weights)
         return row.scale * out if row.scale != 1 else out
 
