@@ -2,6 +2,8 @@
 (afflib.core.ablation): names, rows, layouts, and equal convolution-weight budgets."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import afflib.core.fusion as catalogue
@@ -103,3 +105,14 @@ def test_tables_list_catalogue_forms():
     assert TABLES["Table 4"] == TABLE4_FORMS and TABLES["Table 6"] == TABLE6_FORMS
     for forms in TABLES.values():
         assert all(canonical_fusion(name) == name for name in forms)
+
+
+def test_docs_state_the_notation_and_every_form():
+    text = (Path(__file__).resolve().parents[1] / "docs" / "ablation.md").read_text(encoding="utf-8")
+    assert "afflib's `x` is the paper's Y and afflib's `y` is the paper's X" in text
+    for name in ABLATION_FORMS:
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{name}` |"))
+        cells = [cell.strip() for cell in row.split("|")[1:-1]]
+        assert cells[3] == str(paper_r(name) or "-"), name
+        budget = conv_weights(name, 8, paper_r(name)) // 64
+        assert cells[4] == (f"{budget} C²" if budget else "0"), name
