@@ -10,12 +10,14 @@ Framework-free (stdlib only). Notation as :mod:`afflib.core.fusion`: afflib's ``
 from __future__ import annotations
 
 import math
-from typing import Dict, Optional, Tuple
+from dataclasses import replace
+from typing import Dict, Optional, Sequence, Tuple, Union
 
-from .fusion import FORMS, canonical_fusion, fusion_form, fusion_parameters
+from .fusion import FORMS, FusionChoice, canonical_fusion, fusion_form, fusion_parameters
+from .plan import NetworkPlan, cifar_resnet_plan
 
 __all__ = ["TABLES", "TABLE4_FORMS", "TABLE3_FORMS", "TABLE6_FORMS", "ABLATION_FORMS", "PAPER_R_CANDIDATES",
-           "conv_weights", "paper_budget", "paper_r", "preset_r", "PRESETS"]
+           "conv_weights", "paper_budget", "paper_r", "preset_r", "PRESETS", "inception_resnet_plan"]
 
 TABLE4_FORMS: Tuple[str, ...] = ("add", "concat", "ms-gau", "ms-se", "ms-sa", "aff", "iaff")
 TABLE3_FORMS: Tuple[str, ...] = ("aff-global-global", "aff-local-local", "aff")
@@ -65,3 +67,17 @@ def preset_r(name: str, preset: str = "paper") -> Optional[int]:
     if preset not in PRESETS:
         raise ValueError(f"unknown parameter preset {preset!r}; valid: {', '.join(sorted(PRESETS))}")
     return PRESETS[preset][canonical_fusion(name)]
+
+
+def inception_resnet_plan(fusion: FusionChoice, layers: Sequence[int], channels: Union[int, Sequence[int]],
+                          start_layer: int = 1, classes: int = 10, deep_stem: bool = False,
+                          fusion_r: Optional[int] = None, in_channels: int = 3) -> NetworkPlan:
+    """The paper's same-layer host, Inception-ResNet-20-b: the CIFAR pre-activation ResNet
+    (:func:`afflib.core.plan.cifar_resnet_plan`, ``layers=[b] * 3``) whose every 3x3 convolution becomes two
+    parallel branches, a 3x3 and a 3x3 with dilation 2 (a 5x5 receptive field), each followed by BatchNorm and
+    joined by ``fusion`` (X = the dilation-1 branch = afflib's ``y``). The residual addition stays plain: blocks
+    of kind ``'inception'`` carry the form that joins the branches, not the one that joins the shortcut."""
+    base = cifar_resnet_plan(fusion, layers, channels, start_layer=start_layer, classes=classes,
+                             deep_stem=deep_stem, fusion_r=fusion_r, in_channels=in_channels)
+    stages = tuple(tuple(replace(block, kind="inception") for block in stage) for stage in base.stages)
+    return replace(base, family="CIFARInceptionResNet", stages=stages)
