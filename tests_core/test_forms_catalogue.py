@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import afflib.core.fusion as catalogue
-from afflib.core.ablation import (ABLATION_FORMS, PRESETS, TABLE3_FORMS, TABLE4_FORMS, TABLE6_FORMS, TABLES,
-                                  conv_weights, paper_budget, paper_r, preset_r)
+from afflib.core.ablation import (ABLATION_FORMS, NEW_FORMS, PRESETS, TABLE3_FORMS, TABLE4_FORMS, TABLE6_FORMS,
+                                  TABLES, conv_weights, form_class, paper_budget, paper_r, preset_r)
 from afflib.core.fusion import FORMS, RELEASE_NAMES, canonical_fusion, fusion_form, fusion_parameters
 
 BLENDS = ("soft", "select", "gate-shortcut", "gate-residual", "linear", "add")
@@ -18,7 +18,8 @@ AGGREGATES = ("sum", "half", "concat", "recursive")
 @pytest.mark.parametrize("alias,expected", [
     ("add", "add"), ("concat", "concat"), ("CONCAT", "concat"), ("MS-GAU", "ms-gau"), ("ms-gau", "ms-gau"),
     ("MS-SENet", "ms-se"), ("MS-SE", "ms-se"), ("MS-SA", "ms-sa"), ("SKNet", "sk"), ("sk", "sk"),
-    ("AFF", "aff"), ("iAFF", "iaff"), ("Global+Global", "aff-global-global"), ("AFF-Global-Global", "aff-global-global"),
+    ("AFF", "aff"), ("iAFF", "iaff"), ("Global+Global", "aff-global-global"),
+    ("AFF-Global-Global", "aff-global-global"),
     ("Local+Local", "aff-local-local"), ("aff-local-local", "aff-local-local"), ("Half-AFF", "half-aff"),
     ("Concat-AFF", "concat-aff"), ("Recursive-AFF", "recursive-aff"),
     # release-era class names of the same forms
@@ -116,3 +117,14 @@ def test_docs_state_the_notation_and_every_form():
         assert cells[3] == str(paper_r(name) or "-"), name
         budget = conv_weights(name, 8, paper_r(name)) // 64
         assert cells[4] == (f"{budget} C²" if budget else "0"), name
+
+
+def test_engine_classes_are_made_from_the_rows():
+    class Base:
+        FORM = ""
+
+    made = [form_class(name, Base, "engine") for name in NEW_FORMS]
+    assert [cls.__name__ for cls in made] == [FORMS[name].class_name for name in NEW_FORMS]
+    assert [cls.FORM for cls in made] == list(NEW_FORMS) and issubclass(made[0], Base)
+    assert form_class("MS-GAU", Base, "engine").__doc__.startswith("``G(Y) X + Y`` (the paper's Table 4 (MS-GAU)")
+    assert set(NEW_FORMS) == {name for name in ABLATION_FORMS if name not in ("aff", "iaff", "add")}

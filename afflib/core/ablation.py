@@ -17,7 +17,8 @@ from .fusion import FORMS, FusionChoice, canonical_fusion, fusion_form, fusion_p
 from .plan import NetworkPlan, cifar_resnet_plan
 
 __all__ = ["TABLES", "TABLE4_FORMS", "TABLE3_FORMS", "TABLE6_FORMS", "ABLATION_FORMS", "PAPER_R_CANDIDATES",
-           "conv_weights", "paper_budget", "paper_r", "preset_r", "PRESETS", "inception_resnet_plan"]
+           "conv_weights", "paper_budget", "paper_r", "preset_r", "PRESETS", "inception_resnet_plan", "NEW_FORMS",
+           "form_class"]
 
 TABLE4_FORMS: Tuple[str, ...] = ("add", "concat", "ms-gau", "ms-se", "ms-sa", "aff", "iaff")
 TABLE3_FORMS: Tuple[str, ...] = ("aff-global-global", "aff-local-local", "aff")
@@ -27,6 +28,8 @@ TABLES: Dict[str, Tuple[str, ...]] = {"Table 1": ("sk", "aff"), "Table 3": TABLE
                                       "Table 6": TABLE6_FORMS}
 ABLATION_FORMS: Tuple[str, ...] = tuple(dict.fromkeys(
     name for forms in (TABLE4_FORMS, ("sk",), TABLE3_FORMS, TABLE6_FORMS) for name in forms))
+# The forms beyond the release's three, each built by an engine's generic catalogue block (:func:`form_class`).
+NEW_FORMS: Tuple[str, ...] = tuple(name for name in ABLATION_FORMS if not FORMS[name].release)
 PAPER_R_CANDIDATES: Tuple[int, ...] = (1, 2, 4, 8, 16)
 _PAPER_AFF_R = 2
 _PROBE_CHANNELS = 64  # any width divisible by every candidate r: budgets scale as C^2
@@ -53,6 +56,15 @@ def paper_r(name: str) -> Optional[int]:
         if conv_weights(form.name, _PROBE_CHANNELS, r) == paper_budget(_PROBE_CHANNELS):
             return r
     return _PAPER_AFF_R
+
+
+def form_class(form: str, base: type, module: str) -> type:
+    """A subclass of an engine's generic catalogue block ``base`` for row ``form``: ``FORM`` set, named by the
+    row's class_name (as ``get_fusion`` finds it), documented by the paper's formula, placed in ``module``."""
+    row = FORMS[canonical_fusion(form)]
+    doc = f"``{row.formula}`` (the paper's {row.source}; X the shortcut ``y``, Y the residual branch ``x``)."
+    return type(row.class_name, (base,), {"FORM": row.name, "__doc__": doc, "__module__": module,
+                                          "__qualname__": row.class_name})
 
 
 # Named presets of r per form: "paper" (the equal budget above) and "release" (the CIFAR networks' r = 4).

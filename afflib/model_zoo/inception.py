@@ -1,4 +1,5 @@
-"""The paper's same-layer ablation host in Gluon: Inception-ResNet-20-b (:func:`afflib.core.ablation.inception_resnet_plan`).
+"""The paper's same-layer ablation host in Gluon: Inception-ResNet-20-b
+(:func:`afflib.core.ablation.inception_resnet_plan`).
 
 Every 3x3 convolution of the CIFAR pre-activation ResNet becomes :class:`MixedConv`: a 3x3 branch (``conv3``) and a
 3x3 dilation-2 branch (``conv5``, a 5x5 receptive field), each with BatchNorm, joined by the chosen fusion form as

@@ -14,6 +14,7 @@ from typing import Callable, Dict
 
 from mxnet.gluon import nn
 
+from afflib.core.ablation import NEW_FORMS, form_class
 from afflib.core.fusion import FORMS, FusionForm, attention_channels
 from .fusion import _context_branch, _Fusion, register_fusion
 
@@ -89,66 +90,6 @@ class CatalogueForm(_Fusion):
         return row.scale * out if row.scale != 1 else out
 
 
-class Concat(CatalogueForm):
-    """``W_A X + W_B Y``: one 1x1 convolution (no bias) over ``[x, y]`` (paper Table 4)."""
-
-    FORM = "concat"
-
-
-class MSGAU(CatalogueForm):
-    """MS-GAU ``G(Y) X + Y``: the shortcut gated by the MS-CAM map of the residual branch (Table 4)."""
-
-    FORM = "ms-gau"
-
-
-class MSSE(CatalogueForm):
-    """MS-SENet ``X + G(Y) Y``: the residual branch refined by its own MS-CAM map (Table 4)."""
-
-    FORM = "ms-se"
-
-
-class MSSA(CatalogueForm):
-    """MS-SA ``G(X + Y) X + Y``: the shortcut gated by the MS-CAM map of the sum (Table 4)."""
-
-    FORM = "ms-sa"
-
-
-class SK(CatalogueForm):
-    """SKNet-style ``G X + (1 - G) Y`` with a global-context map of ``X + Y`` (Tables 1, 4)."""
-
-    FORM = "sk"
-
-
-class AFFGlobalGlobal(CatalogueForm):
-    """AFF whose map sums two global context branches (Table 3, Global + Global)."""
-
-    FORM = "aff-global-global"
-
-
-class AFFLocalLocal(CatalogueForm):
-    """AFF whose map sums two local (point-wise) context branches (Table 3, Local + Local)."""
-
-    FORM = "aff-local-local"
-
-
-class HalfAFF(CatalogueForm):
-    """AFF whose map joins local and global context with fixed 0.5 weights (Table 6)."""
-
-    FORM = "half-aff"
-
-
-class ConcatAFF(CatalogueForm):
-    """AFF whose map is a pointwise convolution over the concatenated local and global contexts (Table 6)."""
-
-    FORM = "concat-aff"
-
-
-class RecursiveAFF(CatalogueForm):
-    """AFF whose map weighs local against global context by a nested second MS-CAM (Table 6)."""
-
-    FORM = "recursive-aff"
-
-
-for _cls in (Concat, MSGAU, MSSE, MSSA, SK, AFFGlobalGlobal, AFFLocalLocal, HalfAFF, ConcatAFF, RecursiveAFF):
-    assert FORMS[_cls.FORM].class_name == _cls.__name__, _cls
-    register_fusion(_cls)
+# One class per ablation form (the release's three stay in the fusion module), registered with get_fusion.
+(Concat, MSGAU, MSSE, MSSA, SK, AFFGlobalGlobal, AFFLocalLocal, HalfAFF, ConcatAFF, RecursiveAFF) = (
+    register_fusion(form_class(form, CatalogueForm, __name__)) for form in NEW_FORMS)
