@@ -64,3 +64,19 @@ def test_float64_outputs_for_the_pytorch_twin_are_current():
     assert sorted(stored) == sorted(computed)
     for key, value in computed.items():
         np.testing.assert_allclose(stored[key], value, rtol=1e-9, atol=1e-9, err_msg=key)
+
+
+@pytest.mark.parametrize("name", ["concat", "ms-gau", "sk", "recursive-aff"])
+def test_hybridized_inception_host_trains(name):
+    """Both branches of a mixed layer receive gradient through the form, in the hybridized graph training uses."""
+    net = CIFARInceptionResNet(fusion=name, layers=[1, 1, 1], fusion_r=preset_r(name) or 4, **SMALL)
+    net.initialize()
+    net.hybridize()
+    x = mx.nd.array(np.random.RandomState(1).normal(size=(2, 3, 8, 8)))
+    with autograd.record():
+        loss = net(x).sum()
+    loss.backward()
+    mixed = net.features[2][0].resfwd[2]
+    for branch in (mixed.conv3, mixed.conv5):
+        grad = branch[0].weight.grad().asnumpy()
+        assert np.isfinite(grad).all() and np.abs(grad).sum() > 0
