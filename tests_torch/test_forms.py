@@ -1,16 +1,17 @@
 """The paper's ablation fusion forms in the PyTorch engine (afflib_torch.forms): each against its formula, the
 MXNet engine's float64 outputs reproduced through the converter (eval and train mode), the notation's properties,
-and the CIFAR ResNet host with every form at b = 1..4."""
+the CIFAR ResNet host with every form at b = 1..4, and the paper preset's equal budget in whole networks."""
 import numpy as np
 import pytest
 import torch
 
-from afflib.core.ablation import ABLATION_FORMS, conv_weights, preset_r
+from afflib.core.ablation import ABLATION_FORMS, TABLE3_FORMS, TABLE4_FORMS, conv_weights, preset_r
 from afflib.core.fusion import fusion_parameters
 from afflib.core.params_io import save_params
 from afflib_torch import get_fusion
 from afflib_torch.convert import load_checkpoint, mxnet_arrays_from_model, name_map
 from afflib_torch.forms import CatalogueForm
+from afflib_torch.inception import CIFARInceptionResNet
 from afflib_torch.networks import CIFARAFFResNet
 from forms_reference import CHANNELS, FIXTURE, form_inputs, form_params, form_r, paper_formula
 
@@ -105,3 +106,17 @@ def test_cifar_resnet_host_builds_with_every_form_at_b_1_to_4(name):
         assert net(x).shape == (2, 5)
         fused = [key for key in name_map(net).values() if ".attention." in key]
         assert len(fused) == 3 * b * per_block, (name, b)
+
+
+@pytest.mark.parametrize("host", ["resnet", "inception"])
+def test_paper_preset_gives_every_table4_form_the_same_convolution_weights_in_a_host(host):
+    """Table 4's equal budget, counted in whole networks: the hosts differ only in their fusions' kernels."""
+    cls = CIFARAFFResNet if host == "resnet" else CIFARInceptionResNet
+
+    def conv_weights_of(name):
+        net = cls(fusion=name, layers=[2, 2, 2], channels=[16, 16, 32, 64], classes=10, fusion_r=preset_r(name))
+        return sum(p.numel() for key, p in net.named_parameters() if p.dim() == 4 and ".attention." in f".{key}")
+
+    counts = {name: conv_weights_of(name) for name in TABLE4_FORMS + TABLE3_FORMS if name != "add"}
+    assert len(set(counts.values())) == 1, counts
+    assert conv_weights_of("add") == 0
