@@ -283,7 +283,11 @@ def register_fusion(cls: Type[nn.Module]) -> Type[nn.Module]:
 
 def get_fusion(name: str, channels: int, r: int = 4) -> nn.Module:
     """Build the fusion block called ``name`` (paper or release name) for ``channels`` channels."""
-    return _IMPLEMENTATIONS[fusion_form(name).class_name](channels=channels, r=r)
+    form = fusion_form(name)
+    if form.class_name not in _IMPLEMENTATIONS:  # the ablation forms register when afflib_torch.forms is imported
+        raise ValueError(f"fusion form {form.name!r} is built by afflib_torch.forms: use afflib_torch.get_fusion "
+                         f"or afflib_torch.forms.get_fusion")
+    return _IMPLEMENTATIONS[form.class_name](channels=channels, r=r)
 
 
 def build_fusion(fusion: Union[str, Callable[[int, int], nn.Module]], channels: int, r: int) -> nn.Module:

@@ -1,6 +1,9 @@
 """The paper's ablation fusion forms in the PyTorch engine (afflib_torch.forms): each against its formula, the
 MXNet engine's float64 outputs reproduced through the converter (eval and train mode), the notation's properties,
 the CIFAR ResNet host with every form at b = 1..4, and the paper preset's equal budget in whole networks."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -120,3 +123,12 @@ def test_paper_preset_gives_every_table4_form_the_same_convolution_weights_in_a_
     counts = {name: conv_weights_of(name) for name in TABLE4_FORMS + TABLE3_FORMS if name != "add"}
     assert len(set(counts.values())) == 1, counts
     assert conv_weights_of("add") == 0
+
+
+def test_the_fusion_module_alone_names_where_the_ablation_forms_live():
+    """afflib_torch.fusion cannot import the forms module (it imports fusion); a fresh interpreter that asks the
+    fusion module for an ablation form before anything imported afflib_torch.forms gets a clear error."""
+    probe = ("from afflib_torch.fusion import get_fusion\n"
+             "try:\n    get_fusion('ms-gau', 8, 2)\nexcept ValueError as error:\n    print(error)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert "'ms-gau' is built by afflib_torch.forms" in done.stdout, done.stderr
