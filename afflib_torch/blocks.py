@@ -10,7 +10,8 @@ from typing import Dict, Type
 from torch import Tensor, nn
 
 from afflib.core.plan import EXPANSION, BlockPlan, zero_last_gamma
-from .fusion import BatchNorm2d, build_fusion
+from .forms import build_fusion  # every catalogue form by name (the ablation forms registered)
+from .fusion import BatchNorm2d
 
 __all__ = ["projection_shortcut", "zero_last_gamma", "Bottleneck", "BasicBlock", "ResNeXtBlock", "PreActBasicBlock",
            "BLOCKS"]
