@@ -1,0 +1,126 @@
+"""The PyTorch engine's train_cifar through its command line, as a user runs it: exact resume after SIGINT, NaN
+stop, bad flags, and the eval tool reading the run's checkpoint alone (real subprocesses, a real Fashion-MNIST
+subset)."""
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import List
+
+import numpy as np
+import pytest
+import torch
+
+from afflib.core.checkpoint_record import verify_set
+from afflib.core.params_io import load_params
+from cli_helpers import fashion_subset_or_skip, script_env
+
+TINY = ["--dataset", "fashion-mnist", "--blocks", "1", "--channel-times", "1", "--start-layer", "2",
+        "--device", "cpu", "--threads", "1", "--no-progress", "--save-plot-dir", ""]
+LAST = "fashion-mnist-cifar_aff_resnet8-c1-last"
+
+
+@pytest.fixture(scope="module")
+def subset(tmp_path_factory) -> Path:
+    return fashion_subset_or_skip(tmp_path_factory, "fm_torch_train", 640, 200)
+
+
+def command(tool: str, args: List[str]) -> List[str]:
+    return [sys.executable, "-m", f"afflib_torch.cli.{tool}", *[str(a) for a in args]]
+
+
+def run_tool(tool: str, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(command(tool, list(args)), env=script_env(), capture_output=True, text=True, timeout=600)
+
+
+def recipe(data: Path, out: Path) -> List[str]:
+    return [*TINY, "--data-dir", data, "--save-dir", out, "--batch-size", "32", "--num-epochs", "2", "--lr", "0.1",
+            "--cosine", "--warmup-epochs", "1", "--label-smoothing", "--no-wd", "--mixup", "--mixup-off-epoch", "1",
+            "--log-interval", "1", "--save-period", "0"]
+
+
+def test_sigint_mid_epoch_then_resume_gives_the_uninterrupted_weights(subset, tmp_path):
+    whole = run_tool("train_cifar", *recipe(subset, tmp_path / "whole"))
+    assert whole.returncode == 0, whole.stderr[-2000:]
+
+    proc = subprocess.Popen(command("train_cifar", recipe(subset, tmp_path / "cut")), env=script_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith("Epoch[0] Batch [6]"):
+            proc.send_signal(signal.SIGINT)
+            break
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted: SIGINT received at epoch 0 batch" in err
+    record = json.loads((tmp_path / "cut" / f"{LAST}.json").read_text())
+    stopped = record["interrupted_at_batch"]
+    assert 6 <= stopped < 19 and record["next_epoch"] == 0
+    verify_set(str(tmp_path / "cut" / f"{LAST}.json"))
+
+    resumed = run_tool("train_cifar", *recipe(subset, tmp_path / "cut"), "--resume-from",
+                       tmp_path / "cut" / f"{LAST}.params")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"at epoch 0 batch {stopped + 1}" in resumed.stdout
+    # the resumed run logs exactly the batches the first part did not run
+    assert re.findall(r"^Epoch\[0\] Batch \[(\d+)\]", resumed.stdout, re.M)[0] == str(stopped + 1)
+
+    a, b = (load_params(tmp_path / run / f"{LAST}.params") for run in ("whole", "cut"))
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    sa, sb = (torch.load(tmp_path / run / f"{LAST}.pt", weights_only=True) for run in ("whole", "cut"))
+    for key, value in sa["optimizer"]["state"].items():
+        torch.testing.assert_close(value["momentum_buffer"], sb["optimizer"]["state"][key]["momentum_buffer"],
+                                   rtol=0, atol=0)
+    ha, hb = (json.loads((tmp_path / run / "history.json").read_text())["epochs"] for run in ("whole", "cut"))
+    assert [(h["train_loss"], h["train_accuracy"], h["val_top1_error"]) for h in ha] == \
+        [(h["train_loss"], h["train_accuracy"], h["val_top1_error"]) for h in hb]
+
+
+def test_nan_loss_stops_with_status_3_keeping_the_last_good_set(subset, tmp_path):
+    # step decay by 1e30 at epoch 1: epoch 0 trains normally, epoch 1 diverges
+    proc = run_tool("train_cifar", *TINY, "--data-dir", subset, "--save-dir", tmp_path, "--batch-size", "64",
+                    "--num-epochs", "2", "--lr", "0.1", "--lr-decay", "1e30", "--lr-decay-epoch", "1",
+                    "--log-interval", "0")
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert re.search(r"error: loss is (NaN|not finite) at epoch 1 batch \d+; stopped before updating", proc.stderr)
+    assert "Traceback" not in proc.stderr
+    record = verify_set(str(tmp_path / f"{LAST}.json"))
+    assert record["next_epoch"] == 1
+    assert all(np.isfinite(v).all() for v in load_params(tmp_path / f"{LAST}.params").values())
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--auto_aug"], "--auto_aug"),
+    (["--dtype", "float16"], "--dtype float16"),
+    (["--data-dir", "/nonexistent/fm"], "/nonexistent/fm"),
+    (["--lr", "-1"], "--lr"),
+    (["--cpus", "2"], "--cpus 2"),
+    (["--batch-size", "100000"], "--batch-size"),
+])
+def test_bad_input_exits_2_with_a_clear_line(subset, tmp_path, flags, message):
+    args = [*TINY, "--save-dir", tmp_path / "run", "--num-epochs", "1"]
+    if "--data-dir" not in flags:
+        args += ["--data-dir", subset]
+    proc = run_tool("train_cifar", *args, *flags)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists() or not any((tmp_path / "run").iterdir())
+
+
+def test_eval_reads_the_run_from_its_checkpoint_alone(subset, tmp_path):
+    train = run_tool("train_cifar", *TINY, "--data-dir", subset, "--save-dir", tmp_path, "--batch-size", "64",
+                     "--num-epochs", "1", "--lr", "0.1", "--log-interval", "0")
+    assert train.returncode == 0, train.stderr[-2000:]
+    val = float(re.findall(r"^\[Epoch 0\] train=[\d.]+ val=([\d.]+)", train.stdout, re.M)[-1])
+    proc = run_tool("eval_cifar", "--params", tmp_path / f"{LAST}.params", "--data-dir", subset, "--device", "cpu",
+                    "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert float(re.search(r"^test accuracy: ([\d.]+) \(error", proc.stdout, re.M).group(1)) == pytest.approx(val,
+                                                                                                       abs=1e-4)
+    conflict = run_tool("eval_cifar", "--params", tmp_path / f"{LAST}.params", "--dataset", "cifar10")
+    assert conflict.returncode == 2 and "--dataset cifar10 conflicts with the run record" in conflict.stderr
