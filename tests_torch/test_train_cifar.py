@@ -1,13 +1,11 @@
-"""The PyTorch engine's train_cifar through its command line, as a user runs it: exact resume after SIGINT, NaN
-stop, bad flags, and the eval tool reading the run's checkpoint alone (real subprocesses, a real Fashion-MNIST
-subset)."""
+"""The PyTorch engine's train_cifar through its command line, as a user runs it (``scripts/train_cifar.py --engine
+torch`` in real subprocesses, a real Fashion-MNIST subset): exact resume after SIGINT, NaN stop, bad flags, and the
+eval tool reading the run's checkpoint alone."""
 from __future__ import annotations
 
 import json
 import re
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import List
 
@@ -17,9 +15,9 @@ import torch
 
 from afflib.core.checkpoint_record import verify_set
 from afflib.core.params_io import load_params
-from cli_helpers import fashion_subset_or_skip, script_env
+from cli_helpers import fashion_subset_or_skip, run_script, run_script_until
 
-TINY = ["--dataset", "fashion-mnist", "--blocks", "1", "--channel-times", "1", "--start-layer", "2",
+TINY = ["--engine", "torch", "--dataset", "fashion-mnist", "--blocks", "1", "--channel-times", "1", "--start-layer", "2",
         "--device", "cpu", "--threads", "1", "--no-progress", "--save-plot-dir", ""]
 LAST = "fashion-mnist-cifar_aff_resnet8-c1-last"
 
@@ -29,12 +27,9 @@ def subset(tmp_path_factory) -> Path:
     return fashion_subset_or_skip(tmp_path_factory, "fm_torch_train", 640, 200)
 
 
-def command(tool: str, args: List[str]) -> List[str]:
-    return [sys.executable, "-m", f"afflib_torch.cli.{tool}", *[str(a) for a in args]]
-
-
-def run_tool(tool: str, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(command(tool, list(args)), env=script_env(), capture_output=True, text=True, timeout=600)
+def run_tool(tool: str, *args):
+    """``scripts/<tool>.py ARGS`` (the dispatcher: ``--engine torch`` runs ``afflib_torch.cli.<tool>``)."""
+    return run_script(f"{tool}.py", *args, check=False)
 
 
 def recipe(data: Path, out: Path) -> List[str]:
@@ -47,14 +42,10 @@ def test_sigint_mid_epoch_then_resume_gives_the_uninterrupted_weights(subset, tm
     whole = run_tool("train_cifar", *recipe(subset, tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr[-2000:]
 
-    proc = subprocess.Popen(command("train_cifar", recipe(subset, tmp_path / "cut")), env=script_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in proc.stdout:
-        if line.startswith("Epoch[0] Batch [6]"):
-            proc.send_signal(signal.SIGINT)
-            break
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130, err[-2000:]
+    status, _, err = run_script_until("train_cifar.py", *recipe(subset, tmp_path / "cut"),
+                                      line_prefix="Epoch[0] Batch [6]",
+                                      action=lambda proc: proc.send_signal(signal.SIGINT))
+    assert status == 130, err[-2000:]
     assert "interrupted: SIGINT received at epoch 0 batch" in err
     record = json.loads((tmp_path / "cut" / f"{LAST}.json").read_text())
     stopped = record["interrupted_at_batch"]
@@ -117,10 +108,10 @@ def test_eval_reads_the_run_from_its_checkpoint_alone(subset, tmp_path):
                      "--num-epochs", "1", "--lr", "0.1", "--log-interval", "0")
     assert train.returncode == 0, train.stderr[-2000:]
     val = float(re.findall(r"^\[Epoch 0\] train=[\d.]+ val=([\d.]+)", train.stdout, re.M)[-1])
-    proc = run_tool("eval_cifar", "--params", tmp_path / f"{LAST}.params", "--data-dir", subset, "--device", "cpu",
-                    "--no-progress")
+    proc = run_tool("eval_cifar", "--engine", "torch", "--params", tmp_path / f"{LAST}.params", "--data-dir", subset,
+                    "--device", "cpu", "--no-progress")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert float(re.search(r"^test accuracy: ([\d.]+) \(error", proc.stdout, re.M).group(1)) == pytest.approx(val,
                                                                                                        abs=1e-4)
-    conflict = run_tool("eval_cifar", "--params", tmp_path / f"{LAST}.params", "--dataset", "cifar10")
+    conflict = run_tool("eval_cifar", "--engine", "torch", "--params", tmp_path / f"{LAST}.params", "--dataset", "cifar10")
     assert conflict.returncode == 2 and "--dataset cifar10 conflicts with the run record" in conflict.stderr

@@ -8,8 +8,6 @@ same budget with plain addition instead of AFF.
 """
 import argparse
 import os
-import sys
-import time
 from pathlib import Path
 
 from afflib.core import demorun
@@ -22,29 +20,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                     "runs the PyTorch one").parse_args(argv)
 
 
-def ensure_fashion_mnist(data_dir):
-    """The IDX folder; installs the Debian package if it is missing and apt can be used, else explains."""
-    from afflib.data.fashion_mnist import find_fashion_mnist_dir
-    return demorun.ensure_fashion_mnist(find_fashion_mnist_dir, data_dir)
-
-
-def tool(name: str) -> list:
-    """argv of the afflib command-line tool ``name`` (``afflib.cli.<name>``) in this interpreter."""
-    return [sys.executable, "-m", f"afflib.cli.{name}"]
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
-    out = demorun.out_folder(args)
-    tic = time.time()
-    idx_dir = ensure_fashion_mnist(args.data_dir)
+    from afflib.data.fashion_mnist import find_fashion_mnist_dir
     rec_dir = Path(os.path.expanduser(args.rec_dir))
-    demorun.run_step([*tool("pack_fashion_mnist"), "--data-dir", idx_dir, "--out", rec_dir])
-    prep_seconds = time.time() - tic
     devices = ["--cpus", args.cpus]
-    demorun.run_demo(args, out, idx_dir, prep_seconds,
-                     [*tool("train_cifar"), "--rec-dir", rec_dir, *devices, "--batch-size", args.batch_size],
-                     [*tool("eval_cifar"), "--rec-dir", rec_dir, *devices])
+    demorun.run_demo(args, find_fashion_mnist_dir,
+                     [*demorun.tool("afflib.cli", "train_cifar"), "--rec-dir", rec_dir, *devices, "--batch-size",
+                      args.batch_size],
+                     [*demorun.tool("afflib.cli", "eval_cifar"), "--rec-dir", rec_dir, *devices],
+                     prepare=lambda idx_dir: demorun.run_step([*demorun.tool("afflib.cli", "pack_fashion_mnist"),
+                                                               "--data-dir", idx_dir, "--out", rec_dir]))
 
 
 def run() -> None:

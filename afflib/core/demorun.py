@@ -21,7 +21,7 @@ from .rundir import run_files
 from .specs import canonical_fusion
 
 __all__ = ["RECIPE", "TARGET_ACCURACY", "TARGET_SECONDS", "demo_parser", "recipe_flags", "run_step", "out_folder",
-           "model_flags", "run_demo", "ensure_fashion_mnist"]
+           "model_flags", "run_demo", "ensure_fashion_mnist", "tool"]
 
 RECIPE = load_recipe("demo")
 TARGET_ACCURACY = 0.91
@@ -127,10 +127,23 @@ def out_folder(args: argparse.Namespace) -> Path:
     return out
 
 
-def run_demo(args: argparse.Namespace, out: Path, idx_dir: str, prep_seconds: float, train: List,
-             evaluate: List, env: Optional[Dict[str, str]] = None) -> float:
-    """Train (``train``: the command up to its data flags), evaluate the ``-last`` params (``evaluate``: likewise)
-    and print the report ending with the test accuracy line; returns the accuracy."""
+def tool(package: str, name: str) -> List[str]:
+    """argv of the command-line tool ``package.name`` (``afflib.cli``, ``afflib_torch.cli``) in this interpreter."""
+    return [sys.executable, "-m", f"{package}.{name}"]
+
+
+def run_demo(args: argparse.Namespace, find: Callable[[Optional[str]], Path], train: List, evaluate: List,
+             env: Optional[Dict[str, str]] = None, prepare: Optional[Callable[[Path], None]] = None) -> float:
+    """The demo: its output folder, Fashion-MNIST found by ``find`` (:func:`ensure_fashion_mnist`) and
+    ``prepare(idx_dir)``-d, then training (``train``: the command up to its data flags) and evaluation of the
+    ``-last`` params (``evaluate``: likewise), and the report ending with the test accuracy line; returns the
+    accuracy."""
+    out = out_folder(args)
+    tic = time.time()
+    idx_dir = str(ensure_fashion_mnist(find, args.data_dir))
+    if prepare is not None:
+        prepare(Path(idx_dir))
+    prep_seconds = time.time() - tic
     fusion = canonical_fusion(args.fusion)
     net = model_flags(args)
     data = ["--dataset", "fashion-mnist", "--data-dir", idx_dir]

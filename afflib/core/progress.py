@@ -30,10 +30,13 @@ class LineBar:
         now = time.monotonic()
         if self.enabled and (now - self.shown >= 0.2 or self.done == self.total):
             self.shown = now
-            of = f"/{self.total}" if self.total else ""
-            rate = self.done / max(now - self.start, 1e-9)
-            sys.stderr.write(f"\r{self.description}: {self.done}{of} {self.unit} ({rate:.1f} {self.unit}/s)")
+            sys.stderr.write("\r" + self.text(self.done / max(now - self.start, 1e-9)))
             sys.stderr.flush()
+
+    def text(self, rate: float) -> str:
+        """The line drawn: ``description: done/total unit (rate unit/s)``."""
+        of = f"/{self.total}" if self.total else ""
+        return f"{self.description}: {self.done}{of} {self.unit} ({rate:.1f} {self.unit}/s)"
 
     def close(self) -> None:
         if self.enabled:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-import time
 from pathlib import Path
 from typing import Optional
 
@@ -38,21 +36,14 @@ def find_fashion_mnist(data_dir: Optional[str]) -> Path:
                             "(Debian: apt-get install dataset-fashion-mnist, or pass --data-dir)")
 
 
-def tool(name: str) -> list:
-    """argv of the PyTorch engine's tool ``name`` (``afflib_torch.cli.<name>``) in this interpreter."""
-    return [sys.executable, "-m", f"afflib_torch.cli.{name}"]
-
-
 def main(argv=None) -> None:
     args = parse_args(argv)
-    out = demorun.out_folder(args)
-    tic = time.time()
-    idx_dir = demorun.ensure_fashion_mnist(find_fashion_mnist, args.data_dir)
-    prep_seconds = time.time() - tic
     engine = ["--device", "cpu", "--threads", args.cpus, "--channels-last"]
-    demorun.run_demo(args, out, str(idx_dir), prep_seconds,
-                     [*tool("train_cifar"), *engine, "--batch-size", args.batch_size * args.cpus],
-                     [*tool("eval_cifar"), *engine], env={"OMP_NUM_THREADS": str(args.cpus)})
+    demorun.run_demo(args, find_fashion_mnist,
+                     [*demorun.tool("afflib_torch.cli", "train_cifar"), *engine, "--batch-size",
+                      args.batch_size * args.cpus],
+                     [*demorun.tool("afflib_torch.cli", "eval_cifar"), *engine],
+                     env={"OMP_NUM_THREADS": str(args.cpus)})
 
 
 def run() -> None:

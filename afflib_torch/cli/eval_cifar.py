@@ -17,6 +17,7 @@ from typing import List, Tuple
 from torch import nn
 
 from afflib.core.datasets import SMALL_IMAGE_DATASETS, label_set
+from afflib.core.logformat import cifar_test_lines
 from afflib.core.modelspec import ModelSpec, cifar_spec
 from afflib.core.progress import want_progress
 from afflib.core.released import resolve_released
@@ -91,11 +92,8 @@ def main(argv=None) -> None:
     tic = time.time()
     result = evaluate(prepare(net, config), data, config, want_progress(args.no_progress))
     wall = time.time() - tic
-    labels = " (20 coarse labels)" if args.coarse_labels else ""
-    print("model=%s dataset=%s%s images=%d" % (name, args.dataset, labels, result.samples))
-    print("test accuracy: %.4f (error %.4f, top-5 error %.4f)" % (1 - result.top1_error, result.top1_error,
-                                                                  result.top5_error))
-    print("speed: %.1f images/sec" % (result.samples / wall))
+    print("\n".join(cifar_test_lines(name, args.dataset, args.coarse_labels, result.top1_error, result.top5_error,
+                                      result.samples, wall)))
 
 
 def run() -> None:

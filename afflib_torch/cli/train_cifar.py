@@ -14,10 +14,10 @@ import argparse
 import os
 
 from afflib.core.datasets import SMALL_IMAGE_DATASETS
-from afflib.core.logformat import cifar_epoch_line
+from afflib.core.logformat import cifar_record_line, final_accuracy_line
 from afflib.core.modelspec import ModelSpec, cifar_spec
 from afflib.core.rundir import output_folder
-from afflib.core.runlog import open_run, setup_logging
+from afflib.core.runlog import open_run
 from afflib.core.runrecord import RunRecord
 from afflib.core.schedule import LRSchedule
 from afflib.core.trainflags import parse_training
@@ -25,7 +25,7 @@ from afflib.core.training import Recipe
 
 from ..registry import get_model
 from ..train.checkpoint import load_resume_state
-from ..train.runner import exit_on_error, init_weights, make_run_config, run_training, save_plot, seed_everything
+from ..train.runner import begin_run, exit_on_error, init_weights, run_training, save_plot
 from ..train.session import TorchSession
 from ..train.smalldata import small_image_data
 
@@ -59,13 +59,6 @@ def refuse_unsupported(args: argparse.Namespace) -> None:
         raise ValueError("--auto_aug: not wired into the PyTorch small-image data yet; use --engine mxnet")
 
 
-def cifar_line(record) -> str:
-    """The original CIFAR script's epoch line."""
-    val_acc = 1 - record["val_top1_error"] if record["val_top1_error"] is not None else float("nan")
-    return cifar_epoch_line(record["epoch"], record["train_accuracy"], val_acc, record["train_loss"], record["lr"],
-                            record["train_seconds"])
-
-
 def main(argv=None) -> None:
     args, recipe_use = parse_training("train_cifar", argv, "torch")
     refuse_unsupported(args)
@@ -86,12 +79,7 @@ def main(argv=None) -> None:
     plot_file = os.path.join(plot_dir, f"{run_tag}-{name}.png") if plot_dir else None
 
     session = make_session(args)
-    log = setup_logging(defer_file=True)
-    log.info(str(args))
-    for line in recipe_use.lines():
-        log.info(line)
-    config = make_run_config(args, session)
-    seed_everything(args.seed)
+    log, config = begin_run(args, recipe_use.lines(), session)
     model = init_weights(get_model(spec.text()), "xavier")
     if args.summary:
         log.info("%s", model)
@@ -110,11 +98,11 @@ def main(argv=None) -> None:
     history = run_training(model, name, run_tag, train, val, config, recipe, schedule, args, log, folder,
                            args.save_period, True, session, resume, run_dir,
                            RunRecord(spec, args.dataset, classes, channels, coarse_labels=args.coarse_labels,
-                                     recipe=getattr(args, "recipe", None)), epoch_line=cifar_line)
+                                     recipe=getattr(args, "recipe", None)), epoch_line=cifar_record_line)
     if session.is_chief:
         save_plot(history, plot_file, f"{spec.text()} on {run_tag}", log)
-    if history and history[-1]["val_top1_error"] is not None:
-        log.info("final test accuracy: %.4f", 1 - history[-1]["val_top1_error"])
+    if final_accuracy_line(history):
+        log.info(final_accuracy_line(history))
 
 
 def run() -> None:

@@ -12,7 +12,7 @@ import os
 
 from afflib.core.modelspec import ModelSpec
 from afflib.core.rundir import output_folder
-from afflib.core.runlog import open_run, setup_logging
+from afflib.core.runlog import open_run
 from afflib.core.runrecord import RunRecord
 from afflib.core.schedule import LRSchedule
 from afflib.core.trainflags import parse_training
@@ -20,7 +20,7 @@ from afflib.core.training import Recipe, imagenet_model
 
 from ..registry import get_model, get_model_list
 from ..train.checkpoint import load_resume_state
-from ..train.runner import exit_on_error, init_weights, make_run_config, run_training, seed_everything
+from ..train.runner import begin_run, exit_on_error, init_weights, run_training
 from ..train.session import TorchSession
 from .imagenet_source import train_data, val_data
 
@@ -44,12 +44,7 @@ def main(argv=None) -> None:
     args, recipe_use = parse_training("train_imagenet", argv, "torch")
     refuse_unsupported(args)
     session = make_session(args)
-    log = setup_logging(defer_file=True)
-    log.info(str(args))
-    for line in recipe_use.lines():
-        log.info(line)
-    config = make_run_config(args, session)
-    seed_everything(args.seed)
+    log, config = begin_run(args, recipe_use.lines(), session)
     name, kwargs = imagenet_model(args, get_model_list())
     spec = ModelSpec.create(name, **kwargs)
     name = spec.tag()

@@ -8,7 +8,7 @@ import math
 import platform
 import random
 import sys
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ from afflib.core.checkpoint_manager import SetWriter
 from afflib.core.plot import plot_history
 from afflib.core.progress import want_progress
 from afflib.core.rundir import RunDir
+from afflib.core.runlog import setup_logging
 from afflib.core.runrecord import RunRecord, record_entries
 from afflib.core.schedule import LRSchedule
 from afflib.core.training import Recipe, report_errors
@@ -29,8 +30,8 @@ from .loop import Trainee, fit
 from .optim import make_optimizer
 from .session import TorchSession
 
-__all__ = ["seed_everything", "init_weights", "run_config", "make_run_config", "run_training", "save_plot",
-           "exit_on_error"]
+__all__ = ["seed_everything", "init_weights", "run_config", "make_run_config", "begin_run", "run_training",
+           "save_plot", "exit_on_error"]
 
 INITS = ("xavier", "msra")
 
@@ -80,6 +81,19 @@ def make_run_config(args: argparse.Namespace, session: Optional[TorchSession] = 
     if args.threads:
         torch.set_num_threads(args.threads)
     return config
+
+
+def begin_run(args: argparse.Namespace, recipe_lines: Sequence[str],
+              session: TorchSession) -> Tuple[logging.Logger, RunConfig]:
+    """The start both training tools share: the log (its file opens once everything is checked), the arguments
+    and recipe lines, the run config, and the seeds."""
+    log = setup_logging(defer_file=True)
+    log.info(str(args))
+    for line in recipe_lines:
+        log.info(line)
+    config = make_run_config(args, session)
+    seed_everything(args.seed)
+    return log, config
 
 
 def run_config(args: argparse.Namespace, config: RunConfig, model_name: str, session: TorchSession,
