@@ -81,6 +81,11 @@ def network(args: argparse.Namespace, argv: List[str]) -> Tuple[nn.Module, str]:
     return load_checkpoint(get_model(spec.text()), args.params), spec.text()
 
 
+def run() -> None:
+    """Console entry (``afflib-eval-cifar --engine torch``): clear errors and exit codes."""
+    exit_on_error(main)
+
+
 def main(argv=None) -> None:
     args = parse_eval("eval_cifar", argv, "torch")
     if bool(args.params) == bool(args.pretrained):
@@ -94,11 +99,6 @@ def main(argv=None) -> None:
     wall = time.time() - tic
     print("\n".join(cifar_test_lines(name, args.dataset, args.coarse_labels, result.top1_error, result.top5_error,
                                       result.samples, wall)))
-
-
-def run() -> None:
-    """Console entry (``afflib-eval-cifar --engine torch``): clear errors and exit codes."""
-    exit_on_error(main)
 
 
 if __name__ == "__main__":

@@ -59,6 +59,11 @@ def refuse_unsupported(args: argparse.Namespace) -> None:
         raise ValueError("--auto_aug: not wired into the PyTorch small-image data yet; use --engine mxnet")
 
 
+def run() -> None:
+    """Console entry (``afflib-train-cifar --engine torch``): clear errors and exit codes."""
+    exit_on_error(main)
+
+
 def main(argv=None) -> None:
     args, recipe_use = parse_training("train_cifar", argv, "torch")
     refuse_unsupported(args)
@@ -103,11 +108,6 @@ def main(argv=None) -> None:
         save_plot(history, plot_file, f"{spec.text()} on {run_tag}", log)
     if final_accuracy_line(history):
         log.info(final_accuracy_line(history))
-
-
-def run() -> None:
-    """Console entry (``afflib-train-cifar --engine torch``): clear errors and exit codes."""
-    exit_on_error(main)
 
 
 if __name__ == "__main__":
