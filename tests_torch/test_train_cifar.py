@@ -38,6 +38,7 @@ def recipe(data: Path, out: Path) -> List[str]:
             "--log-interval", "1", "--save-period", "0"]
 
 
+@pytest.mark.slow
 def test_sigint_mid_epoch_then_resume_gives_the_uninterrupted_weights(subset, tmp_path):
     whole = run_tool("train_cifar", *recipe(subset, tmp_path / "whole"))
     assert whole.returncode == 0, whole.stderr[-2000:]
@@ -70,6 +71,19 @@ def test_sigint_mid_epoch_then_resume_gives_the_uninterrupted_weights(subset, tm
     ha, hb = (json.loads((tmp_path / run / "history.json").read_text())["epochs"] for run in ("whole", "cut"))
     assert [(h["train_loss"], h["train_accuracy"], h["val_top1_error"]) for h in ha] == \
         [(h["train_loss"], h["train_accuracy"], h["val_top1_error"]) for h in hb]
+
+
+def test_sigterm_saves_a_resumable_set_and_exits_143(subset, tmp_path):
+    status, _, err = run_script_until("train_cifar.py", *TINY, "--data-dir", subset, "--save-dir", tmp_path,
+                                      "--batch-size", "32", "--num-epochs", "1", "--log-interval", "1",
+                                      line_prefix="Epoch[0] Batch [2]",
+                                      action=lambda proc: proc.send_signal(signal.SIGTERM))
+    assert status == 143, err[-2000:]
+    assert "interrupted: SIGTERM received at epoch 0 batch" in err and "Traceback" not in err
+    record = verify_set(str(tmp_path / f"{LAST}.json"))
+    saved = torch.load(tmp_path / f"{LAST}.pt", weights_only=True)
+    assert saved["position"] == {"epoch": 0, "batch": record["interrupted_at_batch"] + 1}
+    assert saved["meter"]["count"] == 32 * saved["position"]["batch"]
 
 
 def test_nan_loss_stops_with_status_3_keeping_the_last_good_set(subset, tmp_path):

@@ -163,9 +163,10 @@ def fit(trainee: Trainee, train_data, val_data, schedule: LRSchedule, recipe: Re
         return checkpoints.save_interrupted(trainee.module, state, epoch, next_batch - 1, {"history": history})
 
     def validate() -> Optional[EvalResult]:
+        # the module itself, not the runner: a DDP wrapper's forward would wait for the other ranks' buffers
         if val_data is None or not session.validates:
             return None
-        return evaluate(trainee.runner, val_data, trainee.config, show_progress)
+        return evaluate(trainee.module, val_data, trainee.config, show_progress)
 
     with StopFlag() as stop:
         for epoch in range(start_epoch, recipe.num_epochs):
