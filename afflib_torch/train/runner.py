@@ -133,8 +133,7 @@ def run_training(model: nn.Module, model_name: str, tag: str, train_data, val_da
         if resume.saved.get("scaler"):
             trainee.scaler.load_state_dict(resume.saved["scaler"])
     checkpoints = make_checkpoints(save_dir, tag, model_name, save_frequency, best_as_accuracy,
-                                   writer if writer is not None else getattr(session, "checkpoint_writer",
-                                                                             lambda: None)())
+                                   writer if writer is not None else session.checkpoint_writer())
     checkpoints.remove_stale_temp(log)
     run_dir = run_dir or RunDir(save_dir)
     checkpoints.write_config(dict(run_config(args, config, model_name, session, record),

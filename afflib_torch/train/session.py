@@ -11,6 +11,8 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from .checkpoint import TorchSetWriter
+
 __all__ = ["TorchSession"]
 
 
@@ -18,7 +20,7 @@ class TorchSession:
     """A run in one process on one device: it validates, writes every file and sums nothing.
 
     The protocol: ``rank``, ``world_size``, ``is_chief``, ``device``, :meth:`wrap`, :attr:`shard`, :meth:`all_sum`,
-    :meth:`barrier`, :attr:`validates`, :meth:`finish`.
+    :meth:`barrier`, :attr:`validates`, :meth:`checkpoint_writer`, :meth:`finish`.
     """
 
     rank = 0
@@ -48,6 +50,12 @@ class TorchSession:
     def validates(self) -> bool:
         """Whether this process evaluates the validation split (rank 0 of a job, on the full split)."""
         return self.is_chief
+
+    def checkpoint_writer(self) -> TorchSetWriter:
+        """Who writes the run's checkpoint sets (a job: rank 0 alone, ``writes = is_chief``)."""
+        writer = TorchSetWriter()
+        writer.writes = self.is_chief
+        return writer
 
     def finish(self) -> None:
         """End of training (a job: tear the process group down)."""
