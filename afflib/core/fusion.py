@@ -62,7 +62,8 @@ class FusionForm:
         Parameter layout: the context branches in creation order, named as the release names its children.
     default_r : mapping of str to int
         Channel reduction by where the form sits: ``'module'`` (a module built alone) and the block kinds of
-        :mod:`afflib.core.plan` (``'bottleneck'``, ``'resnext'``, ``'preact'``), as the release's networks.
+        :mod:`afflib.core.plan` (``'bottleneck'``, ``'basic'``, ``'resnext'``, ``'preact'``), as the release's
+        networks (``'basic'``, absent from the release, by the release's rule: see ``_RELEASE_R``).
     """
 
     name: str
@@ -88,7 +89,10 @@ class FusionForm:
                                                        *self.aliases)))
 
 
-_RELEASE_R = {"module": 4, "bottleneck": 16, "resnext": 16, "preact": 4}
+# r by block kind. The release keeps the attention width at a quarter of the stage width: r = 4 in basic
+# blocks (CIFAR pre-activation), 16 in bottlenecks (outputs 4x the stage width); afflib's ImageNet basic
+# block (ResNet-18/34, not in the release) follows that rule.
+_RELEASE_R = {"module": 4, "bottleneck": 16, "basic": 4, "resnext": 16, "preact": 4}
 
 FORMS: Dict[str, FusionForm] = {form.name: form for form in (
     FusionForm("aff", "ASKCFuse", "AFF", blend="soft", iterations=1, scale=2.0, branches=MS_CAM,

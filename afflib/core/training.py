@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from . import logformat
-from .fusion import canonical_fusion
 from .metrics import EvalResult
 from .runlog import log_stop_reason
 
 __all__ = ["Recipe", "NonFiniteLossError", "TrainingInterrupted", "StopFlag", "EXIT_INTERRUPTED", "EXIT_BAD_INPUT",
-           "EXIT_NAN", "report_errors", "stop_run", "log_unexpected", "close_epoch", "imagenet_model"]
+           "EXIT_NAN", "report_errors", "stop_run", "log_unexpected", "close_epoch"]
 
 EXIT_INTERRUPTED = {2: 130, 15: 143}  # shell convention: 128 + signal number
 EXIT_BAD_INPUT = 2
@@ -79,27 +78,6 @@ class StopFlag:
     def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
-
-
-def imagenet_model(args: Any, known: Sequence[str]) -> Tuple[str, Dict[str, Any]]:
-    """(registry name, constructor overrides) of train_imagenet's --model/--askc-type/--num-layer (``known``: the
-    engine's registry names), or --model-name (explicit architecture flags that contradict it were refused while
-    parsing)."""
-    kwargs: Dict[str, Any] = {"classes": args.classes}
-    if args.model_name:
-        return args.model_name, kwargs
-    fusion = canonical_fusion(args.askc_type)
-    kwargs.update(start_layer=args.start_layer, last_gamma=args.last_gamma, fusion_r=args.r)
-    if args.model == "resnet":
-        name = f"{fusion}_resnet{args.num_layer}"
-    elif args.model == "resnext":
-        name = f"{fusion}_resnext{args.num_layer}_32x4d"
-        kwargs["original_last_gamma"] = not args.fix_last_gamma
-    else:
-        raise ValueError(f"--model must be resnet or resnext, got {args.model!r} (or give --model-name)")
-    if name not in known:
-        raise ValueError(f"no registry model {name!r} for --num-layer {args.num_layer}; valid: 50, 101, 152")
-    return name, kwargs
 
 
 def close_epoch(epoch: int, stats: Dict[str, float], history: List[Dict[str, Any]], checkpoints: Any, net: Any,

@@ -15,10 +15,10 @@ from afflib.core.rundir import output_folder
 from afflib.core.runlog import open_run
 from afflib.core.runrecord import RunRecord
 from afflib.core.schedule import LRSchedule
-from afflib.core.trainflags import parse_training
-from afflib.core.training import Recipe, imagenet_model
+from afflib.core.trainflags import imagenet_model, parse_training
+from afflib.core.training import Recipe
 
-from ..registry import get_model, get_model_list
+from ..registry import get_model
 from ..train.checkpoint import load_resume_state
 from ..train.runner import begin_run, exit_on_error, init_weights, run_training
 from ..train.session import TorchSession
@@ -45,7 +45,7 @@ def main(argv=None) -> None:
     refuse_unsupported(args)
     session = make_session(args)
     log, config = begin_run(args, recipe_use.lines(), session)
-    name, kwargs = imagenet_model(args, get_model_list())
+    name, kwargs = imagenet_model(args)
     spec = ModelSpec.create(name, **kwargs)
     name = spec.tag()
     folder = output_folder(args.save_dir, name, "imagenet", args.resume_params or None)
