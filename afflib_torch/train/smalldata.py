@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from afflib.core.datafiles import DataFormatError, read_cifar_binary, read_idx
+from afflib.core.dataorder import batch_count, epoch_order, shard_samples, train_subset
 from afflib.core.datasets import DATASETS
 
 from ..data import DEFAULT_FASHION_MNIST_DIRS, _find
@@ -65,21 +66,20 @@ class SmallImageData:
         self.mean = torch.tensor(facts.mean, dtype=torch.float32).view(1, -1, 1, 1) * 255
         self.scale = 1.0 / (torch.tensor(facts.std, dtype=torch.float32).view(1, -1, 1, 1) * 255)
         self.pad = PADDING[dataset] if train else 0
-        per_shard = len(images) // parts if train else len(images)
-        if train and per_shard < batch_size:
-            raise ValueError(f"{dataset}: {per_shard} training images per process, fewer than one batch of "
-                             f"{batch_size}; lower --batch-size")
-        self.samples = (per_shard // batch_size) * batch_size if train else per_shard
+        self.samples = shard_samples(len(images), parts, batch_size, train)
+        if train and self.samples == 0:
+            raise ValueError(f"{dataset}: {len(images) // parts} training images per process, fewer than one batch "
+                             f"of {batch_size}; lower --batch-size")
 
     def __len__(self) -> int:
-        return self.samples // self.batch_size if self.train else -(-self.samples // self.batch_size)
+        return batch_count(self.samples, self.batch_size, self.train)
 
     def order(self, epoch: int) -> np.ndarray:
         """The sample indices of this shard in epoch ``epoch``, in batch order."""
+        subset = np.arange(len(self.images))
         if not self.train:
-            return np.arange(len(self.images))
-        permutation = np.random.default_rng([self.seed, epoch]).permutation(len(self.images))
-        return permutation[self.index::self.parts][:self.samples]
+            return subset
+        return epoch_order(subset, self.seed, epoch, self.parts, self.index, self.samples)
 
     def batches(self, epoch: int, start_batch: int = 0) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``epoch`` from batch ``start_batch`` on."""
@@ -156,7 +156,7 @@ def small_image_data(dataset: str, train: bool, batch_size: int, data_dir: Optio
     """The training or validation data of ``dataset``; ``limit`` > 0 (``--train-size``) keeps ``limit`` images
     chosen by a shuffle seeded with ``seed`` (kept in their file order)."""
     images, labels = load_split(dataset, train, data_dir, coarse_labels)
-    if limit and limit < len(images):
-        keep = np.sort(np.random.default_rng([seed, len(images)]).permutation(len(images))[:limit])
+    if train and limit:
+        keep = train_subset(len(images), seed, limit)
         images, labels = images[keep], labels[keep]
     return SmallImageData(images, labels, dataset, batch_size, train, seed, shard)
