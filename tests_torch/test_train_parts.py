@@ -136,3 +136,16 @@ def test_validation_data_is_every_image_in_order_normalised():
     images = torch.cat([x for x, _ in batches])
     expected = (data.images.astype(np.float32) / 255 - 0.2860) / 0.3530
     np.testing.assert_allclose(images.numpy(), expected, atol=1e-5)
+
+
+def test_cifar_auto_augment_is_a_function_of_the_sample_position():
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, size=(16, 3, 32, 32), dtype=np.uint8)
+    data = SmallImageData(images, np.arange(16) % 10, "cifar10", 8, True, seed=2, auto_augment=True)
+    plain = SmallImageData(images, np.arange(16) % 10, "cifar10", 8, True, seed=2)
+    first, again = next(data.batches(0))[0], next(data.batches(0))[0]
+    assert torch.equal(first, again)
+    assert not torch.equal(first, next(plain.batches(0))[0])       # the policy changed some pixels
+    assert torch.equal(list(data.batches(0))[1][0], next(data.batches(0, start_batch=1))[0])
+    with pytest.raises(ValueError, match="--auto_aug"):
+        SmallImageData(images[:, :1, :28, :28], np.zeros(16), "fashion-mnist", 8, True, auto_augment=True)

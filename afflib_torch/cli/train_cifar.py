@@ -48,15 +48,8 @@ def refuse_unsupported(args: argparse.Namespace) -> None:
     """Flags of the release this engine does not run, refused with the reason (exit 2)."""
     if args.drop_rate:
         raise ValueError("--drop-rate: the CIFAR AFF networks have no dropout; use 0")
-    if args.auto_aug:
-        if args.dataset == "fashion-mnist":
-            raise ValueError("--auto_aug: there is no Fashion-MNIST AutoAugment policy (CIFAR-10/100 only)")
-        try:
-            from .. import augment  # noqa: F401  (the data helper's module)
-        except ImportError:
-            raise ValueError("--auto_aug: this checkout's PyTorch engine has no AutoAugment yet "
-                             "(afflib_torch/augment.py); train without it or with --engine mxnet") from None
-        raise ValueError("--auto_aug: not wired into the PyTorch small-image data yet; use --engine mxnet")
+    if args.auto_aug and args.dataset == "fashion-mnist":
+        raise ValueError("--auto_aug: there is no Fashion-MNIST AutoAugment policy (CIFAR-10/100 only)")
 
 
 def run() -> None:
@@ -90,7 +83,8 @@ def main(argv=None) -> None:
         log.info("%s", model)
     resume = load_resume_state(args.resume_from, model, args.resume_epoch, log) if args.resume_from else None
     data = dict(data_dir=args.data_dir, coarse_labels=args.coarse_labels, seed=args.seed)
-    train = small_image_data(args.dataset, True, args.batch_size, shard=session.shard, limit=args.train_size, **data)
+    train = small_image_data(args.dataset, True, args.batch_size, shard=session.shard, limit=args.train_size,
+                             auto_augment=args.auto_aug, **data)
     val = small_image_data(args.dataset, False, args.batch_size, **data)
     recipe = Recipe(num_epochs=args.num_epochs, classes=classes, label_smoothing=0.1 if args.label_smoothing else 0.0,
                     mixup=args.mixup, mixup_alpha=args.mixup_alpha, mixup_off_epoch=args.mixup_off_epoch,

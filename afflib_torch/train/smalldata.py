@@ -4,7 +4,8 @@ for the PyTorch engine, without MXNet.
 The augmentation is the MXNet engine's: zero padding (2 pixels for 28x28 Fashion-MNIST, 4 for CIFAR), a random
 crop back to the image size and a random left-right flip, then the core's normalisation
 (:data:`afflib.core.datasets.DATASETS`). It runs batched on whole uint8 arrays (one gather per batch), not per
-image. Order and augmentation follow the engine's data protocol: epoch ``e``'s permutation is
+image; ``--auto_aug`` puts AutoAugment's CIFAR policy (:mod:`afflib.core.autoaugment`) first, per image, as the
+MXNet engine does. Order and augmentation follow the engine's data protocol: epoch ``e``'s permutation is
 ``default_rng([seed, e]).permutation(N)``, shard ``k`` of ``n`` takes ``permutation[k::n]`` cut to ``N // n``
 samples, full batches only; every random number of a sample is a hash of ``(seed, epoch, sample index)``
 (:func:`sample_bits`), so resuming at batch ``b`` (``batches(epoch, b)``) gives exactly the rest of the epoch.
@@ -12,12 +13,14 @@ samples, full batches only; every random number of a sample is a hash of ``(seed
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 from typing import Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from afflib.core.autoaugment import AutoAugment
 from afflib.core.datafiles import DataFormatError, read_cifar_binary, read_idx
 from afflib.core.dataorder import batch_count, epoch_order, shard_samples, train_subset
 from afflib.core.datasets import DATASETS
@@ -54,7 +57,7 @@ class SmallImageData:
     """
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, dataset: str, batch_size: int, train: bool,
-                 seed: int = 0, shard: Tuple[int, int] = (1, 0)):
+                 seed: int = 0, shard: Tuple[int, int] = (1, 0), auto_augment: bool = False):
         if images.ndim != 4 or images.dtype != np.uint8 or len(images) != len(labels):
             raise DataFormatError(f"{dataset}: expected uint8 NCHW images and as many labels, got "
                                   f"{images.dtype} {images.shape} and {labels.shape}")
@@ -66,6 +69,9 @@ class SmallImageData:
         self.mean = torch.tensor(facts.mean, dtype=torch.float32).view(1, -1, 1, 1) * 255
         self.scale = 1.0 / (torch.tensor(facts.std, dtype=torch.float32).view(1, -1, 1, 1) * 255)
         self.pad = PADDING[dataset] if train else 0
+        if auto_augment and (not train or dataset == "fashion-mnist"):
+            raise ValueError(f"--auto_aug: AutoAugment's CIFAR policy applies to CIFAR training data, not {dataset}")
+        self.auto_augment = AutoAugment("cifar10") if auto_augment else None
         self.samples = shard_samples(len(images), parts, batch_size, train)
         if train and self.samples == 0:
             raise ValueError(f"{dataset}: {len(images) // parts} training images per process, fewer than one batch "
@@ -92,11 +98,14 @@ class SmallImageData:
     def _augment(self, chosen: np.ndarray, epoch: int) -> np.ndarray:
         """Zero-pad, crop at a random offset in [0, 2 * pad] and flip half of the images (uint8 NCHW)."""
         images = self.images[chosen]
+        bits = sample_bits(self.seed, epoch, chosen)
+        if self.auto_augment is not None:   # the MXNet engine's order: AutoAugment, then pad, crop and flip
+            images = np.stack([self.auto_augment(image.transpose(1, 2, 0), random.Random(int(b))).transpose(2, 0, 1)
+                               for image, b in zip(images, bits)])
         n, c, h, w = images.shape
         p = self.pad
         padded = np.zeros((n, c, h + 2 * p, w + 2 * p), np.uint8)
         padded[:, :, p:p + h, p:p + w] = images
-        bits = sample_bits(self.seed, epoch, chosen)
         positions = np.uint64(2 * p + 1)
         top = (bits % positions).astype(np.int64)
         left = ((bits >> np.uint64(16)) % positions).astype(np.int64)
@@ -152,11 +161,11 @@ def load_split(dataset: str, train: bool, data_dir: Optional[str] = None,
 
 def small_image_data(dataset: str, train: bool, batch_size: int, data_dir: Optional[str] = None,
                      coarse_labels: bool = False, seed: int = 0, shard: Tuple[int, int] = (1, 0),
-                     limit: int = 0) -> SmallImageData:
+                     limit: int = 0, auto_augment: bool = False) -> SmallImageData:
     """The training or validation data of ``dataset``; ``limit`` > 0 (``--train-size``) keeps ``limit`` images
     chosen by a shuffle seeded with ``seed`` (kept in their file order)."""
     images, labels = load_split(dataset, train, data_dir, coarse_labels)
     if train and limit:
         keep = train_subset(len(images), seed, limit)
         images, labels = images[keep], labels[keep]
-    return SmallImageData(images, labels, dataset, batch_size, train, seed, shard)
+    return SmallImageData(images, labels, dataset, batch_size, train, seed, shard, auto_augment)
