@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from afflib.core.datafiles import DataFormatError
+from afflib.core.dataorder import batch_count, epoch_order, shard_samples, train_subset
 from afflib.core.datasets import DATASETS, EVAL_CROP_RATIO
 from afflib.core.preprocess import eval_crop, normalize_nhwc, record_eval_crop
 from afflib.core.recordio import RecordReader, label_of
@@ -219,14 +220,12 @@ class ImageNetData:
         self.classes = images.classes
         self.device = torch.device(device) if device is not None else None
         # --train-size: a fixed subset (the rule of afflib_torch.train.smalldata), indices stay the source's
-        self.subset = np.arange(len(images))
-        if self.train and 0 < limit < len(images):
-            self.subset = np.sort(np.random.default_rng([seed, len(images)]).permutation(len(images))[:limit])
+        self.subset = train_subset(len(images), seed, limit if self.train else 0)
         per_shard = len(self.subset) // self.num_parts
         if self.train and per_shard < batch_size:
             raise DataFormatError(f"{images.name}: {len(self.subset)} images give {per_shard} per process "
                                   f"({num_parts} processes), fewer than one batch of {batch_size}")
-        self.samples = (per_shard // batch_size) * batch_size if self.train else len(images)
+        self.samples = shard_samples(len(self.subset), self.num_parts, batch_size, self.train)
         self._dataset = _Batches(images, augment, input_size, crop_ratio, seed, self.device is None, record_crop)
         self._plan = _Plan()
         self.workers, self.pin_memory = workers, pin_memory
@@ -237,14 +236,13 @@ class ImageNetData:
                                       prefetch_factor=2)
 
     def __len__(self) -> int:
-        return self.samples // self.batch_size if self.train else -(-self.samples // self.batch_size)
+        return batch_count(self.samples, self.batch_size, self.train)
 
     def order(self, epoch: int) -> np.ndarray:
-        """Sample indices of this shard in epoch ``epoch``, in batch order."""
+        """Sample indices of this shard in epoch ``epoch``, in batch order (:mod:`afflib.core.dataorder`)."""
         if not self.train:
             return np.arange(len(self.images))
-        permutation = np.random.default_rng([self.seed, epoch]).permutation(len(self.subset))
-        return self.subset[permutation[self.part_index::self.num_parts][:self.samples]]
+        return epoch_order(self.subset, self.seed, epoch, self.num_parts, self.part_index, self.samples)
 
     def batches(self, epoch: int, start_batch: int = 0) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``epoch`` from batch ``start_batch`` on: ``(float32 NCHW normalised, int64 labels)``."""

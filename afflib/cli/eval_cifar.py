@@ -17,6 +17,7 @@ from typing import List, Optional, Tuple
 from mxnet import gluon
 
 from afflib.core.datasets import label_set
+from afflib.core.logformat import cifar_test_lines
 from afflib.core.modelspec import ModelSpec, cifar_flags, cifar_spec
 from afflib.core.released import ReleasedFile, resolve_released
 from afflib.nn.fusion import canonical_fusion
@@ -105,11 +106,8 @@ def main(argv=None) -> None:
     tic = time.time()
     result = evaluate(net, source, contexts, dtype, want_progress(args.no_progress))
     wall = time.time() - tic
-    labels = " (20 coarse labels)" if args.coarse_labels else ""
-    print("model=%s dataset=%s%s images=%d" % (name, args.dataset, labels, result.samples))
-    print("test accuracy: %.4f (error %.4f, top-5 error %.4f)" % (1 - result.top1_error, result.top1_error,
-                                                                  result.top5_error))
-    print("speed: %.1f images/sec" % (result.samples / wall))
+    print("\n".join(cifar_test_lines(name, args.dataset, args.coarse_labels, result.top1_error, result.top5_error,
+                                      result.samples, wall)))
 
 
 def run() -> None:

@@ -13,7 +13,7 @@ from typing import List
 
 import mxnet as mx
 
-from afflib.core.runrecord import RUN_CONFIG, checked_run_record, flag_given
+from afflib.core.runrecord import use_imagenet_record
 from afflib.data.batches import SyntheticSource
 from afflib.train import build_net, evaluate, resolve_dtype, select_contexts
 from afflib.train.logs import want_progress
@@ -27,20 +27,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def use_run_record(args: argparse.Namespace, argv: List[str]) -> None:
-    """Model, classes, input size and crop ratio from the run of ``--params`` (``run_config.json`` beside it)
-    where not given; a contradicting --model or --classes is refused. Without a record, --model is needed."""
-    given = args.classes if flag_given(argv, "--classes") else None
-    record = checked_run_record(args.params, argv, args.model, {}, given, None) if args.params else None
-    if record is None:
-        if not args.model:
-            raise ValueError(f"--model is needed: {args.params or 'no --params'} has no {RUN_CONFIG} beside it")
-        return
-    if record.dataset != "imagenet":
-        raise ValueError(f"{args.params} is from a {record.label_set} run ({record.path}); use eval_cifar.py")
-    args.model, args.classes = record.spec.text(), record.classes
-    for flag, key in (("--input-size", "input_size"), ("--crop-ratio", "crop_ratio")):
-        if not flag_given(argv, flag) and getattr(record, key):
-            setattr(args, key, getattr(record, key))
+    """:func:`afflib.core.runrecord.use_imagenet_record` (shared with the PyTorch engine's eval_imagenet)."""
+    use_imagenet_record(args, argv)
 
 
 def main(argv=None) -> None:

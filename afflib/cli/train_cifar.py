@@ -23,7 +23,7 @@ from afflib.core.rundir import output_folder
 from afflib.distributed import DistSession
 from afflib.core.flagtable import RecipeUse
 from afflib.core.trainflags import parse_training, train_cifar_parser
-from afflib.core.logformat import cifar_epoch_line
+from afflib.core.logformat import cifar_record_line, final_accuracy_line
 from afflib.train.runner import (exit_on_error, prepare_net, run_training,
                                  seed_everything, start_outputs)
 
@@ -98,22 +98,17 @@ def main(argv=None) -> None:
                           step_epochs=[int(e) for e in args.lr_decay_epoch.split(",") if e.strip()],
                           step_factor=args.lr_decay, step_period=args.lr_decay_period)
 
-    def cifar_line(record) -> str:  # the original CIFAR script's epoch line
-        val_acc = 1 - record["val_top1_error"] if record["val_top1_error"] is not None else float("nan")
-        return cifar_epoch_line(record["epoch"], record["train_accuracy"], val_acc, record["train_loss"],
-                                record["lr"], record["train_seconds"])
-
     run_dir = start_outputs(log, dist, folder, args, name, args.resume_from, log_file, plot_file)
     history = run_training(net, name, args.dataset + labels, train, val, contexts, recipe, schedule, args, log,
                            folder, args.save_period, best_as_accuracy=True, kvstore=kvstore, resume=resume,
-                           epoch_line=cifar_line, run_dir=run_dir, session=dist,
+                           epoch_line=cifar_record_line, run_dir=run_dir, session=dist,
                            record=RunRecord(spec, args.dataset, classes, channels, coarse_labels=args.coarse_labels,
                                             recipe=getattr(args, "recipe", None)))
     if plot_file and history and dist.is_chief:
         path = plot_history(history, plot_file, f"{spec.text()} on {args.dataset}{labels}")
         log.info("training curves: %s", path)
-    if history and history[-1]["val_top1_error"] is not None:
-        log.info("final test accuracy: %.4f", 1 - history[-1]["val_top1_error"])
+    if final_accuracy_line(history):
+        log.info(final_accuracy_line(history))
 
 
 def run() -> None:

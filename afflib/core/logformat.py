@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 __all__ = ["namespace_line", "batch_line", "training_line", "speed_line", "validation_line", "cifar_epoch_line",
-           "parse_namespace", "parse_line", "parse_log", "LogRun"]
+           "cifar_record_line", "final_accuracy_line", "cifar_test_lines", "parse_namespace", "parse_line",
+           "parse_log", "LogRun"]
 
 
 def namespace_line(values: Mapping[str, Any]) -> str:
@@ -52,6 +53,30 @@ def validation_line(epoch: int, top1_error: float, top5_error: float) -> str:
 def cifar_epoch_line(epoch: int, train: float, val: float, loss: float, lr: float, seconds: float) -> str:
     """The CIFAR script's epoch line ``[Epoch E] train=.. val=.. loss=.. lr: .. time: ..``."""
     return "[Epoch %d] train=%f val=%f loss=%f lr: %f time: %f" % (epoch, train, val, loss, lr, seconds)
+
+
+def cifar_record_line(record: Mapping[str, Any]) -> str:
+    """:func:`cifar_epoch_line` of an epoch's history record (``val`` NaN where the epoch was not validated)."""
+    error = record["val_top1_error"]
+    return cifar_epoch_line(record["epoch"], record["train_accuracy"], 1 - error if error is not None else float("nan"),
+                            record["train_loss"], record["lr"], record["train_seconds"])
+
+
+def final_accuracy_line(history: Sequence[Mapping[str, Any]]) -> Optional[str]:
+    """``final test accuracy: A`` of the last epoch of a CIFAR-style run's history (None: not validated)."""
+    if not history or history[-1].get("val_top1_error") is None:
+        return None
+    return "final test accuracy: %.4f" % (1 - history[-1]["val_top1_error"])
+
+
+def cifar_test_lines(model: str, dataset: str, coarse_labels: bool, top1_error: float, top5_error: float,
+                     samples: int, seconds: float) -> List[str]:
+    """The eval_cifar tools' report: ``model=.. dataset=.. images=N``, ``test accuracy: A (error E, top-5 error
+    F)`` and ``speed: S images/sec``."""
+    labels = " (20 coarse labels)" if coarse_labels else ""
+    return ["model=%s dataset=%s%s images=%d" % (model, dataset, labels, samples),
+            "test accuracy: %.4f (error %.4f, top-5 error %.4f)" % (1 - top1_error, top1_error, top5_error),
+            "speed: %.1f images/sec" % (samples / seconds if seconds > 0 else float("nan"))]
 
 
 _PREFIX = re.compile(r"^(?:[A-Z]+:[\w.]+:)?")           # logging's default "INFO:root:" prefix

@@ -19,7 +19,7 @@ from .datasets import EVAL_CROP_RATIO, SMALL_IMAGE_DATASETS
 from .modelspec import ModelSpec, cifar_spec, format_value, full_args
 
 __all__ = ["RUN_CONFIG", "RECORD_FORMAT", "RunRecord", "record_entries", "read_run_record", "record_from_config",
-           "flag_given", "refuse_conflicts", "checked_run_record"]
+           "flag_given", "refuse_conflicts", "checked_run_record", "use_imagenet_record"]
 
 RUN_CONFIG = "run_config.json"
 RECORD_FORMAT = "afflib-run/2"
@@ -183,3 +183,21 @@ def checked_run_record(params: str, argv: Sequence[str], model: Optional[str], m
         pairs.append(("--model", ModelSpec.create(model, **args).text(), record.spec.text()))
     refuse_conflicts(record, params, [p for p in pairs if flag_given(argv, p[0])])
     return record
+
+
+def use_imagenet_record(args: Any, argv: Sequence[str]) -> None:
+    """The eval_imagenet tools (both engines): model, classes, input size and crop ratio from the run of
+    ``args.params`` (``run_config.json`` beside it) where not given; a contradicting --model or --classes is refused.
+    Without a record, --model is needed."""
+    given = args.classes if flag_given(argv, "--classes") else None
+    record = checked_run_record(args.params, argv, args.model, {}, given, None) if args.params else None
+    if record is None:
+        if not args.model:
+            raise ValueError(f"--model is needed: {args.params or 'no --params'} has no {RUN_CONFIG} beside it")
+        return
+    if record.dataset != "imagenet":
+        raise ValueError(f"{args.params} is from a {record.label_set} run ({record.path}); use eval_cifar.py")
+    args.model, args.classes = record.spec.text(), record.classes
+    for flag, key in (("--input-size", "input_size"), ("--crop-ratio", "crop_ratio")):
+        if not flag_given(argv, flag) and getattr(record, key):
+            setattr(args, key, getattr(record, key))

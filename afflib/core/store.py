@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
+from .progress import LineBar
 from .released import TAGS, ReleasedFile, ReleaseTable, get_table, resolve_released
 
 __all__ = ["DownloadError", "ChecksumError", "blob_sha1", "default_root", "file_url", "cached_file",
@@ -121,26 +122,15 @@ def _file_lock(lock_path: Path) -> Iterator[None]:
         os.close(fd)
 
 
-class _Progress:
+class _Progress(LineBar):
     """A one-line byte counter on stderr (redrawn at most every 0.2 s), or nothing when disabled."""
 
     def __init__(self, label: str, total: Optional[int], enabled: bool):
-        self.label, self.total, self.enabled = label, total, enabled
-        self.done, self.shown = 0, 0.0
+        super().__init__(total, label, enabled, unit="B")
 
-    def update(self, count: int) -> None:
-        self.done += count
-        now = time.monotonic()
-        if self.enabled and (now - self.shown >= 0.2 or self.done == self.total):
-            self.shown = now
-            of = f" of {self.total / 2 ** 20:.1f}" if self.total else ""
-            sys.stderr.write(f"\r{self.label}: {self.done / 2 ** 20:.1f}{of} MiB")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r\033[K")
-            sys.stderr.flush()
+    def text(self, rate: float) -> str:
+        of = f" of {self.total / 2 ** 20:.1f}" if self.total else ""
+        return f"{self.description}: {self.done / 2 ** 20:.1f}{of} MiB"
 
 
 def _is_timeout(err: BaseException) -> bool:

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import logging
-import signal
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import mxnet as mx
@@ -15,71 +13,12 @@ from .checkpoint import CheckpointManager
 from .devices import split_batch
 from .logs import progress_bar
 from afflib.core import logformat
+from afflib.core.training import NonFiniteLossError, Recipe, StopFlag, TrainingInterrupted, close_epoch
 from afflib.core.metrics import EvalResult, RunningLoss, TopKErrors
 from afflib.core.schedule import LRSchedule
 
 __all__ = ["Recipe", "EvalResult", "NonFiniteLossError", "TrainingInterrupted", "StopFlag", "train_epoch",
            "sync_running_stats", "evaluate", "fit"]
-
-
-@dataclass
-class Recipe:
-    """What happens to every training batch, and for how long.
-
-    ``label_smoothing`` is the smoothing ``eta`` (0.1 in the paper's recipe, 0 = one-hot targets);
-    mixup (``alpha`` = ``mixup_alpha``) is switched off for the last ``mixup_off_epoch`` epochs.
-    """
-    num_epochs: int
-    classes: int
-    label_smoothing: float = 0.0
-    mixup: bool = False
-    mixup_alpha: float = 0.2
-    mixup_off_epoch: int = 0
-    log_interval: int = 50
-    dtype: str = "float32"
-    seed: int = 0
-
-    def mixup_active(self, epoch: int) -> bool:
-        return self.mixup and epoch < self.num_epochs - self.mixup_off_epoch
-
-
-class NonFiniteLossError(RuntimeError):
-    """The training loss became NaN or infinite; the run stopped without saving the broken weights."""
-
-
-class TrainingInterrupted(Exception):
-    """SIGINT/SIGTERM arrived; a resumable checkpoint was written (``checkpoint``, may be None)."""
-
-    def __init__(self, signum: int, epoch: int, batch: int, checkpoint: Optional[str]):
-        name = signal.Signals(signum).name
-        where = f"saved resumable checkpoint {checkpoint}" if checkpoint else "no save dir: nothing saved"
-        super().__init__(f"{name} received at epoch {epoch} batch {batch}; {where}")
-        self.signum, self.epoch, self.batch, self.checkpoint = signum, epoch, batch, checkpoint
-
-
-class StopFlag:
-    """Turns SIGINT/SIGTERM into a flag the loop checks between batches; a second signal aborts at once."""
-
-    def __init__(self):
-        self.signum: Optional[int] = None
-        self._previous: Dict[int, Any] = {}
-
-    def _handle(self, signum, frame):
-        if self.signum is not None:
-            raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: aborting without saving")
-        self.signum = signum
-
-    def __enter__(self) -> "StopFlag":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: leave signals alone
-                pass
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 def _targets(batch_data: mx.nd.NDArray, label: mx.nd.NDArray, recipe: Recipe, epoch: int,
@@ -199,10 +138,7 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, cont
     ``[Epoch N] validation: err-top1=... err-top5=...``) plus ``epoch_line(record)`` if given.
     Returns the per-epoch history (also written to ``history.json``).
     """
-    history = [h for h in checkpoints.load_history() if h["epoch"] < start_epoch]
-    errors = [h["val_top1_error"] for h in history if h.get("val_top1_error") is not None]
-    if errors:
-        checkpoints.best_error = min(errors)
+    history = checkpoints.resume_history(start_epoch)
 
     def save_interrupted(epoch: int, batch: int) -> Optional[str]:
         sync_running_stats(net)
@@ -213,25 +149,10 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, cont
             stats = train_epoch(epoch, train_source, net, loss_fn, trainer, schedule, contexts, recipe, log,
                                 teacher=teacher, stop=stop, show_progress=show_progress,
                                 on_interrupt=save_interrupted, workers=workers)
-            log.info(logformat.training_line(epoch, [("loss", stats["loss"]), ("accuracy", stats["accuracy"])]))
-            log.info(logformat.speed_line(epoch, stats["samples"] / max(stats["seconds"], 1e-9), stats["seconds"]))
-            record: Dict[str, Any] = {"epoch": epoch, "train_loss": stats["loss"], "train_accuracy": stats["accuracy"],
-                                      "lr": stats["lr"], "train_seconds": stats["seconds"],
-                                      "val_top1_error": None, "val_top5_error": None}
             sync_running_stats(net)
-            # the resumable set first: a failure in validation must not lose the trained epoch
-            checkpoints.save_last(net, trainer, epoch, {"history": history + [record]})
-            if val_source is not None:
-                result = evaluate(net, val_source, contexts, recipe.dtype, show_progress)
-                log.info(logformat.validation_line(epoch, result.top1_error, result.top5_error))
-                record.update(val_top1_error=result.top1_error, val_top5_error=result.top5_error,
-                              val_samples=result.samples)
-            history.append(record)
-            if epoch_line is not None:
-                log.info(epoch_line(record))
-            checkpoints.end_of_epoch(net, trainer, epoch, record["val_top1_error"], {"history": history},
-                                     last_saved=True)
-            checkpoints.write_history(history)
+            close_epoch(epoch, stats, history, checkpoints, net, trainer,
+                        lambda: evaluate(net, val_source, contexts, recipe.dtype, show_progress)
+                        if val_source is not None else None, log, epoch_line)
             if stop.signum is not None:  # signal during validation or saving: the epoch is complete and saved
                 raise TrainingInterrupted(stop.signum, epoch, schedule.iters_per_epoch - 1,
                                           checkpoints.last_good)

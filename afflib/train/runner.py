@@ -16,12 +16,14 @@ import numpy as np
 from mxnet import gluon
 
 from afflib.core.jobs import exit_hard_on_failure, is_distributed
-from afflib.core.rundir import RunDir, claim_run_dir
+from afflib.core.rundir import RunDir
+from afflib.core.runlog import open_run
 from afflib.core.runrecord import RunRecord, record_entries
 from afflib.core.schedule import LRSchedule
 
 from .checkpoint import CheckpointManager, ResumePoint
-from .logs import attach_log_file, log_stop_reason, want_progress
+from afflib.core.training import report_errors
+from .logs import want_progress
 from .loop import NonFiniteLossError, Recipe, TrainingInterrupted, fit
 from .losses import make_loss
 from .nets import ready_net
@@ -31,9 +33,6 @@ from .session import LocalSession
 
 __all__ = ["seed_everything", "prepare_net", "start_outputs", "run_training", "exit_on_error",
            "run_config"]
-
-EXIT_INTERRUPTED = {2: 130, 15: 143}  # shell convention: 128 + signal number
-
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -72,17 +71,8 @@ def start_outputs(log: logging.Logger, session: LocalSession, folder: str, args:
                   resume_params: Optional[str], log_file: Optional[str], plot_file: Optional[str]) -> RunDir:
     """The run's first writes, once its arguments and inputs are validated: claim ``folder`` (rank 0 checks it is
     not another run's, and that a resume keeps the recipe; see :mod:`afflib.core.rundir`), then open the log."""
-    if session.is_chief:
-        run = claim_run_dir(folder, vars(args), model_name, resume_params, (log_file, plot_file), args.overwrite,
-                            args.allow_recipe_change)
-    else:
-        run = RunDir(folder)
-    attach_log_file(log, session.log_file(log_file))
-    if folder:
-        log.info("run folder: %s", folder)
-    for flag, (old, new) in run.changes.items():
-        log.info("resume changes the recipe: --%s %r -> %r (--allow-recipe-change)", flag.replace("_", "-"), old, new)
-    return run
+    return open_run(log, folder, args, model_name, resume_params, log_file, plot_file, session.is_chief,
+                    session.log_file(log_file))
 
 
 def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source, val_source,
@@ -135,49 +125,10 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
 
 
 def exit_on_error(main: Callable[[], Any]) -> None:
-    """Run ``main``; turn the engine's expected failures into one clear line on stderr and an exit status.
+    """Run ``main``; turn the engine's expected failures into one clear line on stderr and an exit status
+    (:func:`afflib.core.training.report_errors`; MXNet's own errors keep their traceback).
 
     A failing worker of a dist_* job ends at once (MXNet's kvstore shutdown would wait for the other workers).
     """
-    exit_hard_on_failure(lambda: _report_errors(main), always=False)
-
-
-def _stop(line: str, status: int) -> None:
-    """Print why the run stopped on stderr, append it to the run's log file, and exit with ``status``."""
-    print(line, file=sys.stderr)
-    log_stop_reason(line)
-    sys.exit(status)
-
-
-def _report_errors(main: Callable[[], Any]) -> None:
-    try:
-        main()
-    except TrainingInterrupted as err:
-        _stop(f"interrupted: {err}", EXIT_INTERRUPTED.get(err.signum, 1))
-    except NonFiniteLossError as err:
-        _stop(f"error: {err}", 3)
-    except ModuleNotFoundError as err:
-        if not (err.name or "").startswith("afflib"):
-            _log_unexpected(err)
-            raise
-        _stop(f"error: this afflib checkout lacks {err.name} (needed for released weights / this data set)", 2)
-    except (ValueError, OSError, RuntimeError, ParamsMismatchError) as err:
-        if isinstance(err, mx.base.MXNetError):
-            _log_unexpected(err)
-            raise
-        _stop(f"error: {err}", 2)
-    except KeyboardInterrupt as err:
-        log_stop_reason(f"interrupted: {err or 'KeyboardInterrupt'}")
-        raise
-    except Exception as err:  # a bug: keep its traceback, but let the log say the run ended here
-        _log_unexpected(err)
-        raise
-
-
-def _log_unexpected(err: BaseException) -> None:
-    """Log the gist of an error that keeps its traceback: its message's line (MXNet's: the last, after its own
-    C++ traceback)."""
-    lines = [line.strip() for line in str(err).strip().splitlines() if line.strip()]
-    gist = (lines[-1] if lines[0].startswith("Traceback") else lines[0]) if lines else ""
-    gist = gist[len(type(err).__name__) + 1:].strip() if gist.startswith(type(err).__name__ + ":") else gist
-    log_stop_reason(f"stopped by {type(err).__name__}: {gist} (traceback on stderr)")
+    exit_hard_on_failure(lambda: report_errors(main, (ValueError, OSError, RuntimeError, ParamsMismatchError),
+                                               bugs=(mx.base.MXNetError,)), always=False)
