@@ -1,0 +1,1 @@
+"""PyTorch training (stand-in package file; the loop part owns and replaces it)."""
