@@ -29,10 +29,12 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from afflib.core.checkpoints import last_stem
+
 from .session import TorchSession
 
 __all__ = ["DDPSession", "DistributedSetupError", "TorchrunEnv", "torchrun_env", "job_device", "check_sync_bn",
-           "make_session", "DEFAULT_TIMEOUT_S", "TIMEOUT_ENV"]
+           "make_session", "resume_after_restart", "DEFAULT_TIMEOUT_S", "TIMEOUT_ENV"]
 
 # Rank 0 validates and writes checkpoints while the other ranks wait in their next collective: the timeout must
 # exceed the longest of these (a full ImageNet validation on one GPU takes a minute or two).
@@ -252,3 +254,17 @@ def make_session(device: str = "auto", sync_bn: bool = False, timeout_s: Optiona
                           "statistics (SyncBatchNorm applies to torchrun jobs)", stacklevel=2)
         return TorchSession(device)
     return DDPSession(env, job_device(device, env.local_rank), sync_bn, _timeout(timeout_s, environ))
+
+
+def resume_after_restart(folder: str, tag: str, model: str,
+                         environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+    """The ``-last`` params of the run in ``folder`` when torchrun restarted this job's workers (``--max-restarts``).
+
+    torchrun restarts every worker with the same command line; the run then continues from its last complete
+    checkpoint set instead of starting over (``None``: a first start, or no set written before the failure).
+    """
+    env = torchrun_env(environ)
+    if env is None or env.restart_count == 0 or not folder:
+        return None
+    params = os.path.join(folder, last_stem(tag, model) + ".params")
+    return params if os.path.isfile(params) else None
