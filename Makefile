@@ -20,8 +20,15 @@ $(STAMP): setup.py constraints.txt
 venv: $(STAMP)
 
 FUSION ?= aff
+# ENGINE=torch: the same demo on the PyTorch engine, in its own environment.
+ENGINE ?= mxnet
+ifeq ($(ENGINE),torch)
+demo: $(TORCH_STAMP)
+	$(TORCH_PY) scripts/demo.py --engine torch --fusion $(FUSION)
+else
 demo: $(STAMP)
-	$(PY) scripts/demo.py --fusion $(FUSION)
+	$(PY) scripts/demo.py --engine $(ENGINE) --fusion $(FUSION)
+endif
 
 # Both suites: MXNet (tests/) and the PyTorch engine in its own environment (tests_torch/); the framework-free
 # core's tests (tests_core/) run in both.

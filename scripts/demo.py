@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""Checkout wrapper of `afflib-demo` (afflib/cli/demo.py): same flags, run from a source checkout."""
-from afflib.cli.demo import run
+"""Checkout wrapper of `afflib-demo` (the README's demo): `--engine torch` runs afflib_torch/cli/demo.py in
+.venv-torch, the default `--engine mxnet` afflib/cli/demo.py in .venv (afflib.core.engines)."""
+from afflib.core.engines import demo
 
 if __name__ == "__main__":
-    run()
+    demo()

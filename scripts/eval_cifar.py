@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""Checkout wrapper of `afflib-eval-cifar` (afflib/cli/eval_cifar.py): same flags, run from a source checkout."""
-from afflib.cli.eval_cifar import run
+"""Checkout wrapper of `afflib-eval-cifar` (small-image test accuracy): `--engine torch` runs afflib_torch/cli/eval_cifar.py in
+.venv-torch, the default `--engine mxnet` afflib/cli/eval_cifar.py in .venv (afflib.core.engines)."""
+from afflib.core.engines import eval_cifar
 
 if __name__ == "__main__":
-    run()
+    eval_cifar()

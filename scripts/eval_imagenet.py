@@ -1,6 +1,7 @@
 #!/usr/bin/env python
-"""Checkout wrapper of `afflib-eval-imagenet` (afflib/cli/eval_imagenet.py): same flags, run from a source checkout."""
-from afflib.cli.eval_imagenet import run
+"""Checkout wrapper of `afflib-eval-imagenet` (ImageNet validation error): `--engine torch` runs afflib_torch/cli/eval_imagenet.py in
+.venv-torch, the default `--engine mxnet` afflib/cli/eval_imagenet.py in .venv (afflib.core.engines)."""
+from afflib.core.engines import eval_imagenet
 
 if __name__ == "__main__":
-    run()
+    eval_imagenet()

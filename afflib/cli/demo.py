@@ -31,6 +31,8 @@ TARGET_SECONDS = 600
 def parse_args(argv=None) -> argparse.Namespace:
     model = RECIPE["model"]
     p = make_parser(__doc__)
+    p.add_argument("--engine", default="mxnet", choices=("mxnet",),
+                   help="this is the MXNet engine's demo; scripts/demo.py --engine torch runs the PyTorch one")
     p.add_argument("--fusion", default=canonical_fusion(model["fusion"]), choices=("aff", "iaff", "add"),
                    help="fusion of the trained network")
     p.add_argument("--out", default="",

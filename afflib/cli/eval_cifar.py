@@ -22,42 +22,15 @@ from afflib.core.released import ReleasedFile, resolve_released
 from afflib.nn.fusion import canonical_fusion
 from afflib.core.runrecord import SMALL_IMAGE_DATASETS, flag_given, read_run_record, refuse_conflicts
 from afflib.train import build_net, evaluate, resolve_dtype, select_contexts
-from afflib.train.cifar import DEFAULT_FMNIST_REC_DIR, dataset_classes, small_image_source
+from afflib.train.cifar import dataset_classes, small_image_source
 from afflib.train.logs import want_progress
-from afflib.core.cliargs import int_range, make_parser, nonneg_int, positive_int
+from afflib.core.trainflags import parse_eval
 from afflib.train.runner import exit_on_error
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = make_parser("Accuracy of an AFF CIFAR-style network on a test split.")
-    p.add_argument("--dataset", type=str, default="cifar10", choices=("cifar10", "cifar100", "fashion-mnist"),
-                   help="cifar10 / cifar100: the binary archive is downloaded (~160 MB) into --data-dir on first "
-                        "use; fashion-mnist: the local IDX files, packed into --rec-dir")
-    p.add_argument("--coarse-labels", action="store_true", help="CIFAR-100: the 20 superclasses")
-    p.add_argument("--params", type=str, default="",
-                   help=".params file to evaluate; of a training run, it alone is enough (its run_config.json gives "
-                        "model and dataset)")
-    p.add_argument("--pretrained", action="store_true", help="evaluate the released weights (needs --model-name)")
-    p.add_argument("--model-name", type=str, default="", help="registry model (instead of --model/--blocks/...)")
-    p.add_argument("--model", type=str, default="resnet", choices=("resnet", "resnext"), help="network family")
-    p.add_argument("--askc-type", type=str, default="ASKCFuse", help="fusion: ASKCFuse/AFF, iAFF, DirectAdd/add")
-    p.add_argument("--blocks", type=positive_int, default=3, help="blocks per stage (ResNet depth 6B+2)")
-    p.add_argument("--channel-times", type=positive_int, default=4, help="width multiplier: stage widths 16C, 32C, 64C")
-    p.add_argument("--start-layer", type=int_range(1, 3), default=1, help="first of the 3 stages that uses the fusion")
-    p.add_argument("--deep-stem", action="store_true", help="three 3x3 convolutions as the stem")
-    p.add_argument("--data-dir", type=str, default=None,
-                   help="dataset folder (default: ~/.mxnet/datasets/<dataset>, for Fashion-MNIST also /usr/share)")
-    p.add_argument("--rec-dir", type=str, default=DEFAULT_FMNIST_REC_DIR, help="Fashion-MNIST RecordIO folder")
-    p.add_argument("--batch-size", type=positive_int, default=256, help="batch size PER DEVICE")
-    p.add_argument("-j", "--num-data-workers", dest="num_workers", default=2, type=nonneg_int,
-                   help="data loading worker processes")
-    p.add_argument("--dtype", type=str, default="float32", choices=("float32", "float16"),
-                   help="float16 needs GPUs")
-    p.add_argument("--gpus", type=str, default="", help="GPU ids, e.g. 0,1; empty: CPU")
-    p.add_argument("--num-gpus", type=nonneg_int, default=0, help="use the first N GPUs (instead of --gpus)")
-    p.add_argument("--cpus", type=nonneg_int, default=0, help="CPU contexts (0: one CPU unless GPUs are given)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)")
-    return p.parse_args(argv)
+    """The flags both engines read (:func:`afflib.core.trainflags.eval_cifar_parser`); PyTorch-engine flags refused."""
+    return parse_eval("eval_cifar", argv, "mxnet")
 
 
 def run_model(args: argparse.Namespace, argv: List[str]) -> Optional[ModelSpec]:

@@ -17,40 +17,13 @@ from afflib.core.runrecord import RUN_CONFIG, checked_run_record, flag_given
 from afflib.data.batches import SyntheticSource
 from afflib.train import build_net, evaluate, resolve_dtype, select_contexts
 from afflib.train.logs import want_progress
-from afflib.core.cliargs import float_range, int_range, make_parser, nonneg_int, positive_int
+from afflib.core.trainflags import parse_eval
 from afflib.train.runner import exit_on_error
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    p = make_parser("Evaluate an AFF ImageNet model: top-1/top-5 error and images/s.")
-    p.add_argument("--model", type=str, default=None, help="registry model name or printed spec, e.g. aff_resnet50; "
-                   "default: the run's (run_config.json beside --params)")
-    p.add_argument("--params", type=str, default="", help=".params file to evaluate; of a training run, it alone "
-                   "gives the model, classes and input size")
-    p.add_argument("--pretrained", action="store_true", help="evaluate the released weights (model store)")
-    p.add_argument("--classes", type=int_range(2), default=1000, help="classifier outputs")
-    p.add_argument("--use-rec", action="store_true", help="read val RecordIO files instead of a val/ folder")
-    p.add_argument("--rec-val", type=str, default="~/.mxnet/datasets/imagenet/rec/val.rec",
-                   help="validation records (with --use-rec)")
-    p.add_argument("--rec-val-idx", type=str, default="~/.mxnet/datasets/imagenet/rec/val.idx",
-                   help="index of --rec-val")
-    p.add_argument("--data-dir", type=str, default="~/.mxnet/datasets/imagenet", help="folder with val/")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size PER DEVICE")
-    p.add_argument("--dtype", type=str, default="float32", choices=("float32", "float16"), help="float16 needs GPUs")
-    p.add_argument("--input-size", type=int_range(16), default=224, help="centre crop size in pixels")
-    p.add_argument("--crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875,
-                   help="crop / resized shorter side")
-    p.add_argument("-j", "--num-data-workers", dest="num_workers", default=4, type=nonneg_int,
-                   help="data loading workers")
-    p.add_argument("--gpus", type=str, default="", help="GPU ids, e.g. 0,1; empty: CPU")
-    p.add_argument("--num-gpus", type=nonneg_int, default=0, help="use the first N GPUs (instead of --gpus)")
-    p.add_argument("--cpus", type=nonneg_int, default=0, help="CPU contexts (0: one CPU unless GPUs are given)")
-    p.add_argument("--mode", type=str, default="hybrid", choices=("hybrid", "imperative"),
-                   help="hybrid (compiled graph) or imperative")
-    p.add_argument("--synthetic", type=nonneg_int, default=0,
-                   help="measure images/s on N batches of random data instead (no dataset needed; 0: off)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)")
-    return p.parse_args(argv)
+    """The flags both engines read (:func:`afflib.core.trainflags.eval_imagenet_parser`); PyTorch-engine flags refused."""
+    return parse_eval("eval_imagenet", argv, "mxnet")
 
 
 def use_run_record(args: argparse.Namespace, argv: List[str]) -> None:

@@ -17,93 +17,26 @@ import mxnet as mx
 from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,
                           select_contexts, setup_logging)
 from afflib.core.runrecord import RunRecord
-from afflib.train.cifar import (DEFAULT_FMNIST_REC_DIR, cifar_model, dataset_classes, registry_model,
-                                small_image_source)
+from afflib.train.cifar import cifar_model, dataset_classes, registry_model, small_image_source
 from afflib.train.plot import plot_history
 from afflib.core.rundir import output_folder
 from afflib.distributed import DistSession
-from afflib.core.cliargs import (float_range, int_list, int_range, make_parser, nonneg_float,
-                            nonneg_int, positive_float, positive_int)
-from afflib.core.flagtable import RecipeUse, parse_with_recipe
+from afflib.core.flagtable import RecipeUse
+from afflib.core.trainflags import parse_training, train_cifar_parser
 from afflib.core.logformat import cifar_epoch_line
-from afflib.train.runner import (add_engine_flags, exit_on_error, prepare_net, run_training,
+from afflib.train.runner import (exit_on_error, prepare_net, run_training,
                                  seed_everything, start_outputs)
 
 
 def make_arg_parser() -> argparse.ArgumentParser:
-    p = make_parser("Train an AFF network on CIFAR-10/100 or Fashion-MNIST.")
-    p.add_argument("--dataset", type=str, default="cifar10", choices=("cifar10", "cifar100", "fashion-mnist"),
-                   help="cifar10 / cifar100: the binary archives are downloaded (~160 MB each) into --data-dir on "
-                        "first use; fashion-mnist: the local IDX files, packed into --rec-dir")
-    p.add_argument("--coarse-labels", action="store_true",
-                   help="CIFAR-100: train on the 20 superclasses (what the paper's CIFAR numbers are) instead of 100")
-    p.add_argument("--data-dir", type=str, default=None,
-                   help="dataset folder (CIFAR: the binary files, downloaded if absent; Fashion-MNIST: the IDX files; "
-                        "default: ~/.mxnet/datasets/<dataset>, for Fashion-MNIST also /usr/share/datasets)")
-    p.add_argument("--rec-dir", type=str, default=DEFAULT_FMNIST_REC_DIR,
-                   help="Fashion-MNIST RecordIO folder (train/test .rec/.idx; packed there on first use)")
-    p.add_argument("--use-rec", action="store_true", help="Fashion-MNIST always reads records; accepted for clarity")
-    p.add_argument("--model", type=str, default="resnet", choices=("resnet", "resnext"), help="network family")
-    p.add_argument("--askc-type", type=str, default="ASKCFuse", help="fusion: ASKCFuse/AFF, iAFF, DirectAdd/add")
-    p.add_argument("--blocks", type=positive_int, default=3, help="blocks per stage (ResNet depth 6B+2, ResNeXt 9B+2)")
-    p.add_argument("--channel-times", type=positive_int, default=4, help="width multiplier: stage widths 16C, 32C, 64C")
-    p.add_argument("--start-layer", type=int_range(1, 3), default=1,
-                   help="first of the 3 stages that uses the fusion (earlier stages add plainly)")
-    p.add_argument("--deep-stem", action="store_true", help="three 3x3 convolutions as the stem")
-    p.add_argument("--drop-rate", type=nonneg_float, default=0.0,
-                   help="(original flag; dropout is not supported: 0 only)")
-    p.add_argument("--batch-size", type=positive_int, default=32, help="batch size PER DEVICE")
-    p.add_argument("--gpus", type=str, default="", help="GPU ids, e.g. 0,1; empty: CPU")
-    p.add_argument("--num-gpus", type=nonneg_int, default=0, help="use the first N GPUs (instead of --gpus)")
-    p.add_argument("-j", "--num-data-workers", dest="num_workers", default=2, type=nonneg_int,
-                   help="data loading worker processes")
-    p.add_argument("--num-epochs", type=positive_int, default=3, help="epochs to train (counted from 0)")
-    p.add_argument("--lr", type=positive_float, default=0.1, help="learning rate after warmup")
-    p.add_argument("--momentum", type=float_range(0, 1, hi_open=True), default=0.9, help="Nesterov momentum")
-    p.add_argument("--wd", type=nonneg_float, default=0.0001, help="weight decay")
-    p.add_argument("--lr-decay", type=positive_float, default=0.1, help="step mode: factor at each decay")
-    p.add_argument("--lr-decay-period", type=nonneg_int, default=0,
-                   help="step mode: decay every N epochs (0: at --lr-decay-epoch)")
-    p.add_argument("--lr-decay-epoch", type=int_list(0), default="40,60",
-                   help="step decay epochs, counted from 0 with warmup included (the release counted "
-                        "them after warmup: its value = this + --warmup-epochs)")
-    p.add_argument("--cosine", action="store_true", help="cosine decay after warmup instead of steps")
-    p.add_argument("--warmup-lr", type=nonneg_float, default=0.0, help="learning rate at the start of warmup")
-    p.add_argument("--warmup-epochs", type=nonneg_int, default=0, help="epochs of linear warmup")
-    p.add_argument("--mixup", action="store_true", help="mixup training")
-    p.add_argument("--mixup-alpha", type=positive_float, default=1.0, help="mixup Beta(alpha, alpha) parameter")
-    p.add_argument("--mixup-off-epoch", type=nonneg_int, default=0, help="no mixup in the last N epochs")
-    p.add_argument("--auto_aug", "--auto-aug", dest="auto_aug", action="store_true",
-                   help="CIFAR AutoAugment policy (CIFAR-10/100 only)")
-    p.add_argument("--label-smoothing", action="store_true", help="label smoothing with eta 0.1")
-    p.add_argument("--no-wd", action="store_true", help="no weight decay on biases and BN gamma/beta")
-    p.add_argument("--mode", type=str, default="hybrid", choices=("hybrid", "imperative"),
-                   help="hybrid (compiled graph, faster) or imperative")
-    p.add_argument("--dtype", type=str, default="float32", choices=("float32", "float16"),
-                   help="float16 needs GPUs (CPU runs fall back to float32, warned)")
-    p.add_argument("--save-period", type=nonneg_int, default=10,
-                   help="keep a numbered checkpoint every N epochs (0: only -last and -best)")
-    p.add_argument("--save-dir", type=str, default=None,
-                   help="the run's folder (checkpoints -best/-last/numbered, run_config.json, history.json; '' : "
-                        "none); default: a new runs/<model>-<dataset>-<date-time>/, or the folder of --resume-from")
-    p.add_argument("--logging-dir", type=str, default=None,
-                   help="folder of the log file ('': stdout only; default: the run's folder)")
-    p.add_argument("--resume-from", type=str, default=None,
-                   help="params file to resume from (its .states/.json beside it give optimizer state and epoch; "
-                        "default: a new run)")
-    p.add_argument("--resume-epoch", type=nonneg_int, default=None,
-                   help="override the epoch to resume at (default: from the checkpoint's record)")
-    p.add_argument("--save-plot-dir", type=str, default=None,
-                   help="folder of the training-history PNG ('' : none; default: the run's folder)")
-    p.add_argument("--log-interval", type=nonneg_int, default=50, help="log a line every N batches (0: none)")
-    p.add_argument("--summary", action="store_true", help="print the network summary before training")
-    add_engine_flags(p)
-    return p
+    """The flags both engines read (:func:`afflib.core.trainflags.train_cifar_parser`)."""
+    return train_cifar_parser()
 
 
 def parse_cli(argv=None) -> Tuple[argparse.Namespace, RecipeUse]:
-    """The flags over the defaults of ``--recipe`` (if given), and which of the recipe's values they override."""
-    return parse_with_recipe(make_arg_parser(), argv, "train_cifar")
+    """The flags over the defaults of ``--recipe`` (if given), and which of the recipe's values they override;
+    PyTorch-engine flags refused."""
+    return parse_training("train_cifar", argv, "mxnet")
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -14,12 +14,12 @@ from mxnet.gluon import HybridBlock
 from afflib.model_zoo import get_model
 from afflib.core.datasets import SMALL_IMAGE_DATASETS
 from afflib.core.modelspec import ModelSpec, cifar_spec
+from afflib.core.trainflags import DEFAULT_FMNIST_REC_DIR
 
 __all__ = ["DATASETS", "dataset_classes", "cifar_model", "registry_model", "small_image_source",
            "DEFAULT_FMNIST_REC_DIR"]
 
 DATASETS = SMALL_IMAGE_DATASETS   # name -> (classes, channels), from the core's dataset table
-DEFAULT_FMNIST_REC_DIR = "~/.mxnet/datasets/fashion-mnist/rec"
 
 
 def dataset_classes(dataset: str, coarse_labels: bool = False) -> Tuple[int, int]:

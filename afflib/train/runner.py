@@ -15,7 +15,6 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from afflib.core.cliargs import nonneg_int, seed_int
 from afflib.core.jobs import exit_hard_on_failure, is_distributed
 from afflib.core.rundir import RunDir, claim_run_dir
 from afflib.core.runrecord import RunRecord, record_entries
@@ -30,34 +29,10 @@ from .optim import make_trainer
 from .params_check import ParamsMismatchError
 from .session import LocalSession
 
-__all__ = ["add_engine_flags", "seed_everything", "prepare_net", "start_outputs", "run_training", "exit_on_error",
+__all__ = ["seed_everything", "prepare_net", "start_outputs", "run_training", "exit_on_error",
            "run_config"]
 
 EXIT_INTERRUPTED = {2: 130, 15: 143}  # shell convention: 128 + signal number
-
-
-def add_engine_flags(parser: argparse.ArgumentParser) -> None:
-    """Flags both training scripts add to the original ones (same names in both)."""
-    group = parser.add_argument_group("afflib additions")
-    group.add_argument("--cpus", type=nonneg_int, default=0,
-                       help="train on N CPU contexts (data parallelism without GPUs); default: one CPU if no GPU flag")
-    group.add_argument("--kvstore", type=str, default="local",
-                       help="KVStore for gradient aggregation: local, device, nccl, dist_sync, ...")
-    group.add_argument("--seed", type=seed_int, default=0, help="random seed of initialisation, shuffling and mixup")
-    group.add_argument("--no-progress", action="store_true", help="no progress bars (they only show on a terminal)")
-    group.add_argument("--recipe", type=str, default=None,
-                       help="a training recipe: a name (afflib/core/recipes/*.json) or a .json file; it sets the "
-                            "defaults of the flags it has a field for and explicit flags override them (logged). "
-                            "A switch the recipe turns on (--mixup, --no-wd, ...) cannot be turned off by a flag: "
-                            "copy the file and edit it")
-    group.add_argument("--model-name", type=str, default="",
-                       help="any afflib registry model or printed spec (afflib.get_model_list()) instead of "
-                            "--model/--askc-type/...; an explicit architecture flag that contradicts it is refused")
-    group.add_argument("--overwrite", action="store_true",
-                       help="let a new run write into a folder that holds another run's files (same names replaced)")
-    group.add_argument("--allow-recipe-change", action="store_true",
-                       help="let a resume change epochs/lr/schedule/batch size/model; the run's run_config.json is "
-                            "kept and the resume's settings go to run_config.resume-N.json")
 
 
 def seed_everything(seed: int) -> None:
