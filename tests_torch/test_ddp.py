@@ -14,6 +14,7 @@ GPUs only). Two sound comparisons, both exact up to float rounding:
 """
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import signal
@@ -22,8 +23,8 @@ import subprocess
 import sys
 import textwrap
 import time
-import warnings
 from pathlib import Path
+from typing import Tuple
 
 import pytest
 import torch
@@ -73,7 +74,7 @@ JOB = COMMON + textwrap.dedent("""
     from afflib_torch.train.distributed import DDPSession, make_session
 
     out = sys.argv[1]
-    session = make_session("cpu", timeout_s=60)
+    session = make_session("cpu", timeout_s=30)
     assert isinstance(session, DDPSession), type(session)
     parts, index = session.shard
 
@@ -81,12 +82,18 @@ JOB = COMMON + textwrap.dedent("""
         return nn.functional.cross_entropy(model(images[index::parts]), labels[index::parts])
 
     for bn_train in (False, True):
-        model = train(session.wrap(build()), shard_loss, bn_train).module
+        wrapped = train(session.wrap(build()), shard_loss, bn_train)
+        model = wrapped.module
         state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         digest = hashlib.sha1(b"".join(p.detach().numpy().tobytes() for p in model.parameters())).hexdigest()
         print(f"rank {session.rank} bn_train={bn_train} sha1={digest}", flush=True)
         if session.is_chief:
             torch.save(state, os.path.join(out, f"bn_train={bn_train}.pt"))
+        if session.validates:   # rank 0 alone, through the wrapper, as the loop validates: no collective may run
+            with torch.no_grad():
+                wrapped.eval()
+                wrapped(batches()[0][0])
+        session.barrier()
     print(f"rank {session.rank} of {session.world_size} chief={session.is_chief} validates={session.validates} "
           f"sum={session.all_sum([1.0, session.rank])}", flush=True)
     session.barrier()
@@ -146,8 +153,13 @@ def test_outside_torchrun_the_session_is_the_single_process_one():
     assert type(session) is TorchSession
     assert (session.rank, session.world_size, session.is_chief, session.validates) == (0, 1, True, True)
     assert session.shard == (1, 0) and session.all_sum([2.0, 3.5]) == [2.0, 3.5]
+    assert session.device == torch.device("cpu")
     with pytest.warns(UserWarning, match="--sync-bn ignored"):
-        make_session("cpu", sync_bn=True, environ={})
+        flags = argparse.Namespace(device="cpu", sync_bn=True)      # a training tool's parsed flags
+        assert make_session(flags, environ={}).device == torch.device("cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="--device cuda: .*sees no CUDA GPU"):
+            make_session("cuda", environ={})
 
 
 @pytest.mark.parametrize("environ, message", [
@@ -291,21 +303,27 @@ def _wait_for(paths, job: subprocess.Popen, timeout_s: float) -> None:
         time.sleep(0.2)
 
 
+def _signal_rank_1(folder: Path, sig: signal.Signals, timeout_s: str) -> Tuple[int, str, float]:
+    """Run the endless job, send ``sig`` to rank 1 once both train; (exit status, output, seconds it took to end)."""
+    script = folder / "endless.py"
+    script.write_text(ENDLESS)
+    job = _torchrun(script, str(folder), timeout_s)
+    _wait_for([folder / "pid0", folder / "pid1"], job, 180)
+    sent = time.monotonic()
+    try:
+        os.kill(int((folder / "pid1").read_text()), sig)
+        log = _finish(job, 180)
+    finally:
+        _kill_workers(folder)
+    took = time.monotonic() - sent
+    print(f"job ended {took:.1f} s after {sig.name} of rank 1 (collective timeout {timeout_s} s)")
+    return job.returncode, log, took
+
+
 @pytest.mark.slow
 def test_a_killed_rank_ends_the_whole_job_with_a_clear_message(tmp_path):
-    script = tmp_path / "endless.py"
-    script.write_text(ENDLESS)
-    job = _torchrun(script, str(tmp_path), "60")
-    _wait_for([tmp_path / "pid0", tmp_path / "pid1"], job, 180)
-    killed = time.monotonic()
-    try:
-        os.kill(int((tmp_path / "pid1").read_text()), signal.SIGKILL)
-        log = _finish(job, 120)
-    finally:
-        _kill_workers(tmp_path)
-    took = time.monotonic() - killed
-    print(f"job ended {took:.1f} s after SIGKILL of rank 1")
-    assert job.returncode != 0
+    status, log, took = _signal_rank_1(tmp_path, signal.SIGKILL, "60")
+    assert status != 0
     assert took < 60, log[-3000:]
     # torchrun names the dead rank as the root cause, then the rank it stopped
     assert re.search(r"Root Cause.*?rank\s*: 1 \(local_rank: 1\).*?Signal 9 \(SIGKILL\)", log, re.S), log[-3000:]
@@ -315,19 +333,8 @@ def test_a_killed_rank_ends_the_whole_job_with_a_clear_message(tmp_path):
 def test_a_hung_rank_ends_the_job_after_the_collective_timeout(tmp_path):
     """A stopped (not dead) rank, like a machine gone silent: torchrun sees it alive; the collective timeout
     fails rank 0, and torchrun then stops the job (SIGTERM, SIGKILL after its 30 s grace)."""
-    script = tmp_path / "endless.py"
-    script.write_text(ENDLESS)
-    job = _torchrun(script, str(tmp_path), "5")
-    _wait_for([tmp_path / "pid0", tmp_path / "pid1"], job, 180)
-    stopped = time.monotonic()
-    try:
-        os.kill(int((tmp_path / "pid1").read_text()), signal.SIGSTOP)
-        log = _finish(job, 180)
-    finally:
-        _kill_workers(tmp_path)
-    took = time.monotonic() - stopped
-    print(f"job ended {took:.1f} s after SIGSTOP of rank 1 (collective timeout 5 s)")
-    assert job.returncode != 0
+    status, log, took = _signal_rank_1(tmp_path, signal.SIGSTOP, "5")
+    assert status != 0
     assert took < 90, log[-3000:]
     assert re.search(r"Root Cause.*?rank\s*: 0 \(local_rank: 0\)", log, re.S), log[-3000:]
-    assert "Timed out" in log or "timed out" in log, log[-3000:]
+    assert "Timed out waiting 5000ms" in log, log[-3000:]

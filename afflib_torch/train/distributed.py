@@ -18,11 +18,13 @@ CPUs) and answers what differs on one process of the job:
 """
 from __future__ import annotations
 
+import argparse
 import datetime
+import inspect
 import os
 import warnings
 from dataclasses import dataclass
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.distributed as dist
@@ -31,6 +33,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from afflib.core.checkpoints import last_stem
 
+from ..engine import select_device
 from .session import TorchSession
 
 __all__ = ["DDPSession", "DistributedSetupError", "TorchrunEnv", "torchrun_env", "job_device", "check_sync_bn",
@@ -44,6 +47,12 @@ RANK_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 TORCHRUN_VARIABLES = RANK_VARIABLES + ("MASTER_ADDR", "MASTER_PORT")
 LAUNCH_HINT = ("start the job with torchrun, e.g. `torchrun --nproc_per_node 2 scripts/train_cifar.py --engine torch "
                "...` (or unset these variables for a single-process run)")
+
+
+# torch >= 2.13 names it forward_sync_buffers (buffers still copied from rank 0 at wrapping); before, broadcast_buffers.
+_NO_FORWARD_BUFFER_SYNC = ({"forward_sync_buffers": False}
+                           if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+                           else {"broadcast_buffers": False})
 
 
 class DistributedSetupError(ValueError):
@@ -197,15 +206,18 @@ class DDPSession(TorchSession):
     def wrap(self, model: nn.Module) -> nn.Module:
         """``model`` on this process's device (with SyncBatchNorm if asked) inside DistributedDataParallel.
 
-        DDP copies rank 0's parameters and buffers to every rank here, averages the gradients over the ranks in
-        ``backward`` and copies rank 0's BatchNorm running statistics to the others before each forward; the
-        trained weights are ``wrapped.module``.
+        DDP copies rank 0's parameters and buffers to every rank here and averages the gradients over the ranks
+        in ``backward``; the trained weights are ``wrapped.module``. Buffers are not broadcast before each forward
+        (``forward_sync_buffers=False``): each rank keeps the BatchNorm running statistics of its shard (checkpoints
+        hold rank 0's, which broadcasting would give too), and a forward without gradients runs no collective,
+        so rank 0 can validate through the wrapper alone. With broadcasting, its first such forward would
+        broadcast to ranks that are waiting elsewhere, and the job would hang until the collective timeout.
         """
         model = model.to(self.device)
         if self.sync_bn:
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
+        return DistributedDataParallel(model, device_ids=ids, **_NO_FORWARD_BUFFER_SYNC)
 
     @property
     def shard(self) -> Tuple[int, int]:
@@ -237,23 +249,30 @@ class DDPSession(TorchSession):
             dist.destroy_process_group()
 
 
-def make_session(device: str = "auto", sync_bn: bool = False, timeout_s: Optional[float] = None,
-                 environ: Optional[Mapping[str, str]] = None) -> TorchSession:
+def make_session(device: Union[str, torch.device, argparse.Namespace] = "auto", sync_bn: bool = False,
+                 timeout_s: Optional[float] = None, environ: Optional[Mapping[str, str]] = None) -> TorchSession:
     """The session of this process: a :class:`DDPSession` under torchrun, else the single-process session.
 
-    ``device``: ``auto``/``cuda``/``cpu`` (in one process also ``cuda:N``, ``mps``...). ``sync_bn`` in one
-    process has nothing to synchronise: it is ignored with a warning. ``timeout_s`` (default
-    ``$AFFLIB_DDP_TIMEOUT_S`` or :data:`DEFAULT_TIMEOUT_S`) bounds every collective of a job.
-    Raises :class:`DistributedSetupError` (a ValueError) with the reason when the job cannot start as asked.
+    ``device``: ``auto``/``cuda``/``cpu`` (in one process also ``cuda:N``...), or a training tool's parsed flags,
+    whose ``--device`` and ``--sync-bn`` are read. ``sync_bn`` in one process has nothing to synchronise: it is
+    ignored with a warning. ``timeout_s`` (default ``$AFFLIB_DDP_TIMEOUT_S`` or :data:`DEFAULT_TIMEOUT_S`) bounds
+    every collective of a job. Raises :class:`DistributedSetupError` (a ValueError) with the reason when the job
+    cannot start as asked, and a ValueError for a device this machine lacks.
     """
+    if isinstance(device, argparse.Namespace):
+        sync_bn = sync_bn or bool(getattr(device, "sync_bn", False))
+        device = getattr(device, "device", "auto")
     environ = os.environ if environ is None else environ
     env = torchrun_env(environ)
     if env is None:
         if sync_bn:
             warnings.warn("--sync-bn ignored: a single-process run already normalises with its whole batch's "
                           "statistics (SyncBatchNorm applies to torchrun jobs)", stacklevel=2)
-        return TorchSession(device)
-    return DDPSession(env, job_device(device, env.local_rank), sync_bn, _timeout(timeout_s, environ))
+        try:
+            return TorchSession(device if isinstance(device, torch.device) else select_device(device))
+        except RuntimeError as err:
+            raise ValueError(f"--device {device}: {err}") from None
+    return DDPSession(env, job_device(str(device), env.local_rank), sync_bn, _timeout(timeout_s, environ))
 
 
 def resume_after_restart(folder: str, tag: str, model: str,
