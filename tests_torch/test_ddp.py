@@ -38,7 +38,7 @@ from afflib_torch.train.session import TorchSession
 REPO = Path(__file__).resolve().parents[1]
 GLOBAL_BATCH, STEPS, LR = 8, 3, 0.1
 NET = dict(name="cifar_aff_resnet8", channels=[8, 8, 16, 16], in_channels=1, classes=10)
-# Without SyncBatchNorm each rank keeps its own running statistics (DDP copies rank 0's before each forward).
+# Without SyncBatchNorm each rank keeps the running statistics of its shard (DDPSession.wrap does not broadcast them).
 BN_BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "LOCAL_WORLD_SIZE",
                 "GROUP_RANK", "TORCHELASTIC_RESTART_COUNT", "TORCHELASTIC_RUN_ID")
