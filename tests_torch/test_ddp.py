@@ -24,7 +24,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import pytest
 import torch
@@ -126,17 +126,24 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _torchrun(script: Path, *args: str, timeout_s: float = 240, extra=()) -> subprocess.Popen:
+def torchrun(target: Sequence[str], cwd: Path, max_restarts: int = 0) -> subprocess.Popen:
+    """Start ``python -m torch.distributed.run`` with 2 CPU processes over 127.0.0.1 on a free port; ``target``:
+    a script and its arguments, or ``-m module ...``. Output: one pipe. Restarts need the c10d rendezvous:
+    with the static one (``--master_addr/--master_port``) the restarted gloo group reads the first attempt's
+    addresses and fails ("connectFullMesh failed ... Connection refused", torch 2.13)."""
     env = {k: v for k, v in os.environ.items() if k not in TORCHRUN_ENV}
     env.update(OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo", PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join([str(REPO)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(_free_port()), *extra, str(script), *args]
-    return subprocess.Popen(cmd, cwd=script.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    rendezvous = (["--max-restarts", str(max_restarts), "--rdzv-backend", "c10d", "--rdzv-endpoint",
+                   f"127.0.0.1:{_free_port()}"] if max_restarts else
+                  ["--master_addr", "127.0.0.1", "--master_port", str(_free_port())])
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", *rendezvous,
+           *[str(a) for a in target]]
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
 
 
-def _finish(job: subprocess.Popen, timeout_s: float) -> str:
+def finish(job: subprocess.Popen, timeout_s: float) -> str:
     try:
         out, _ = job.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -254,8 +261,8 @@ def test_two_ranks_end_with_identical_weights_equal_to_one_process_with_the_glob
     out = tmp_path / "out"
     out.mkdir()
     started = time.monotonic()
-    job = _torchrun(script, str(out))
-    log = _finish(job, 240)
+    job = torchrun([script, out], tmp_path)
+    log = finish(job, 240)
     print(f"torchrun equivalence job: {time.monotonic() - started:.1f} s")
     assert job.returncode == 0, log[-4000:]
     digests = re.findall(r"rank (\d) bn_train=(\w+) sha1=([0-9a-f]{40})", log)
@@ -307,12 +314,12 @@ def _signal_rank_1(folder: Path, sig: signal.Signals, timeout_s: str) -> Tuple[i
     """Run the endless job, send ``sig`` to rank 1 once both train; (exit status, output, seconds it took to end)."""
     script = folder / "endless.py"
     script.write_text(ENDLESS)
-    job = _torchrun(script, str(folder), timeout_s)
+    job = torchrun([script, folder, timeout_s], folder)
     _wait_for([folder / "pid0", folder / "pid1"], job, 180)
     sent = time.monotonic()
     try:
         os.kill(int((folder / "pid1").read_text()), sig)
-        log = _finish(job, 180)
+        log = finish(job, 180)
     finally:
         _kill_workers(folder)
     took = time.monotonic() - sent

@@ -36,8 +36,8 @@ from afflib.core.checkpoints import last_stem
 from ..engine import select_device
 from .session import TorchSession
 
-__all__ = ["DDPSession", "DistributedSetupError", "TorchrunEnv", "torchrun_env", "job_device", "check_sync_bn",
-           "make_session", "resume_after_restart", "DEFAULT_TIMEOUT_S", "TIMEOUT_ENV"]
+__all__ = ["DDPSession", "SilentSetWriter", "DistributedSetupError", "TorchrunEnv", "torchrun_env", "job_device",
+           "check_sync_bn", "make_session", "resume_after_restart", "DEFAULT_TIMEOUT_S", "TIMEOUT_ENV"]
 
 # Rank 0 validates and writes checkpoints while the other ranks wait in their next collective: the timeout must
 # exceed the longest of these (a full ImageNet validation on one GPU takes a minute or two).
@@ -148,6 +148,23 @@ def check_sync_bn(device: torch.device) -> None:
                                     f"drop --sync-bn (each process then normalises with its own batch statistics)")
 
 
+class SilentSetWriter:
+    """The checkpoint writer of ranks other than 0 (the protocol of ``afflib.core.checkpoint_manager.SetWriter``):
+    they write no checkpoint, ``run_config.json`` nor ``history.json`` -- rank 0's weights are theirs."""
+
+    writes = False
+    saves_interrupted = True
+
+    def members(self, net: nn.Module, trainer: object) -> list:
+        return []
+
+    def settle(self) -> None:
+        """Nothing to wait for: nothing is written."""
+
+    def record_extra(self) -> dict:
+        return {}
+
+
 def _timeout(timeout_s: Optional[float], environ: Mapping[str, str]) -> float:
     if timeout_s is None:
         raw = environ.get(TIMEOUT_ENV)
@@ -242,6 +259,11 @@ class DDPSession(TorchSession):
     def validates(self) -> bool:
         """Rank 0 evaluates the full validation split; the others skip it."""
         return self.is_chief
+
+    def checkpoint_writer(self) -> Optional[SilentSetWriter]:
+        """Who writes the run's files: rank 0 with the engine's own writer (``None``: the default), the other
+        ranks nothing (:class:`SilentSetWriter`)."""
+        return None if self.is_chief else SilentSetWriter()
 
     def finish(self) -> None:
         """Leave the process group (nothing waits for the other ranks: torchrun ends the job when all have left)."""
