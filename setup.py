@@ -18,6 +18,8 @@ extras = {
     "mxnet": [f"mxnet=={MXNET_VERSION}"] + MXNET_SIDE,
     "cpu": [f"mxnet=={MXNET_VERSION}"] + MXNET_SIDE,
     "torch": TORCH_SIDE,
+    # NVIDIA DALI (CUDA 12 build on PyPI): --dali reads ImageNet records with GPU JPEG decode (afflib_torch/dali.py)
+    "dali": TORCH_SIDE + ["nvidia-dali-cuda120"],
     "dev": ["pytest>=7", "Pillow", "matplotlib"],
     "onnx": ["onnx>=1.14,<=1.18", "onnxruntime>=1.16"],
 }

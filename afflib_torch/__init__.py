@@ -14,8 +14,8 @@ __all__ = ["get_model", "get_model_list", "MSCAM", "AFF", "IAFF", "DirectAdd", "
 
 _LAZY = {
     "get_model": "registry", "get_model_list": "registry",
-    "MSCAM": "fusion", "AFF": "fusion", "IAFF": "fusion", "DirectAdd": "fusion", "get_fusion": "fusion",
-    "build_fusion": "fusion", "set_fused_blend": "fusion",
+    "MSCAM": "fusion", "AFF": "fusion", "IAFF": "fusion", "DirectAdd": "fusion", "get_fusion": "forms",
+    "build_fusion": "forms", "set_fused_blend": "fusion",
     "AFFResNet": "networks", "AFFResNeXt": "networks", "CIFARAFFResNet": "networks", "CIFARAFFResNeXt": "networks",
     "load_checkpoint": "convert", "save_checkpoint": "convert",
     "load_params": "afflib.core.params_io", "save_params": "afflib.core.params_io",

@@ -10,9 +10,11 @@ from typing import Dict, Type
 from torch import Tensor, nn
 
 from afflib.core.plan import EXPANSION, BlockPlan, zero_last_gamma
-from .fusion import BatchNorm2d, build_fusion
+from .forms import build_fusion  # every catalogue form by name (the ablation forms registered)
+from .fusion import BatchNorm2d
 
-__all__ = ["projection_shortcut", "zero_last_gamma", "Bottleneck", "ResNeXtBlock", "PreActBasicBlock", "BLOCKS"]
+__all__ = ["projection_shortcut", "zero_last_gamma", "Bottleneck", "BasicBlock", "ResNeXtBlock", "PreActBasicBlock",
+           "BLOCKS"]
 
 
 def projection_shortcut(in_channels: int, out_channels: int, stride: int, avg_down: bool,
@@ -66,6 +68,28 @@ class Bottleneck(nn.Module):
         return self.relu(self.attention(out, shortcut))
 
 
+class BasicBlock(nn.Module):
+    """ResNet-V1b basic block of AFF-ResNet-18/34 (two 3x3 convs, stride in the first);
+    ``relu(fuse(bn2(...), shortcut))``, named as :class:`Bottleneck`, from a block plan of kind ``'basic'``."""
+
+    expansion = 1
+
+    def __init__(self, plan: BlockPlan):
+        super().__init__()
+        self.conv1 = nn.Conv2d(plan.in_channels, plan.width, 3, plan.stride, 1, bias=False)
+        self.bn1 = _bn(plan.width)
+        self.conv2 = nn.Conv2d(plan.width, plan.out_channels, 3, 1, 1, bias=False)
+        self.bn2 = _bn(plan.out_channels, zero_gamma=plan.zero_gamma)
+        self.downsample = projection_shortcut(*plan.shortcut) if plan.downsample else None
+        self.attention = build_fusion(plan.fusion, plan.out_channels, plan.fusion_r)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))
+        shortcut = self.downsample(x) if self.downsample is not None else x
+        return self.relu(self.attention(out, shortcut))
+
+
 class ResNeXtBlock(nn.Module):
     """ResNeXt bottleneck (grouped 3x3, stride in it); ``relu(fuse(body(x), shortcut))``, from a block plan."""
 
@@ -109,4 +133,5 @@ class PreActBasicBlock(nn.Module):
 
 
 # Block plan kind -> the block that instantiates it.
-BLOCKS: Dict[str, Type[nn.Module]] = {"bottleneck": Bottleneck, "resnext": ResNeXtBlock, "preact": PreActBasicBlock}
+BLOCKS: Dict[str, Type[nn.Module]] = {"bottleneck": Bottleneck, "basic": BasicBlock, "resnext": ResNeXtBlock,
+                                      "preact": PreActBasicBlock}

@@ -17,7 +17,8 @@ from afflib.core.fusion import (FORMS, FUSION_ALIASES, MS_CAM, RELEASE_NAMES, Br
                                 attention_pairs, canonical_fusion, check_inputs, fusion_form)
 
 __all__ = ["BatchNorm2d", "GlobalMean", "MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "RELEASE_NAMES",
-           "attention_blend", "local_context", "canonical_fusion", "get_fusion", "build_fusion", "set_fused_blend"]
+           "attention_blend", "local_context", "canonical_fusion", "get_fusion", "build_fusion", "set_fused_blend",
+           "register_fusion"]
 
 
 class BatchNorm2d(nn.BatchNorm2d):
@@ -274,9 +275,19 @@ class DirectAdd(_Fusion):
 _IMPLEMENTATIONS: Dict[str, Type[nn.Module]] = {cls.__name__: cls for cls in (AFF, IAFF, DirectAdd)}
 
 
+def register_fusion(cls: Type[nn.Module]) -> Type[nn.Module]:
+    """Let :func:`get_fusion` build ``cls`` for the catalogue row whose class_name is its name (afflib_torch.forms)."""
+    _IMPLEMENTATIONS[cls.__name__] = cls
+    return cls
+
+
 def get_fusion(name: str, channels: int, r: int = 4) -> nn.Module:
     """Build the fusion block called ``name`` (paper or release name) for ``channels`` channels."""
-    return _IMPLEMENTATIONS[fusion_form(name).class_name](channels=channels, r=r)
+    form = fusion_form(name)
+    if form.class_name not in _IMPLEMENTATIONS:  # the ablation forms register when afflib_torch.forms is imported
+        raise ValueError(f"fusion form {form.name!r} is built by afflib_torch.forms: use afflib_torch.get_fusion "
+                         f"or afflib_torch.forms.get_fusion")
+    return _IMPLEMENTATIONS[form.class_name](channels=channels, r=r)
 
 
 def build_fusion(fusion: Union[str, Callable[[int, int], nn.Module]], channels: int, r: int) -> nn.Module:

@@ -42,11 +42,12 @@ def _resnext_features(plan: NetworkPlan) -> nn.Sequential:
 
 
 class AFFResNet(nn.Module):
-    """ImageNet AFF-ResNet, ResNet-50-D style; arguments as :func:`afflib.core.plan.resnet_plan`."""
+    """ImageNet AFF-ResNet, ResNet-50-D style; arguments as :func:`afflib.core.plan.resnet_plan`
+    (``block='basic'`` for ResNet-18/34)."""
 
     def __init__(self, fusion: FusionChoice, layers: Sequence[int], start_layer: int = 3, classes: int = 1000,
                  last_gamma: bool = False, deep_stem: bool = True, stem_width: int = 32, avg_down: bool = True,
-                 final_drop: float = 0.0, fusion_r: int = 16, in_channels: int = 3):
+                 final_drop: float = 0.0, fusion_r: int = 16, in_channels: int = 3, block: str = "bottleneck"):
         plan: NetworkPlan = network_plan("AFFResNet", locals())
         super().__init__()
         stem = _stem(plan.stem)

@@ -129,15 +129,19 @@ def _load_script(name):
 def test_original_flags_map_to_registry_models(capsys):
     script = _load_script("train_imagenet")
     args = script.parse_args(["--model", "resnet", "--askc-type", "ASKCFuse", "--num-layer", "50", "--last-gamma"])
-    assert script.model_from_flags(args) == ("aff_resnet50", {"classes": 1000, "start_layer": 3, "last_gamma": True,
-                                                              "fusion_r": 16})
+    assert script.model_from_flags(args) == ("aff_resnet50", {"classes": 1000, "start_layer": 3, "last_gamma": True})
+    args = script.parse_args(["--num-layer", "18", "--r", "8"])     # basic blocks (r 4 unless given)
+    assert script.model_from_flags(args) == ("aff_resnet18", {"classes": 1000, "start_layer": 3, "last_gamma": False,
+                                                              "fusion_r": 8})
     args = script.parse_args(["--model", "resnext", "--askc-type", "ResGlobLocaforGlobLocaCha", "--num-layer", "101",
                               "--fix-last-gamma"])
     name, kwargs = script.model_from_flags(args)
     assert name == "iaff_resnext101_32x4d" and kwargs["original_last_gamma"] is False
+    with pytest.raises(ValueError, match="no registry model 'aff_resnext34_32x4d'.*valid depths: 50, 101"):
+        script.model_from_flags(script.parse_args(["--model", "resnext", "--num-layer", "34"]))
     with pytest.raises(SystemExit) as stop:          # refused while parsing the flags (exit 2, names the flag)
-        script.parse_args(["--num-layer", "34"])
-    assert stop.value.code == 2 and "argument --num-layer: invalid choice: 34" in capsys.readouterr().err
+        script.parse_args(["--num-layer", "35"])
+    assert stop.value.code == 2 and "argument --num-layer: invalid choice: 35" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(mx.context.num_gpus() > 0, reason="checks the message of a machine without GPUs")

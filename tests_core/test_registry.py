@@ -18,7 +18,7 @@ def _families():
 
 def test_every_spec_is_registered_with_its_family():
     registry = Registry("engine", _families())
-    assert registry.names() == sorted(MODEL_SPECS) and len(registry.names()) == 42
+    assert registry.names() == sorted(MODEL_SPECS) and len(registry.names()) == 48
     for name, (family, defaults) in MODEL_SPECS.items():
         cls, args = registry.models[name]
         assert cls.__name__ == family and args == defaults

@@ -17,14 +17,13 @@ import mxnet as mx
 
 import afflib
 from afflib.core.modelspec import ModelSpec
-from afflib.nn.fusion import canonical_fusion
 from afflib.core.runrecord import RunRecord
 from afflib.train import (LRSchedule, Recipe, find_resume_point, make_kvstore, resolve_dtype,
                           build_net, select_contexts, setup_logging)
 from afflib.distributed import DistSession
 from afflib.core.rundir import output_folder
 from afflib.core.flagtable import RecipeUse
-from afflib.core.trainflags import parse_training, train_imagenet_parser
+from afflib.core.trainflags import imagenet_model, parse_training, train_imagenet_parser
 from afflib.train.runner import (exit_on_error, prepare_net, run_training,
                                  seed_everything, start_outputs)
 
@@ -45,23 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def model_from_flags(args: argparse.Namespace):
-    """(registry name, constructor overrides) for --model/--askc-type/--num-layer, or --model-name (explicit
-    architecture flags that contradict it were refused while parsing)."""
-    kwargs = {"classes": args.classes}
-    if args.model_name:
-        return args.model_name, kwargs
-    fusion = canonical_fusion(args.askc_type)
-    kwargs.update(start_layer=args.start_layer, last_gamma=args.last_gamma, fusion_r=args.r)
-    if args.model == "resnet":
-        name = f"{fusion}_resnet{args.num_layer}"
-    elif args.model == "resnext":
-        name = f"{fusion}_resnext{args.num_layer}_32x4d"
-        kwargs["original_last_gamma"] = not args.fix_last_gamma
-    else:
-        raise ValueError(f"--model must be resnet or resnext, got {args.model!r} (or give --model-name)")
-    if name not in afflib.get_model_list():
-        raise ValueError(f"no registry model {name!r} for --num-layer {args.num_layer}; valid: 50, 101, 152")
-    return name, kwargs
+    """(registry name, constructor overrides) of the flags (:func:`afflib.core.trainflags.imagenet_model`)."""
+    return imagenet_model(args)
 
 
 def data_sources(args, batch_size: int, num_parts: int, part_index: int):

@@ -21,7 +21,7 @@ __all__ = ["ModelSpec", "parse_spec", "entry", "full_args", "merge_args", "cifar
 # Each family's constructor defaults (as in afflib.model_zoo.networks; a test compares): a spec leaves them out.
 _IMAGENET = {"last_gamma": False, "deep_stem": True, "avg_down": True, "fusion_r": 16, "in_channels": 3}
 CONSTRUCTOR_DEFAULTS: Dict[str, Dict[str, Any]] = {
-    "AFFResNet": dict(_IMAGENET, start_layer=3, classes=1000, stem_width=32, final_drop=0.0),
+    "AFFResNet": dict(_IMAGENET, start_layer=3, classes=1000, stem_width=32, final_drop=0.0, block="bottleneck"),
     "AFFResNeXt": dict(_IMAGENET, cardinality=32, bottleneck_width=4, start_layer=3, classes=1000, stem_width=64,
                        original_last_gamma=True),
     "CIFARAFFResNet": {"start_layer": 1, "classes": 10, "deep_stem": False, "fusion_r": 4, "in_channels": 3},
@@ -29,7 +29,7 @@ CONSTRUCTOR_DEFAULTS: Dict[str, Dict[str, Any]] = {
                         "deep_stem": False, "fusion_r": 16, "last_gamma": False, "original_last_gamma": True,
                         "in_channels": 3},
 }
-_ORDER = ("layers", "channels", "cardinality", "bottleneck_width", "start_layer", "deep_stem", "fusion_r",
+_ORDER = ("layers", "block", "channels", "cardinality", "bottleneck_width", "start_layer", "deep_stem", "fusion_r",
           "in_channels", "classes")
 _CIFAR_NAME = re.compile(r"^cifar_(aff|iaff|add)_(resnet)(\d+)$|^cifar_(aff|iaff|add)_(resnext)(\d+)_32x4d$")
 

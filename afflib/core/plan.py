@@ -14,11 +14,13 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .fusion import FusionChoice, canonical_fusion, default_r
 
-__all__ = ["StemPlan", "BlockPlan", "NetworkPlan", "check_layers", "cifar_widths", "stage_fusions", "group_width",
-           "zero_last_gamma", "resnet_plan", "resnext_plan", "cifar_resnet_plan", "cifar_resnext_plan", "PLANS",
-           "network_plan"]
+__all__ = ["RESNET_BLOCKS", "StemPlan", "BlockPlan", "NetworkPlan", "check_layers", "cifar_widths", "stage_fusions",
+           "group_width", "zero_last_gamma", "resnet_plan", "resnext_plan", "cifar_resnet_plan", "cifar_resnext_plan",
+           "PLANS", "network_plan"]
 
 EXPANSION = 4  # bottleneck and ResNeXt blocks output 4x their stage width
+# The ImageNet ResNet blocks: kind -> expansion (outputs per stage width). Basic blocks make ResNet-18/34.
+RESNET_BLOCKS: Dict[str, int] = {"bottleneck": EXPANSION, "basic": 1}
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,12 @@ class StemPlan:
 class BlockPlan:
     """One residual block.
 
-    ``kind`` is ``'bottleneck'`` (ResNet-V1b), ``'resnext'`` (grouped bottleneck) or ``'preact'`` (CIFAR
-    pre-activation basic block). ``width`` is the inner width (planes, the ResNeXt group width, or the basic
-    block's channels), ``groups`` the 3x3 conv's groups. The shortcut is the identity unless ``downsample``:
-    then ``[avgpool(stride)] conv1x1 [BN]`` (``avg_down``, ``shortcut_norm``). ``fusion`` is a canonical form
-    name or a factory ``(channels, r) -> block``, applied to ``out_channels`` with reduction ``fusion_r``.
+    ``kind`` is ``'bottleneck'`` (ResNet-V1b), ``'basic'`` (ResNet-V1b basic block: two 3x3 convs),
+    ``'resnext'`` (grouped bottleneck) or ``'preact'`` (CIFAR pre-activation basic block). ``width`` is the inner
+    width (planes, the ResNeXt group width, or a basic block's channels), ``groups`` the 3x3 conv's groups. The
+    shortcut is the identity unless ``downsample``: then ``[avgpool(stride)] conv1x1 [BN]`` (``avg_down``,
+    ``shortcut_norm``). ``fusion`` is a canonical form name or a factory ``(channels, r) -> block``, applied to
+    ``out_channels`` with reduction ``fusion_r``.
     """
 
     kind: str
@@ -157,7 +160,8 @@ def _stem(in_channels: int, out_channels: int, deep: bool, width: int, imagenet:
 
 def resnet_plan(fusion: FusionChoice, layers: Sequence[int], start_layer: int = 3, classes: int = 1000,
                 last_gamma: bool = False, deep_stem: bool = True, stem_width: int = 32, avg_down: bool = True,
-                final_drop: float = 0.0, fusion_r: Optional[int] = None, in_channels: int = 3) -> NetworkPlan:
+                final_drop: float = 0.0, fusion_r: Optional[int] = None, in_channels: int = 3,
+                block: str = "bottleneck") -> NetworkPlan:
     """ImageNet AFF-ResNet, ResNet-50-D style (deep stem, average-pool projection shortcut).
 
     Parameters
@@ -166,22 +170,28 @@ def resnet_plan(fusion: FusionChoice, layers: Sequence[int], start_layer: int = 
         Fusion of residual and shortcut in stages >= ``start_layer``: ``'aff'``, ``'iaff'``, ``'add'`` (any
         alias), a factory ``(channels, r) -> block``, or one of those per stage.
     layers : sequence of 4 int
-        Bottleneck blocks per stage ([3, 4, 6, 3] for 50 layers).
+        Blocks per stage ([3, 4, 6, 3] for 50 layers; with basic blocks [2, 2, 2, 2] for 18, [3, 4, 6, 3] for 34).
     start_layer : int
         First stage (1-4) that uses ``fusion``; earlier stages add plainly. The release used 3.
     classes : int
         Outputs of the classifier.
     last_gamma : bool
-        Zero-initialise the last BN gamma of every bottleneck.
+        Zero-initialise the last BN gamma of every block.
     deep_stem, stem_width, avg_down : ResNet-D options (the release: True, 32, True).
     final_drop : float
         Dropout before the classifier.
     fusion_r : int
-        Channel reduction of the attention branches (the release: 16).
+        Channel reduction of the attention branches; None: the catalogue's default of the block kind (the
+        release's bottleneck: 16; basic: 4, which keeps the attention width of AFF-ResNet-50's stages).
     in_channels : int
         Input channels.
+    block : str
+        ``'bottleneck'`` (ResNet-50 and deeper, outputs 4x the stage width) or ``'basic'`` (ResNet-18/34: two
+        3x3 convs, outputs the stage width); stem, shortcuts and fusion placement are the same.
     """
     cls = "AFFResNet"
+    if block not in RESNET_BLOCKS:
+        raise ValueError(f"{cls}: block must be one of {', '.join(map(repr, RESNET_BLOCKS))}, got {block!r}")
     layers = check_layers(layers, 4, cls, start_layer)
     fusions = stage_fusions(fusion, 4, start_layer, cls)
     inplanes = stem_width * 2 if deep_stem else 64
@@ -191,11 +201,11 @@ def resnet_plan(fusion: FusionChoice, layers: Sequence[int], start_layer: int = 
         stage = []
         for b in range(blocks):
             stride = 2 if (index > 1 and b == 0) else 1
-            out = planes * EXPANSION
-            stage.append(BlockPlan("bottleneck", inplanes, planes, out, stride,
+            out = planes * RESNET_BLOCKS[block]
+            stage.append(BlockPlan(block, inplanes, planes, out, stride,
                                    downsample=b == 0 and (stride != 1 or inplanes != out), avg_down=avg_down,
                                    shortcut_norm=True, zero_gamma=last_gamma, groups=1, fusion=fusions[index - 1],
-                                   fusion_r=_fusion_r(fusions[index - 1], "bottleneck", fusion_r)))
+                                   fusion_r=_fusion_r(fusions[index - 1], block, fusion_r)))
             inplanes = out
         stages.append(tuple(stage))
     return NetworkPlan(cls, stem, tuple(stages), inplanes, classes, final_drop)

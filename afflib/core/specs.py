@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from typing import Any, Dict, Tuple
 
-from .fusion import FUSION_ALIASES, RELEASE_NAMES, canonical_fusion
+from .fusion import FUSION_ALIASES, RELEASE_NAMES, canonical_fusion, default_r
 
 __all__ = ["FUSION_ALIASES", "RELEASE_NAMES", "canonical_fusion", "MODEL_SPECS"]  # fusion names: .fusion
 
 # The forms that have registry names (the release's); the catalogue (.fusion) may hold more.
 FUSIONS = ("aff", "iaff", "add")
 RESNET_DEPTHS = {50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+# ResNet-18/34 of basic blocks (not in the release: no released weights), with the release's ResNet-D stem,
+# shortcut and fusion placement. Their entries name the catalogue's r of a basic block (4: the attention width of
+# the bottleneck's r = 16, see docs/models.md), which the classes' fusion_r=16 (the bottleneck's) would override.
+BASIC_RESNET_DEPTHS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3]}
 RESNEXT_VARIANTS = {"50_32x4d": ([3, 4, 6, 3], 32, 4), "101_32x4d": ([3, 4, 23, 3], 32, 4),
                     "101_64x4d": ([3, 4, 23, 3], 64, 4), "152_32x4d": ([3, 8, 36, 3], 32, 4)}
 CIFAR_RESNET_DEPTHS = {20: 3, 32: 5, 56: 9, 110: 18}       # depth = 6 * blocks + 2
@@ -26,6 +30,10 @@ def _model_specs() -> Dict[str, Tuple[str, Dict[str, Any]]]:
         for depth, layers in RESNET_DEPTHS.items():
             specs[f"{fusion}_resnet{depth}"] = ("AFFResNet", dict(
                 fusion=fusion, layers=layers, start_layer=3, classes=1000))
+        for depth, layers in BASIC_RESNET_DEPTHS.items():
+            specs[f"{fusion}_resnet{depth}"] = ("AFFResNet", dict(
+                fusion=fusion, layers=layers, block="basic", fusion_r=default_r("aff", "basic"), start_layer=3,
+                classes=1000))
         for variant, (layers, cardinality, width) in RESNEXT_VARIANTS.items():
             specs[f"{fusion}_resnext{variant}"] = ("AFFResNeXt", dict(
                 fusion=fusion, layers=layers, cardinality=cardinality, bottleneck_width=width, start_layer=3,

@@ -13,10 +13,11 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 from .cliargs import (float_range, int_list, int_range, make_parser, nonneg_float, nonneg_int, positive_float,
                       positive_int, seed_int)
 from .flagtable import RecipeUse, explicit_dests, parse_with_recipe
+from .specs import MODEL_SPECS, canonical_fusion
 
 __all__ = ["ENGINES", "DEFAULT_FMNIST_REC_DIR", "DTYPES", "train_cifar_parser", "train_imagenet_parser",
            "eval_cifar_parser", "eval_imagenet_parser", "parse_training", "parse_eval", "check_engine",
-           "TORCH_ONLY", "MXNET_ONLY"]
+           "TORCH_ONLY", "MXNET_ONLY", "imagenet_model"]
 
 ENGINES = ("mxnet", "torch")
 DEFAULT_FMNIST_REC_DIR = "~/.mxnet/datasets/fashion-mnist/rec"
@@ -203,10 +204,13 @@ def train_imagenet_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=str, default="resnet", choices=("resnet", "resnext"), help="resnet or resnext")
     p.add_argument("--askc-type", type=str, default="ASKCFuse",
                    help="fusion: ASKCFuse/AFF, ResGlobLocaforGlobLocaCha/iAFF, DirectAdd/add")
-    p.add_argument("--num-layer", type=int, default=50, choices=(50, 101, 152), help="network depth")
+    p.add_argument("--num-layer", type=int, default=50, choices=(18, 34, 50, 101, 152),
+                   help="network depth (18/34: basic blocks, ResNet only; no released weights)")
     p.add_argument("--start-layer", type=int_range(1, 4), default=3,
                    help="first of the 4 stages that uses the fusion (earlier stages add plainly)")
-    p.add_argument("--r", type=positive_int, default=16, help="channel reduction of the attention branches")
+    p.add_argument("--r", type=positive_int, default=None,
+                   help="channel reduction of the attention branches (default: the release's by block type: 16 in "
+                        "bottlenecks, 4 in basic blocks)")
     p.add_argument("--classes", type=int_range(2), default=1000, help="classifier outputs")
     p.add_argument("--input-size", type=int_range(16), default=224, help="training crop size in pixels")
     p.add_argument("--crop-ratio", type=float_range(0, 1, lo_open=True), default=0.875,
@@ -298,6 +302,31 @@ def eval_imagenet_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar (it only shows on a terminal)")
     _torch_flags(p, training=False)
     return p
+
+
+def imagenet_model(args: argparse.Namespace) -> Tuple[str, Dict[str, object]]:
+    """(registry name, constructor overrides) of train_imagenet's --model/--askc-type/--num-layer/--r flags, or of
+    --model-name (explicit architecture flags that contradict it were refused while parsing)."""
+    kwargs: Dict[str, object] = {"classes": args.classes}
+    if args.model_name:
+        return args.model_name, kwargs
+    fusion = canonical_fusion(args.askc_type)
+    kwargs.update(start_layer=args.start_layer, last_gamma=args.last_gamma)
+    if args.r is not None:
+        kwargs["fusion_r"] = args.r
+    if args.model == "resnet":
+        name = f"{fusion}_resnet{args.num_layer}"
+    elif args.model == "resnext":
+        name = f"{fusion}_resnext{args.num_layer}_32x4d"
+        kwargs["original_last_gamma"] = not args.fix_last_gamma
+    else:
+        raise ValueError(f"--model must be resnet or resnext, got {args.model!r} (or give --model-name)")
+    if name not in MODEL_SPECS:
+        depths = sorted({int(n.split("resnext" if args.model == "resnext" else "resnet")[1].split("_")[0])
+                         for n in MODEL_SPECS if n.startswith(f"{fusion}_{args.model}")})
+        raise ValueError(f"no registry model {name!r} for --model {args.model} --num-layer {args.num_layer}; "
+                         f"valid depths: {', '.join(map(str, depths))}")
+    return name, kwargs
 
 
 _TRAIN_PARSERS = {"train_cifar": train_cifar_parser, "train_imagenet": train_imagenet_parser}

@@ -26,13 +26,12 @@ import mxnet as mx
 import numpy as np
 
 from afflib.core.checkpoint_record import RecordMismatch, add_member, verify_member
+from afflib.core.recordio import MAGIC, frame_record  # the framing both engines share
 
 __all__ = ["RecordWriter", "ImageEncoder", "write_records", "record_paths", "OutputsExistError", "progress_bar",
            "IMAGE_EXTENSIONS", "class_folder_entries", "read_files", "frame_record", "RecordFileError",
            "check_record_file", "record_digests"]
 
-MAGIC = 0xCED7230A
-_MAGIC_BYTES = struct.pack("<I", MAGIC)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
 Entry = Tuple[str, int]  # (relative path, class index)
 
@@ -163,24 +162,6 @@ def progress_bar(total: Optional[int], desc: str, enabled: Optional[bool] = None
     if enabled is None:
         enabled = sys.stderr.isatty()
     return tqdm(total=total, desc=desc, unit=unit, unit_scale=unit_scale, disable=not enabled, dynamic_ncols=True)
-
-
-def _lrec(cflag: int, length: int) -> bytes:
-    return struct.pack("<II", MAGIC, (cflag << 29) | length)
-
-
-def frame_record(payload: bytes) -> bytes:
-    """Encode one payload as dmlc RecordIO bytes, splitting it at every 4-byte-aligned copy of the magic word."""
-    aligned = len(payload) // 4 * 4
-    words = np.frombuffer(payload, dtype="<u4", count=aligned // 4)
-    cuts = (np.flatnonzero(words == MAGIC) * 4).tolist()
-    parts, start = [], 0
-    for cut in cuts:
-        parts.append(_lrec(1 if start == 0 else 2, cut - start) + payload[start:cut])
-        start = cut + 4
-    tail = payload[start:]
-    parts.append(_lrec(3 if cuts else 0, len(tail)) + tail + b"\0" * (-len(tail) % 4))
-    return b"".join(parts)
 
 
 class RecordWriter:

@@ -2,7 +2,8 @@
 
 Child names and creation order follow the original release so that ``save_parameters`` names match the
 released checkpoints (``conv1``/``bn1``... for ImageNet ResNet, ``body`` for ResNeXt, ``resfwd`` for the CIFAR
-pre-activation block; ``downsample`` and ``attention`` everywhere).
+pre-activation block; ``downsample`` and ``attention`` everywhere). The ImageNet basic block (ResNet-18/34, not in
+the release) is named in the bottleneck's style: ``conv1``/``bn1``/``conv2``/``bn2``.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from mxnet.gluon import HybridBlock, nn
 from afflib.core.plan import EXPANSION, BlockPlan, zero_last_gamma
 from ..nn import build_fusion
 
-__all__ = ["relu", "Identity", "projection_shortcut", "zero_last_gamma", "Bottleneck", "ResNeXtBlock",
+__all__ = ["relu", "Identity", "projection_shortcut", "zero_last_gamma", "Bottleneck", "BasicBlock", "ResNeXtBlock",
            "PreActBasicBlock", "BLOCKS"]
 
 
@@ -76,6 +77,31 @@ class Bottleneck(HybridBlock):
         return relu(F, self.attention(out, shortcut))
 
 
+class BasicBlock(HybridBlock):
+    """ResNet-V1b basic block of AFF-ResNet-18/34 (two 3x3 convs, stride in the first);
+    ``relu(fuse(bn2(...), shortcut))``, named as :class:`Bottleneck`. Built from a plan of kind ``'basic'``."""
+
+    expansion = 1
+
+    def __init__(self, plan: BlockPlan, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.conv1 = nn.Conv2D(plan.width, kernel_size=3, strides=plan.stride, padding=1, use_bias=False,
+                                   in_channels=plan.in_channels)
+            self.bn1 = nn.BatchNorm(in_channels=plan.width)
+            self.conv2 = nn.Conv2D(plan.out_channels, kernel_size=3, padding=1, use_bias=False,
+                                   in_channels=plan.width)
+            self.bn2 = nn.BatchNorm(in_channels=plan.out_channels,
+                                    gamma_initializer="zeros" if plan.zero_gamma else "ones")
+            self.downsample = projection_shortcut(*plan.shortcut) if plan.downsample else None
+            self.attention = build_fusion(plan.fusion, plan.out_channels, plan.fusion_r)
+
+    def hybrid_forward(self, F, x):
+        out = self.bn2(self.conv2(relu(F, self.bn1(self.conv1(x)))))
+        shortcut = self.downsample(x) if self.downsample is not None else x
+        return relu(F, self.attention(out, shortcut))
+
+
 class ResNeXtBlock(HybridBlock):
     """ResNeXt bottleneck (grouped 3x3, stride in it); ``relu(fuse(body(x), shortcut))``. Built from a
     :class:`afflib.core.plan.BlockPlan` of kind ``'resnext'``."""
@@ -134,4 +160,5 @@ class PreActBasicBlock(HybridBlock):
 
 
 # Block plan kind -> the block that instantiates it.
-BLOCKS: Dict[str, Type[HybridBlock]] = {"bottleneck": Bottleneck, "resnext": ResNeXtBlock, "preact": PreActBasicBlock}
+BLOCKS: Dict[str, Type[HybridBlock]] = {"bottleneck": Bottleneck, "basic": BasicBlock, "resnext": ResNeXtBlock,
+                                         "preact": PreActBasicBlock}

@@ -51,12 +51,14 @@ class AFFResNet(HybridBlock):
     """ImageNet AFF-ResNet, ResNet-50-D style (deep stem, average-pool projection shortcut).
 
     Arguments as :func:`afflib.core.plan.resnet_plan` (``fusion``, ``layers`` [3, 4, 6, 3] for 50 layers,
-    ``start_layer`` 3 in the release, ``fusion_r`` 16, ``final_drop`` before the classifier...).
+    ``start_layer`` 3 in the release, ``fusion_r`` 16, ``final_drop`` before the classifier, ``block='basic'``
+    for ResNet-18/34, whose registry entries pass ``fusion_r=4``...).
     """
 
     def __init__(self, fusion: FusionChoice, layers: Sequence[int], start_layer: int = 3, classes: int = 1000,
                  last_gamma: bool = False, deep_stem: bool = True, stem_width: int = 32, avg_down: bool = True,
-                 final_drop: float = 0.0, fusion_r: int = 16, in_channels: int = 3, **kwargs):
+                 final_drop: float = 0.0, fusion_r: int = 16, in_channels: int = 3, block: str = "bottleneck",
+                 **kwargs):
         plan: NetworkPlan = network_plan("AFFResNet", locals())
         super().__init__(**kwargs)
         with self.name_scope():

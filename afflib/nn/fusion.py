@@ -15,7 +15,8 @@ from mxnet.gluon import HybridBlock, nn
 from afflib.core.fusion import (FORMS, FUSION_ALIASES, MS_CAM, Branch, attention_channels, attention_pairs,
                                 canonical_fusion, check_inputs, fusion_form)
 
-__all__ = ["MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "canonical_fusion", "get_fusion", "build_fusion"]
+__all__ = ["MSCAM", "AFF", "IAFF", "DirectAdd", "FUSION_ALIASES", "canonical_fusion", "get_fusion", "build_fusion",
+           "register_fusion"]
 
 
 def spatial_ones(F, x):
@@ -171,6 +172,12 @@ class DirectAdd(_Fusion):
 
 # Each catalogue form's implementation, found by the row's class_name.
 _IMPLEMENTATIONS: Dict[str, Type[HybridBlock]] = {cls.__name__: cls for cls in (AFF, IAFF, DirectAdd)}
+
+
+def register_fusion(cls: Type[HybridBlock]) -> Type[HybridBlock]:
+    """Let :func:`get_fusion` build ``cls`` for the catalogue row whose class_name is its name (afflib.nn.forms)."""
+    _IMPLEMENTATIONS[cls.__name__] = cls
+    return cls
 
 
 def get_fusion(name: str, channels: int, r: int = 4, **kwargs) -> HybridBlock:
