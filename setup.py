@@ -12,7 +12,7 @@ CUDA_BUILDS = ("cu101", "cu102", "cu110", "cu112", "cu117")
 # What the MXNet engine imports besides MXNet itself. gluoncv alone resolves numpy 2, which breaks `import mxnet`
 # (np.bool): the numpy bound lives here, in the MXNet extras, not in install_requires.
 MXNET_SIDE = ["gluoncv==0.10.5.post0", "numpy<1.24", "tqdm", "Pillow", "opencv-python", "scipy", "matplotlib"]
-TORCH_SIDE = ["torch>=2.0", "Pillow"]
+TORCH_SIDE = ["torch>=2.0", "Pillow", "matplotlib"]   # matplotlib: the training-curve PNG
 
 extras = {
     "mxnet": [f"mxnet=={MXNET_VERSION}"] + MXNET_SIDE,
