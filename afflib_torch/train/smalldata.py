@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from afflib.core.autoaugment import AutoAugment
+from afflib.core.cifar_files import SPLIT_FILES, cifar_bin_dir, cifar_root, download_cifar
 from afflib.core.datafiles import DataFormatError, read_cifar_binary, read_idx
 from afflib.core.dataorder import batch_count, epoch_order, shard_samples, train_subset
 from afflib.core.datasets import DATASETS
@@ -31,9 +32,7 @@ __all__ = ["SmallImageData", "PADDING", "sample_bits", "load_split", "small_imag
 
 #: zero padding before the random crop, as the MXNet engine's record iterator (Fashion-MNIST) and CIFAR transform
 PADDING = {"fashion-mnist": 2, "cifar10": 4, "cifar100": 4}
-_CIFAR_FILES = {"cifar10": ({True: [f"data_batch_{i}.bin" for i in range(1, 6)], False: ["test_batch.bin"]},
-                            "cifar-10-batches-bin", 1),
-                "cifar100": ({True: ["train.bin"], False: ["test.bin"]}, "cifar-100-binary", 2)}
+_LABEL_BYTES = {"cifar10": 1, "cifar100": 2}
 _MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -134,26 +133,31 @@ def load_split(dataset: str, train: bool, data_dir: Optional[str] = None,
         raise ValueError(f"--dataset must be one of {', '.join(PADDING)}, got {dataset!r}")
     if coarse_labels and dataset != "cifar100":
         raise ValueError(f"--coarse-labels only applies to cifar100 (20 superclasses), not {dataset}")
+    if dataset != "fashion-mnist":
+        return _cifar_split(dataset, train, data_dir, coarse_labels)
     folders = [data_dir] if data_dir else list(default_data_dir(dataset))
     found = [Path(os.path.expanduser(f)) for f in folders if Path(os.path.expanduser(f)).is_dir()]
     if not found:
-        hint = ("Debian: apt-get install dataset-fashion-mnist" if dataset == "fashion-mnist" else
-                "the MXNet engine downloads it (scripts/train_cifar.py --dataset " + dataset + "), or unpack the "
-                "binary archive from https://www.cs.toronto.edu/~kriz/ there")
-        raise DataFormatError(f"{dataset} not found in {', '.join(folders)} ({hint}; or pass --data-dir)")
+        raise DataFormatError(f"{dataset} not found in {', '.join(folders)} (Debian: apt-get install "
+                              "dataset-fashion-mnist; or pass --data-dir)")
     folder = found[0]
-    if dataset == "fashion-mnist":
-        prefix = "train" if train else "t10k"
-        images = read_idx(_find(folder, [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-images-idx3-ubyte"],
-                                f"Fashion-MNIST {prefix} images"))
-        labels = read_idx(_find(folder, [f"{prefix}-labels-idx1-ubyte.gz", f"{prefix}-labels-idx1-ubyte"],
-                                f"Fashion-MNIST {prefix} labels"))
-        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise DataFormatError(f"{folder}: images {images.shape} and labels {labels.shape} do not match")
-        return np.ascontiguousarray(images[:, None]), labels.astype(np.int64)
-    files, subfolder, label_bytes = _CIFAR_FILES[dataset]
-    parts = [read_cifar_binary(_find(folder, [name, f"{subfolder}/{name}"], f"{dataset} file {name}"), label_bytes)
-             for name in files[train]]
+    prefix = "train" if train else "t10k"
+    images = read_idx(_find(folder, [f"{prefix}-images-idx3-ubyte.gz", f"{prefix}-images-idx3-ubyte"],
+                            f"Fashion-MNIST {prefix} images"))
+    labels = read_idx(_find(folder, [f"{prefix}-labels-idx1-ubyte.gz", f"{prefix}-labels-idx1-ubyte"],
+                            f"Fashion-MNIST {prefix} labels"))
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataFormatError(f"{folder}: images {images.shape} and labels {labels.shape} do not match")
+    return np.ascontiguousarray(images[:, None]), labels.astype(np.int64)
+
+
+def _cifar_split(dataset: str, train: bool, data_dir: Optional[str],
+                 coarse_labels: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """A CIFAR split from its binary files in ``data_dir`` (default ``~/.mxnet/datasets/<dataset>``), downloaded
+    there first when absent, as the MXNet engine does (:func:`afflib.core.cifar_files.download_cifar`)."""
+    root = Path(os.path.expanduser(data_dir)) if data_dir else cifar_root(dataset)
+    folder = cifar_bin_dir(dataset, root) or download_cifar(dataset, root)
+    parts = [read_cifar_binary(folder / name, _LABEL_BYTES[dataset]) for name in SPLIT_FILES[dataset][train]]
     column = 0 if dataset == "cifar10" or coarse_labels else 1
     return (np.concatenate([p[0] for p in parts]),
             np.concatenate([p[1][:, column] for p in parts]).astype(np.int64))
