@@ -55,7 +55,7 @@ else
   train aff_resnet18_fp16 --model-name aff_resnet18 --dtype float16 --channels-last
 fi
 
-step eval of a run's checkpoint alone
+step "eval of a run checkpoint alone"
 params=$(ls "$WORK"/run_*/*-last.params 2>/dev/null | head -1)
 timeout 60 $PY scripts/eval_imagenet.py --engine torch --params "$params" --use-rec --rec-val "$WORK/rec/val.rec" \
   --rec-val-idx "$WORK/rec/val.idx" --batch-size "$BATCH" -j "$WORKERS" --device "$DEVICE" --no-progress \
