@@ -297,12 +297,15 @@ def imagenet_val_data(source: str, batch_size: int, input_size: int = 224, crop_
                         workers=workers, pin_memory=pin_memory, device=device, record_crop=record_crop)
 
 
-def loader_rate(data: ImageNetData, batches: int) -> float:
-    """Images per second that ``data`` delivers over ``batches`` batches of epoch 0 (the first batch, which waits
-    for the workers to start, is not counted; GPU work is synchronised before the clock stops)."""
+def loader_rate(data: ImageNetData, batches: int, skip: Optional[int] = None) -> float:
+    """Steady-state images per second that ``data`` delivers: the clock starts after ``skip`` batches (default:
+    what the workers can have prefetched, 2 per worker, + 1), so a queue filled while the workers started does not
+    count, then runs over ``batches`` more batches of epoch 0 (GPU work is synchronised before it stops)."""
     import time
+    skip = 2 * data.workers + 1 if skip is None else skip
     produced = data.batches(0)
-    images, _ = next(produced)
+    for _ in range(skip):
+        images, _ = next(produced)
     count = 0
     started = time.perf_counter()
     for images, _ in produced:
@@ -311,4 +314,6 @@ def loader_rate(data: ImageNetData, batches: int) -> float:
             break
     if images.is_cuda:
         torch.cuda.synchronize()
+    if count < batches:
+        raise ValueError(f"only {count} batches after the {skip} skipped ones: write more images or measure fewer")
     return count * data.batch_size / max(time.perf_counter() - started, 1e-9)

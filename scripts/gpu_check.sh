@@ -4,7 +4,9 @@
 # them (CPU workers; then finishing batches on the GPU), and the training CLI end to end on them:
 # AFF-ResNet-50 in bf16 + channels_last, and AFF-ResNet-18 in fp16 with the gradient scaler, then eval_imagenet of
 # the bf16 run's checkpoint alone. Logs and run records go to $OUT (default /tmp/gpu_check); checkpoints stay in
-# $WORK. Sizes: IMAGES, VAL_IMAGES, BATCH, WORKERS. CPU dry run: DEVICE=cpu IMAGES=64 VAL_IMAGES=32 BATCH=8 SIZE=64.
+# $WORK. Sizes: IMAGES, VAL_IMAGES, BATCH, WORKERS, MEASURE (batches timed after the workers' prefetch); RUNS: the
+# training runs (default both), EVAL=0 skips the eval. CPU dry run: DEVICE=cpu IMAGES=64 VAL_IMAGES=32 BATCH=8 SIZE=64
+# MEASURE=2 WORKERS=2.
 set -u
 cd "$(dirname "$0")/.."
 export PYTHONPATH=$PWD
@@ -17,6 +19,9 @@ BATCH=${BATCH:-256}
 SIZE=${SIZE:-224}
 WORKERS=${WORKERS:-$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))}
 DEVICE=${DEVICE:-cuda}
+MEASURE=${MEASURE:-12}
+RUNS=${RUNS:-aff_resnet50_bf16 aff_resnet18_fp16}
+EVAL=${EVAL:-1}
 mkdir -p "$OUT" "$WORK"
 step() { echo "== $(date -u +%H:%M:%S) $*" | tee -a "$OUT/steps.log"; }
 
@@ -27,12 +32,12 @@ step environment
 
 step records + loader rate on CPU workers
 timeout 120 $PY -m afflib_torch.cli.make_synthetic_records --out "$WORK/rec" --images "$IMAGES" \
-  --val-images "$VAL_IMAGES" -j "$WORKERS" --measure 12 --batch-size "$BATCH" --input-size "$SIZE" \
+  --val-images "$VAL_IMAGES" -j "$WORKERS" --measure "$MEASURE" --batch-size "$BATCH" --input-size "$SIZE" \
   > "$OUT/loader.log" 2>&1; echo "rc=$?" >> "$OUT/loader.log"
 if [ "$DEVICE" != cpu ]; then
   step loader rate finishing batches on the GPU
   timeout 90 $PY -m afflib_torch.cli.make_synthetic_records --out "$WORK/rec" --images "$IMAGES" -j "$WORKERS" \
-    --measure 12 --batch-size "$BATCH" --input-size "$SIZE" --device "$DEVICE" >> "$OUT/loader.log" 2>&1
+    --measure "$MEASURE" --batch-size "$BATCH" --input-size "$SIZE" --device "$DEVICE" --keep >> "$OUT/loader.log" 2>&1
   echo "rc=$?" >> "$OUT/loader.log"
 fi
 
@@ -51,10 +56,15 @@ train() {  # name, extra flags...
 if [ "$DEVICE" = cpu ]; then
   train aff_resnet18_f32 --model-name aff_resnet18
 else
-  train aff_resnet50_bf16 --model-name aff_resnet50 --dtype bfloat16 --channels-last
-  train aff_resnet18_fp16 --model-name aff_resnet18 --dtype float16 --channels-last
+  for run in $RUNS; do
+    case $run in
+      aff_resnet50_bf16) train "$run" --model-name aff_resnet50 --dtype bfloat16 --channels-last ;;
+      aff_resnet18_fp16) train "$run" --model-name aff_resnet18 --dtype float16 --channels-last ;;
+    esac
+  done
 fi
 
+[ "$EVAL" = 0 ] && { step done; exit 0; }
 step "eval of a run checkpoint alone"
 params=$(ls "$WORK"/run_*/*-last.params 2>/dev/null | head -1)
 timeout 60 $PY scripts/eval_imagenet.py --engine torch --params "$params" --use-rec --rec-val "$WORK/rec/val.rec" \

@@ -171,6 +171,9 @@ def test_synthetic_records_tool_writes_and_times(tmp_path, capsys):
                  "--width", "50", "--measure", "3", "--batch-size", "2", "-j", "0", "--input-size", "32"]) == 0
     out = capsys.readouterr().out
     assert "wrote 12 training images" in out and "loader: " in out and "images/s" in out
+    assert main(["--out", str(tmp_path), "--images", "12", "--measure", "3", "--batch-size", "2", "-j", "0",
+                 "--input-size", "32", "--keep"]) == 0
+    assert "reusing" in capsys.readouterr().out
     val = imagenet_val_data(str(tmp_path), 4, input_size=32, workers=0)
     assert [y.tolist() for _, y in val.batches(0)] == [[0, 1, 2]]
     done = subprocess.run([sys.executable, "-m", "afflib_torch.cli.make_synthetic_records", "--out", str(tmp_path),
