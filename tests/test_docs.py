@@ -108,7 +108,7 @@ def _measurement_sections():
 def test_every_measurement_has_date_cpu_and_command(title, body):
     assert re.search(r"20\d\d-\d\d-\d\d", body), f"performance.md '{title}': no date"
     assert "AMD EPYC" in body or re.search(r"NVIDIA [A-Z]\d+", body), f"performance.md '{title}': no CPU/GPU model"
-    assert re.search(r"(?:\.venv(?:-torch)?/bin/python |make |PYTHONPATH=\. python )", body), \
+    assert re.search(r"(?:\.venv(?:-torch)?/bin/python |make |PYTHONPATH=\. python |bash scripts/)", body), \
         f"performance.md '{title}': no command"
 
 
