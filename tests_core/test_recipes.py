@@ -25,15 +25,18 @@ RELEASE_RUNS = {"imagenet_aff_resnet50", "imagenet_iaff_resnet50", "imagenet_aff
                 "cifar100_coarse_aff_resnext47_32x4d"}
 
 
+ABLATION = {"ablation_paper", "ablation_short"}      # scripts/ablate.py (tests_core/test_ablate.py)
+
+
 def test_every_release_run_and_the_demo_is_a_valid_recipe():
-    assert set(list_recipes()) == RELEASE_RUNS | {"demo"}
+    assert set(list_recipes()) == RELEASE_RUNS | {"demo"} | ABLATION
     for name in list_recipes():
         recipe = load_recipe(name)
         assert recipe.name == name and recipe.builtin
         assert load_recipe(str(RECIPE_DIR / f"{name}.json"))["lr"] == recipe["lr"]     # by path as well
 
 
-@pytest.mark.parametrize("name", sorted(RELEASE_RUNS | {"demo"}))
+@pytest.mark.parametrize("name", sorted(RELEASE_RUNS | {"demo"} | ABLATION))
 def test_model_fields_build_the_registry_name(name):
     recipe = load_recipe(name)
     model = recipe["model"]
