@@ -19,7 +19,7 @@ def test_one_inception_cell_with_the_mxnet_engine(tmp_path_factory, tmp_path):
             "--data-dir", data, "--rec-dir", tmp_path / "rec", "--num-epochs", "1", "--out", out]
     proc = run_script("ablate.py", *argv, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    assert "1 cells: 0 reused (finished before), 1 to train" in proc.stdout
+    assert "1 cell: 0 reused (finished before), 1 to train" in proc.stdout
     (row,) = list(csv.DictReader(open(out / "results.csv", encoding="utf-8")))
     assert (row["scenario"], row["fusion"], row["b"], row["engine"]) == ("inception", "ms-gau", "1", "mxnet")
     assert row["model"] == "cifar_aff_inception_resnet8(channels=[16,16,32,64], fusion_r=2, fusion='ms-gau')"
@@ -28,4 +28,4 @@ def test_one_inception_cell_with_the_mxnet_engine(tmp_path_factory, tmp_path):
         "cifar_aff_inception_resnet8"
     assert "| ms-gau | 1 |" in (out / "table.md").read_text(encoding="utf-8")
     again = run_script("ablate.py", *argv, check=False)
-    assert again.returncode == 0 and "1 cells: 1 reused" in again.stdout, again.stderr[-2000:]
+    assert again.returncode == 0 and "1 cell: 1 reused" in again.stdout, again.stderr[-2000:]

@@ -89,7 +89,8 @@ def test_bad_recipe_files_are_refused_naming_file_and_field(tmp_path, changes, m
 
 def test_unknown_recipe_and_unreadable_file(tmp_path):
     with pytest.raises(RecipeError, match=r"unknown recipe 'cifar100_aff_resnet23'\. Did you mean: "
-                                          r"cifar100_aff_resnet32.*Valid names: cifar100_aff_resnet32, "):
+                                          r"cifar100_aff_resnet32.*Valid names: ablation_paper, ablation_short, "
+                                          r"cifar100_aff_resnet32, "):
         load_recipe("cifar100_aff_resnet23")
     bad = tmp_path / "bad.json"
     bad.write_text("{'lr': 0.1}")

@@ -383,7 +383,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     cells = grid(args.scenario, args.fusions, args.blocks, args.seeds)
     finished = {c.key for c in cells if read_cell(str(out / "cells" / c.key), args.epochs) is not None}
     todo = [c for c in cells if c.key not in finished]
-    print(f"{len(cells)} cells: {len(finished)} reused (finished before), {len(todo)} to train", flush=True)
+    print(f"{len(cells)} cell{'s' if len(cells) != 1 else ''}: {len(finished)} reused (finished before), "
+          f"{len(todo)} to train", flush=True)
     handlers = {sig: signal.signal(sig, _raise_stop) for sig in EXIT_INTERRUPTED}
     try:
         _, failures = _train(args, todo, out)

@@ -92,6 +92,8 @@ class ModelSpec:
         base = parse_spec(name)
         family, args = entry(base.name)
         args = merge_args(args, base, kwargs)
+        if isinstance(args.get("fusion"), str):
+            args["fusion"] = canonical_fusion(args["fusion"])       # 'MS-GAU' -> 'ms-gau', 'ASKCFuse' -> 'aff'
         name = base.name
         if family in ("CIFARAFFResNet", "CIFARAFFResNeXt", "CIFARInceptionResNet"):
             name = _cifar_name(family, args) or name
