@@ -11,7 +11,6 @@ import pytest
 from cli_helpers import fashion_subset_or_skip, run_script
 
 
-@pytest.mark.slow
 def test_one_inception_cell_with_the_mxnet_engine(tmp_path_factory, tmp_path):
     data = fashion_subset_or_skip(tmp_path_factory, "fm_ablate_mx", 256, 100)
     out = tmp_path / "sweep"
