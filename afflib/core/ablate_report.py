@@ -213,9 +213,6 @@ def write_plot(path: str, rows: Sequence[Summary], title: str) -> Optional[str]:
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-
-    def save(tmp: str) -> None:
-        fig.savefig(tmp, format="png", dpi=100)
-    atomic_write(path, save)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
     plt.close(fig)
     return path
