@@ -139,7 +139,7 @@ def skip_reason(command: str):
         return "needs a data set or the files of an earlier run"
     if "render_params_table.py" in command and "--check" not in command:
         return "rewrites docs/pretrained.md and params/README.md (tests/test_model_store checks they are current)"
-    if re.search(r"train_|demo\.py|benchmark|--table|--synthetic [1-9]", command):
+    if re.search(r"train_|demo\.py|benchmark|--table|--synthetic [1-9]|ablate\.py", command):
         return "runs for minutes (make demo, the benchmarks and training have their own tests)"
     return None
 

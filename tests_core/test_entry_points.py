@@ -14,7 +14,8 @@ from afflib.core.engines import ENGINE_TOOLS, engine_module
 from console_entries import REPO, console_scripts
 
 # Checkout-only tools: they write files of the checkout (params/README.md, docs/pretrained.md), so no console script.
-CHECKOUT_ONLY = {"render_params_table", "benchmark_gpu"}  # benchmark_gpu: run from a checkout on a GPU machine
+CHECKOUT_ONLY = {"render_params_table", "benchmark_gpu",  # benchmark_gpu: run from a checkout on a GPU machine
+                 "ablate"}  # ablate: its cells run the checkout's scripts/train_cifar.py in the engines' venvs
 
 
 DISPATCHER = "afflib.core.engines"

@@ -25,15 +25,18 @@ RELEASE_RUNS = {"imagenet_aff_resnet50", "imagenet_iaff_resnet50", "imagenet_aff
                 "cifar100_coarse_aff_resnext47_32x4d"}
 
 
+ABLATION = {"ablation_paper", "ablation_short"}      # scripts/ablate.py (tests_core/test_ablate.py)
+
+
 def test_every_release_run_and_the_demo_is_a_valid_recipe():
-    assert set(list_recipes()) == RELEASE_RUNS | {"demo"}
+    assert set(list_recipes()) == RELEASE_RUNS | {"demo"} | ABLATION
     for name in list_recipes():
         recipe = load_recipe(name)
         assert recipe.name == name and recipe.builtin
         assert load_recipe(str(RECIPE_DIR / f"{name}.json"))["lr"] == recipe["lr"]     # by path as well
 
 
-@pytest.mark.parametrize("name", sorted(RELEASE_RUNS | {"demo"}))
+@pytest.mark.parametrize("name", sorted(RELEASE_RUNS | {"demo"} | ABLATION))
 def test_model_fields_build_the_registry_name(name):
     recipe = load_recipe(name)
     model = recipe["model"]
@@ -86,7 +89,8 @@ def test_bad_recipe_files_are_refused_naming_file_and_field(tmp_path, changes, m
 
 def test_unknown_recipe_and_unreadable_file(tmp_path):
     with pytest.raises(RecipeError, match=r"unknown recipe 'cifar100_aff_resnet23'\. Did you mean: "
-                                          r"cifar100_aff_resnet32.*Valid names: cifar100_aff_resnet32, "):
+                                          r"cifar100_aff_resnet32.*Valid names: ablation_paper, ablation_short, "
+                                          r"cifar100_aff_resnet32, "):
         load_recipe("cifar100_aff_resnet23")
     bad = tmp_path / "bad.json"
     bad.write_text("{'lr': 0.1}")

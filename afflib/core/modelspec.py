@@ -2,7 +2,8 @@
 
 ``cifar_aff_resnet8(channels=[16,16,32,64], in_channels=1, classes=10)`` is what every tool prints and what
 ``afflib.get_model`` / ``afflib_torch.get_model`` / ``--model-name`` accept. Besides the registered names, a CIFAR
-name of any depth is understood (``cifar_{fusion}_resnet{6B+2}``, ``cifar_{fusion}_resnext{9B+2}_32x4d``).
+name of any depth is understood (``cifar_{fusion}_resnet{6B+2}``, ``cifar_{fusion}_inception_resnet{6B+2}``,
+``cifar_{fusion}_resnext{9B+2}_32x4d``; ``{fusion}`` is aff, iaff or add, any other form is ``fusion=``).
 Framework-free: the PyTorch twin imports it too.
 """
 from __future__ import annotations
@@ -29,9 +30,16 @@ CONSTRUCTOR_DEFAULTS: Dict[str, Dict[str, Any]] = {
                         "deep_stem": False, "fusion_r": 16, "last_gamma": False, "original_last_gamma": True,
                         "in_channels": 3},
 }
+# Families outside the plan table (afflib.core.plan.PLANS) whose constructor takes another family's defaults.
+EXTRA_DEFAULTS: Dict[str, str] = {"CIFARInceptionResNet": "CIFARAFFResNet"}
 _ORDER = ("layers", "block", "channels", "cardinality", "bottleneck_width", "start_layer", "deep_stem", "fusion_r",
           "in_channels", "classes")
-_CIFAR_NAME = re.compile(r"^cifar_(aff|iaff|add)_(resnet)(\d+)$|^cifar_(aff|iaff|add)_(resnext)(\d+)_32x4d$")
+_CIFAR_NAME = re.compile(r"^cifar_(aff|iaff|add)_(resnet|inception_resnet)(\d+)$"
+                         r"|^cifar_(aff|iaff|add)_(resnext)(\d+)_32x4d$")
+# The fusion forms that registry names hold; any other form is the constructor argument fusion= of an aff name.
+_NAMED_FUSIONS = ("aff", "iaff", "add")
+_CIFAR_TEMPLATES = {"resnet": (6, "cifar_{}_resnet20"), "inception_resnet": (6, "cifar_{}_inception_resnet20"),
+                    "resnext": (9, "cifar_{}_resnext29_32x4d")}
 
 
 def format_value(value: Any) -> str:
@@ -84,8 +92,10 @@ class ModelSpec:
         base = parse_spec(name)
         family, args = entry(base.name)
         args = merge_args(args, base, kwargs)
+        if isinstance(args.get("fusion"), str):
+            args["fusion"] = canonical_fusion(args["fusion"])       # 'MS-GAU' -> 'ms-gau', 'ASKCFuse' -> 'aff'
         name = base.name
-        if family in ("CIFARAFFResNet", "CIFARAFFResNeXt"):
+        if family in ("CIFARAFFResNet", "CIFARAFFResNeXt", "CIFARInceptionResNet"):
             name = _cifar_name(family, args) or name
         defaults = dict(_constructor_defaults(family), **entry(name)[1])
         return cls(name, {k: v for k, v in args.items() if k not in defaults or v != defaults[k]})
@@ -96,15 +106,19 @@ def _cifar_name(family: str, args: Mapping[str, Any]) -> Optional[str]:
     if not (isinstance(layers, list) and len(layers) == 3 and len(set(layers)) == 1 and isinstance(fusion, str)):
         return None  # a per-stage fusion list or a factory has no name of its own
     fusion = canonical_fusion(fusion)
+    fusion = fusion if fusion in _NAMED_FUSIONS else "aff"   # e.g. cifar_aff_resnet8(fusion='ms-gau')
     if family == "CIFARAFFResNet":
         return f"cifar_{fusion}_resnet{6 * layers[0] + 2}"
+    if family == "CIFARInceptionResNet":
+        return f"cifar_{fusion}_inception_resnet{6 * layers[0] + 2}"
     if args.get("cardinality") == 32 and args.get("bottleneck_width") == 4:
         return f"cifar_{fusion}_resnext{9 * layers[0] + 2}_32x4d"
     return None
 
 
 def _constructor_defaults(family: Any) -> Dict[str, Any]:
-    return CONSTRUCTOR_DEFAULTS.get(family if isinstance(family, str) else family.__name__, {})
+    name = family if isinstance(family, str) else family.__name__
+    return CONSTRUCTOR_DEFAULTS.get(EXTRA_DEFAULTS.get(name, name), {})
 
 
 def entry(name: str, models: Optional[Mapping[str, Tuple[Any, Dict[str, Any]]]] = None,
@@ -120,11 +134,11 @@ def entry(name: str, models: Optional[Mapping[str, Tuple[Any, Dict[str, Any]]]] 
     if match:
         fusion, kind, depth = [g for g in match.groups() if g is not None]
         depth = int(depth)
-        step, template = (6, "cifar_{}_resnet20") if kind == "resnet" else (9, "cifar_{}_resnext29_32x4d")
+        step, template = _CIFAR_TEMPLATES[kind]
         if depth > 2 and (depth - 2) % step == 0:
             family, defaults = models.get(template.format(fusion), MODEL_SPECS[template.format(fusion)])
             return family, dict({k: _plain(v) for k, v in defaults.items()}, layers=[(depth - 2) // step] * 3)
-        raise ValueError(f"model {name!r}: a CIFAR {kind} depth is {step}*blocks+2 (e.g. "
+        raise ValueError(f"model {name!r}: a CIFAR {kind.replace('_', '-')} depth is {step}*blocks+2 (e.g. "
                          f"{', '.join(str(step * b + 2) for b in (1, 2, 3))}), not {depth}")
     tagged = re.match(r"^(cifar_.+)-c(\d+)$", key)
     if tagged:

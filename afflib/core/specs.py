@@ -22,6 +22,9 @@ RESNEXT_VARIANTS = {"50_32x4d": ([3, 4, 6, 3], 32, 4), "101_32x4d": ([3, 4, 23, 
 CIFAR_RESNET_DEPTHS = {20: 3, 32: 5, 56: 9, 110: 18}       # depth = 6 * blocks + 2
 CIFAR_RESNEXT_DEPTHS = {29: 3, 38: 4, 47: 5}               # depth = 9 * blocks + 2
 CIFAR_WIDTHS = [64, 64, 128, 256]                          # the release's channel_times 4
+# The paper's same-layer ablation host, Inception-ResNet-20-b (afflib.core.ablation.inception_resnet_plan): b = 1..4
+# blocks per stage, depth 6b + 2. No released weights; any fusion form through fusion= (the names hold the release's).
+CIFAR_INCEPTION_DEPTHS = {8: 1, 14: 2, 20: 3, 26: 4}
 
 
 def _model_specs() -> Dict[str, Tuple[str, Dict[str, Any]]]:
@@ -45,6 +48,9 @@ def _model_specs() -> Dict[str, Tuple[str, Dict[str, Any]]]:
             specs[f"cifar_{fusion}_resnext{depth}_32x4d"] = ("CIFARAFFResNeXt", dict(
                 fusion=fusion, layers=[blocks] * 3, channels=CIFAR_WIDTHS, cardinality=32, bottleneck_width=4,
                 start_layer=1, classes=100))
+        for depth, blocks in CIFAR_INCEPTION_DEPTHS.items():
+            specs[f"cifar_{fusion}_inception_resnet{depth}"] = ("CIFARInceptionResNet", dict(
+                fusion=fusion, layers=[blocks] * 3, channels=CIFAR_WIDTHS, start_layer=1, classes=100))
     return specs
 
 
