@@ -21,14 +21,9 @@ from afflib.core.training import Recipe
 from ..registry import get_model
 from ..train.checkpoint import load_resume_state
 from ..train.runner import begin_run, exit_on_error, init_weights, run_training
-from ..train.session import TorchSession
 from .imagenet_source import train_data, val_data
 
-try:  # the DDP session (torchrun) where that part of the engine is present
-    from ..train.distributed import make_session
-except ImportError:  # pragma: no cover - until afflib_torch/train/distributed.py lands
-    def make_session(args: argparse.Namespace) -> TorchSession:
-        return TorchSession()
+from ..train.distributed import make_session
 
 
 def refuse_unsupported(args: argparse.Namespace) -> None:
