@@ -9,6 +9,7 @@ Lines written (``%f`` = six decimals, fields separated by tabs as the release wr
     [Epoch 0] training: loss=2.302585\taccuracy=0.100000                         (release: rmse=...)
     [Epoch 0] speed: 2106 samples/sec\ttime cost: 621.887258
     [Epoch 0] validation: err-top1=0.959224 err-top5=0.878308
+    [Epoch 0] validation: mIoU=0.512345 pixAcc=0.912345                        (segmentation)
     [Epoch 0] train=0.072373 val=0.034300 loss=4.584037 lr: 0.200000 time: 29.449320   (CIFAR script)
 """
 from __future__ import annotations
@@ -18,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
-__all__ = ["namespace_line", "batch_line", "training_line", "speed_line", "validation_line", "cifar_epoch_line",
+__all__ = ["namespace_line", "batch_line", "training_line", "speed_line", "validation_line", "segmentation_validation_line",
+           "segmentation_record_line", "final_miou_line", "cifar_epoch_line",
            "cifar_record_line", "final_accuracy_line", "cifar_test_lines", "parse_namespace", "parse_line",
            "parse_log", "LogRun"]
 
@@ -48,6 +50,26 @@ def speed_line(epoch: int, samples_per_second: float, seconds: float) -> str:
 def validation_line(epoch: int, top1_error: float, top5_error: float) -> str:
     """``[Epoch E] validation: err-top1=X err-top5=Y``."""
     return "[Epoch %d] validation: err-top1=%f err-top5=%f" % (epoch, top1_error, top5_error)
+
+
+def segmentation_validation_line(epoch: int, miou: float, pixel_accuracy: float) -> str:
+    """``[Epoch E] validation: mIoU=X pixAcc=Y`` (segmentation runs)."""
+    return "[Epoch %d] validation: mIoU=%f pixAcc=%f" % (epoch, miou, pixel_accuracy)
+
+
+def segmentation_record_line(record: Mapping[str, Any]) -> str:
+    """A segmentation epoch's summary ``[Epoch E] train pixAcc=.. val mIoU=.. loss=.. lr: .. time: ..``."""
+    miou = record.get("val_miou")
+    return "[Epoch %d] train pixAcc=%f val mIoU=%f loss=%f lr: %f time: %f" % (
+        record["epoch"], record["train_accuracy"], miou if miou is not None else float("nan"), record["train_loss"],
+        record["lr"], record["train_seconds"])
+
+
+def final_miou_line(history: Sequence[Mapping[str, Any]]) -> Optional[str]:
+    """``final test mIoU: M`` of a segmentation run's last epoch (None: not validated)."""
+    if not history or history[-1].get("val_miou") is None:
+        return None
+    return "final test mIoU: %.4f" % history[-1]["val_miou"]
 
 
 def cifar_epoch_line(epoch: int, train: float, val: float, loss: float, lr: float, seconds: float) -> str:
@@ -89,6 +111,8 @@ _PATTERNS = {
                         rf"(?P<seconds>{_NUM})$"),
     "validation": re.compile(rf"^\[Epoch (?P<epoch>\d+)\] validation: err-top1=(?P<top1_error>{_NUM}) "
                              rf"err-top5=(?P<top5_error>{_NUM})$"),
+    "segmentation": re.compile(rf"^\[Epoch (?P<epoch>\d+)\] validation: mIoU=(?P<miou>{_NUM}) "
+                               rf"pixAcc=(?P<pixel_accuracy>{_NUM})$"),
     "cifar": re.compile(rf"^\[Epoch (?P<epoch>\d+)\] train=(?P<train>{_NUM}) val=(?P<val>{_NUM}) "
                         rf"loss=(?P<loss>{_NUM})(?: lr: (?P<lr>{_NUM}))? time: (?P<seconds>{_NUM})$"),
 }
@@ -119,7 +143,8 @@ def _metrics(text: str) -> Dict[str, float]:
 
 
 def parse_line(line: str) -> Optional[Tuple[str, Dict[str, Any]]]:
-    """``(kind, values)`` of one log line (kinds: namespace, batch, training, speed, validation, cifar), or None
+    """``(kind, values)`` of one log line (kinds: namespace, batch, training, speed, validation, segmentation,
+    cifar), or None
     for any other line."""
     text = _PREFIX.sub("", line.rstrip("\r\n"), count=1)
     if text.startswith("Namespace("):

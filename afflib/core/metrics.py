@@ -2,7 +2,7 @@
 engines return, and a running loss."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Dict, Sequence, Tuple
 
 import numpy as np
@@ -12,12 +12,17 @@ __all__ = ["TopKErrors", "EvalResult", "RunningLoss"]
 
 @dataclass
 class EvalResult:
-    """Top-1/top-5 error over ``samples`` validation images, and the seconds of the whole pass (data included)."""
+    """Top-1/top-5 error over ``samples`` validation images, and the seconds of the whole pass (data included).
+
+    A segmentation pass puts ``1 - mIoU`` and ``1 - pixel accuracy`` in the two errors (what the best checkpoint
+    and the curves follow) and its own numbers in ``metrics`` (``miou``, ``pixel_accuracy``).
+    """
 
     top1_error: float
     top5_error: float
     samples: int
     seconds: float
+    metrics: Dict[str, float] = field(default_factory=dict)
 
     @property
     def images_per_s(self) -> float:

@@ -98,8 +98,13 @@ def close_epoch(epoch: int, stats: Dict[str, float], history: List[Dict[str, Any
                               "val_top1_error": None, "val_top5_error": None}
     checkpoints.save_last(net, trainer, epoch, {"history": history + [record]})
     result = validate()
-    if result is not None:
+    if result is not None and "miou" in result.metrics:   # segmentation: errors are 1 - mIoU, 1 - pixel accuracy
+        log.info(logformat.segmentation_validation_line(epoch, result.metrics["miou"],
+                                                        result.metrics["pixel_accuracy"]))
+        record.update(val_miou=result.metrics["miou"], val_pixel_accuracy=result.metrics["pixel_accuracy"])
+    elif result is not None:
         log.info(logformat.validation_line(epoch, result.top1_error, result.top5_error))
+    if result is not None:
         record.update(val_top1_error=result.top1_error, val_top5_error=result.top5_error, val_samples=result.samples)
     history.append(record)
     if epoch_line is not None:

@@ -21,29 +21,30 @@ from afflib.core.progress import progress_bar
 from afflib.core.schedule import LRSchedule
 from afflib.core.training import NonFiniteLossError, Recipe, StopFlag, TrainingInterrupted, close_epoch
 
-from .. import engine
 from ..engine import RunConfig, autocast_context
 from .checkpoint import TrainState
-from .losses import batch_targets, distillation_loss
 from .optim import set_learning_rate
 from .session import TorchSession
+from .tasks import Classification
 
 __all__ = ["Trainee", "train_epoch", "evaluate", "fit"]
 
 
 class Trainee:
     """The model being trained and what steps it: ``module`` (as built: saved and converted), ``runner`` (what
-    runs batches: DDP's wrapper and/or ``torch.compile`` of it), optimizer, gradient scaler, run config and an
-    optional distillation teacher (``temperature``, ``hard_weight``)."""
+    runs batches: DDP's wrapper and/or ``torch.compile`` of it), optimizer, gradient scaler, run config, an
+    optional distillation teacher (``temperature``, ``hard_weight``) and the task (:mod:`afflib_torch.train.tasks`:
+    classification by default, or segmentation)."""
 
     def __init__(self, module: nn.Module, runner: nn.Module, optimizer: torch.optim.Optimizer, config: RunConfig,
                  scaler: Optional[Any] = None, teacher: Optional[nn.Module] = None, temperature: float = 20.0,
-                 hard_weight: float = 0.5):
+                 hard_weight: float = 0.5, task: Optional[Any] = None):
         self.module, self.runner, self.optimizer, self.config = module, runner, optimizer, config
         self.scaler = scaler if scaler is not None else torch.amp.GradScaler(
             config.device.type, enabled=config.amp_dtype is torch.float16)
         self.teacher, self.temperature, self.hard_weight = teacher, temperature, hard_weight
         self.state = TrainState(optimizer, self.scaler)
+        self.task = task if task is not None else Classification()
 
     def to_device(self, images: torch.Tensor, labels: torch.Tensor):
         device = self.config.device
@@ -62,7 +63,7 @@ class Trainee:
                 teacher_logits = self.teacher(images)
         with autocast_context(self.config):
             logits = self.runner(images)
-        losses = distillation_loss(logits, targets, teacher_logits, self.temperature, self.hard_weight)
+        losses = self.task.losses(logits, targets, teacher_logits, self.temperature, self.hard_weight)
         self.scaler.scale(losses.mean()).backward()
         return losses.detach(), logits.detach()
 
@@ -77,7 +78,8 @@ def train_epoch(epoch: int, data, trainee: Trainee, schedule: LRSchedule, recipe
                 start_batch: int = 0, meter: Optional[Dict[str, float]] = None) -> Dict[str, float]:
     """Train epoch ``epoch`` from batch ``start_batch``; returns ``{'loss', 'accuracy', 'samples', 'seconds',
     'lr'}`` over all of this epoch's batches in every process (``meter``: the totals of batches before
-    ``start_batch``, from a resumed checkpoint).
+    ``start_batch``, from a resumed checkpoint). The loss is per sample; accuracy counts what the task scores
+    (images, or pixels of a segmentation: pixel accuracy).
 
     The learning rate of every update comes from ``schedule(global update number)``. A non-finite loss in any
     process raises :class:`NonFiniteLossError` before the update; a signal in ``stop`` calls
@@ -98,7 +100,7 @@ def train_epoch(epoch: int, data, trainee: Trainee, schedule: LRSchedule, recipe
     try:
         for i, (images, labels) in enumerate(data.batches(epoch, start_batch), start_batch):
             images, labels = trainee.to_device(images, labels)
-            inputs, targets, scored = batch_targets(images, labels, recipe, epoch, i)
+            inputs, targets, scored = trainee.task.targets(images, labels, recipe, epoch, i)
             losses, logits = trainee.step(inputs, targets)
             loss_sum = float(losses.sum())
             stopping = stop is not None and stop.signum is not None
@@ -113,6 +115,7 @@ def train_epoch(epoch: int, data, trainee: Trainee, schedule: LRSchedule, recipe
             trainee.update()
             correct += (logits.argmax(dim=1) == scored).sum()
             totals["loss"] += loss_sum
+            totals["scored"] = totals.get("scored", totals["count"]) + scored.numel()
             totals["count"] += len(labels)
             interval_samples += len(labels)
             bar.update(1)
@@ -127,17 +130,20 @@ def train_epoch(epoch: int, data, trainee: Trainee, schedule: LRSchedule, recipe
     finally:
         bar.close()
     final = meter_now()
-    loss, right, count = session.all_sum([final["loss"], final["correct"], final["count"]])
-    return {"loss": loss / count if count else float("nan"), "accuracy": right / count if count else float("nan"),
+    loss, right, count, scored = session.all_sum([final["loss"], final["correct"], final["count"],
+                                                  final.get("scored", final["count"])])
+    return {"loss": loss / count if count else float("nan"), "accuracy": right / scored if scored else float("nan"),
             "samples": count, "seconds": final["seconds"], "lr": lr}
 
 
-def evaluate(model: nn.Module, data, config: RunConfig, show_progress: bool = False) -> EvalResult:
-    """Top-1/top-5 error of ``model`` over one in-order pass of ``data`` (:func:`afflib_torch.engine.evaluate`);
-    leaves ``model`` in training mode."""
+def evaluate(model: nn.Module, data, config: RunConfig, show_progress: bool = False,
+             task: Optional[Any] = None) -> EvalResult:
+    """The ``task``'s validation of ``model`` over one in-order pass of ``data`` (classification: top-1/top-5
+    error, :func:`afflib_torch.engine.evaluate`); leaves ``model`` in training mode."""
     bar = progress_bar(len(data), "validation", show_progress)
+    task = task if task is not None else Classification()
     try:
-        return engine.evaluate(model, data.batches(0), config, progress=lambda n: bar.update(1))
+        return task.evaluate(model, data.batches(0), config, progress=lambda n: bar.update(1))
     finally:
         bar.close()
         model.train()
@@ -166,7 +172,7 @@ def fit(trainee: Trainee, train_data, val_data, schedule: LRSchedule, recipe: Re
         # the module itself, not the runner: a DDP wrapper's forward would wait for the other ranks' buffers
         if val_data is None or not session.validates:
             return None
-        return evaluate(trainee.module, val_data, trainee.config, show_progress)
+        return evaluate(trainee.module, val_data, trainee.config, show_progress, trainee.task)
 
     with StopFlag() as stop:
         for epoch in range(start_epoch, recipe.num_epochs):

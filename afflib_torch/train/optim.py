@@ -39,11 +39,20 @@ def parameter_groups(model: nn.Module, wd: float, no_wd: bool) -> List[Dict]:
 
 
 def make_optimizer(model: nn.Module, lr: float, momentum: float = 0.9, wd: float = 1e-4,
-                   no_wd: bool = False) -> torch.optim.SGD:
-    """SGD with Nesterov momentum over ``model``'s parameters (:func:`parameter_groups`); the learning rate is set
-    before every update by :func:`set_learning_rate`. ``momentum`` 0 gives plain SGD."""
-    return torch.optim.SGD(parameter_groups(model, wd, no_wd), lr=lr, momentum=momentum,
-                           nesterov=momentum > 0)
+                   no_wd: bool = False, kind: str = "nag") -> torch.optim.Optimizer:
+    """The optimizer over ``model``'s parameters (:func:`parameter_groups`); the learning rate is set before every
+    update by :func:`set_learning_rate`.
+
+    ``nag``: SGD with Nesterov momentum (``momentum`` 0 gives plain SGD); ``sgd``: heavy-ball momentum;
+    ``adagrad``: AdaGrad as the segmentation recipe of the paper (eps 1e-7, MXNet's; PyTorch adds it outside the
+    square root and the weight decay to the gradient, MXNet inside and after: equal without weight decay up to eps).
+    """
+    groups = parameter_groups(model, wd, no_wd)
+    if kind == "adagrad":
+        return torch.optim.Adagrad(groups, lr=lr, eps=1e-7)
+    if kind not in ("nag", "sgd"):
+        raise ValueError(f"optimizer must be nag, sgd or adagrad, got {kind!r}")
+    return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=kind == "nag" and momentum > 0)
 
 
 def set_learning_rate(optimizer: torch.optim.Optimizer, schedule: LRSchedule, update: int) -> float:

@@ -114,20 +114,25 @@ def run_training(model: nn.Module, model_name: str, tag: str, train_data, val_da
                  resume: Optional[ResumeState] = None, run_dir: Optional[RunDir] = None,
                  record: Optional[RunRecord] = None, teacher: Optional[nn.Module] = None,
                  temperature: float = 20.0, hard_weight: float = 0.5, writer: Optional[SetWriter] = None,
-                 epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None) -> List[Dict[str, Any]]:
+                 epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None, task: Optional[Any] = None,
+                 optimizer_kind: str = "nag", extra_config: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
     """Optimizer, scaler, checkpoints and the loop for an initialised (or resumed) ``model``; returns the history.
 
     ``model`` is moved to the device and memory format here; the session wraps it (DDP) and ``--compile``
     compiles the wrapper. The optimizer/scaler states and the position of ``resume`` continue exactly.
+    ``task``: :class:`afflib_torch.train.tasks.Classification` (default) or ``Segmentation``; ``optimizer_kind``:
+    ``nag`` (the paper's classification recipes), ``sgd`` or ``adagrad`` (:func:`make_optimizer`);
+    ``extra_config``: more entries of ``run_config.json`` (a segmentation run's scenes).
     """
     model = model.to(config.device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, schedule.base_lr, args.momentum, args.wd, args.no_wd)
+    optimizer = make_optimizer(model, schedule.base_lr, args.momentum, args.wd, getattr(args, "no_wd", False),
+                               optimizer_kind)
     runner = session.wrap(model)
     runner = torch.compile(runner) if config.compile else runner
     trainee = Trainee(model, runner, optimizer, config, teacher=teacher, temperature=temperature,
-                      hard_weight=hard_weight)
+                      hard_weight=hard_weight, task=task)
     if resume is not None and resume.saved is not None:
         optimizer.load_state_dict(resume.saved["optimizer"])
         if resume.saved.get("scaler"):
@@ -137,7 +142,8 @@ def run_training(model: nn.Module, model_name: str, tag: str, train_data, val_da
     checkpoints.remove_stale_temp(log)
     run_dir = run_dir or RunDir(save_dir)
     checkpoints.write_config(dict(run_config(args, config, model_name, session, record),
-                                  **run_dir.config_extra(resume.params if resume else None)), run_dir.config_name)
+                                  **run_dir.config_extra(resume.params if resume else None), **(extra_config or {})),
+                            run_dir.config_name)
     if record is not None:
         log.info("model: %s", record.spec.text())
     start_epoch, start_batch = (resume.epoch, resume.batch) if resume is not None else (0, 0)
