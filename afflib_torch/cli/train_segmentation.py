@@ -6,11 +6,9 @@ all-background ``baseline mIoU: 0.xxxx``.
 """
 from __future__ import annotations
 
-import argparse
 import os
 from typing import List, Optional, Sequence
 
-import numpy as np
 
 from afflib.core.logformat import final_miou_line, segmentation_record_line
 from afflib.core.modelspec import ModelSpec
