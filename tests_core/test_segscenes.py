@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
+from afflib.core.datasets import DATASETS
 from afflib.core.segscenes import (DEFAULT_DATA_DIR, SceneSpec, generate_scenes, load_scenes, read_fashion_mnist,
                                    resize_bilinear, scene_layout, scenes_cache_dir, scenes_cache_path)
 
@@ -243,3 +244,14 @@ def test_real_garments_from_the_installed_split():
     for i in range(20):
         np.testing.assert_array_equal(masks[i], painted(images, labels, CLEAN, 0, i)[0])
         assert set(np.unique(masks[i])) == {0, labels[i] + 1}
+
+
+@pytest.mark.skipif(not DEFAULT_DATA_DIR.is_dir(), reason="Fashion-MNIST IDX files not installed")
+def test_dataset_table_normalisation_matches_generated_train_scenes():
+    # the table's numbers were measured on all 60,000 train scenes; the first 2,000 agree within sampling noise
+    facts = DATASETS["fashion-mnist-scenes"]
+    assert (facts.classes, facts.channels, facts.input_size) == (SceneSpec().classes, 1, SceneSpec().canvas)
+    scenes, _ = generate_scenes(*read_fashion_mnist("train"), 2000, SceneSpec(), seed=0)
+    pixels = scenes / 255.0
+    assert pixels.mean() == pytest.approx(facts.mean[0], abs=0.005)
+    assert pixels.std() == pytest.approx(facts.std[0], abs=0.005)
