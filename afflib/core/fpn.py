@@ -23,7 +23,7 @@ from .fusion import canonical_fusion
 from .plan import NetworkPlan, cifar_resnet_plan, resnet_plan
 
 __all__ = ["FPNLevel", "FPNPlan", "cifar_fpn_plan", "resnet_fpn_plan", "long_skip_r", "FPN_CONSTRUCTOR_DEFAULTS",
-           "FPN_FAMILIES"]
+           "FPN_FAMILIES", "backbone_release_name"]
 
 Fusion = Union[str, Callable[[int, int], Any]]
 _FACTORY_R = 2  # a factory's r when none is given: AFF's r in the paper's preset
@@ -135,6 +135,16 @@ def resnet_fpn_plan(fusion: Fusion = "aff", layers: Sequence[int] = (3, 4, 6, 3)
     widths = (fpn_channels,) * len(laterals)
     return FPNPlan("AFFResNetFPN", backbone, widths, laterals, _top_down(widths, fusion, r), fpn_channels,
                    classes, 4)
+
+
+def backbone_release_name(backbone_fusion: Any, layers: Sequence[int]) -> str:
+    """The classification registry name whose released checkpoint fits the backbone (``aff_resnet50``), for
+    ``pretrained_base``; a ValueError for a backbone without released weights."""
+    depth = {(3, 4, 6, 3): 50, (3, 4, 23, 3): 101, (3, 8, 36, 3): 152}.get(tuple(layers))
+    if depth is None or not isinstance(backbone_fusion, str):
+        raise ValueError(f"pretrained_base: no released checkpoint for a backbone with layers={list(layers)} and "
+                         f"backbone_fusion={backbone_fusion!r}; pass a .params path instead")
+    return f"{canonical_fusion(backbone_fusion)}_resnet{depth}"
 
 
 # Family name -> plan function, and the constructor defaults a model spec leaves out (afflib.core.modelspec).

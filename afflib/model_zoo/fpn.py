@@ -13,13 +13,12 @@ from typing import Any, List, Optional, Sequence, Union
 
 from mxnet.gluon import HybridBlock, nn
 
-from afflib.core.fpn import FPNLevel, FPNPlan, cifar_fpn_plan, resnet_fpn_plan
-from afflib.core.fusion import canonical_fusion
+from afflib.core.fpn import FPNLevel, FPNPlan, backbone_release_name, cifar_fpn_plan, resnet_fpn_plan
 from afflib.core.store import is_params_path, released_file
 from ..nn import build_fusion
 from .networks import _plain_stem, _stage, _stem
 
-__all__ = ["TopDownLevel", "ResNetBackbone", "CIFARFPN", "AFFResNetFPN", "backbone_release_name"]
+__all__ = ["TopDownLevel", "ResNetBackbone", "CIFARFPN", "AFFResNetFPN"]
 
 
 def _conv_bn_relu(in_channels: int, channels: int, kernel: int) -> nn.HybridSequential:
@@ -143,15 +142,6 @@ class ResNetBackbone(HybridBlock):
             x = getattr(self, "layer%d" % index)(x)
             outputs.append(x)
         return tuple(outputs)
-
-
-def backbone_release_name(backbone_fusion: Any, layers: Sequence[int]) -> str:
-    """The classification registry name whose released checkpoint fits the backbone (``aff_resnet50``)."""
-    depth = {(3, 4, 6, 3): 50, (3, 4, 23, 3): 101, (3, 8, 36, 3): 152}.get(tuple(layers))
-    if depth is None or not isinstance(backbone_fusion, str):
-        raise ValueError(f"pretrained_base: no released checkpoint for a backbone with layers={list(layers)} and "
-                         f"backbone_fusion={backbone_fusion!r}; pass a .params path instead")
-    return f"{canonical_fusion(backbone_fusion)}_resnet{depth}"
 
 
 class AFFResNetFPN(_FPN):
