@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, List, Optional, Sequence, Union
 
+from mxnet import initializer
 from mxnet.gluon import HybridBlock, nn
 
 from afflib.core.fpn import FPNLevel, FPNPlan, backbone_release_name, cifar_fpn_plan, resnet_fpn_plan
@@ -151,7 +152,8 @@ class AFFResNetFPN(_FPN):
     the backbone's blocks from ``start_layer`` on, ``fpn_channels`` of the laterals and the top-down path).
     ``pretrained_base``: True or a label tag loads the released ImageNet checkpoint of the backbone's registry name
     (``aff_resnet50`` for ``backbone_fusion='aff'``) from the store under ``root``; a path loads that ``.params``
-    file (see :meth:`load_backbone`). The rest stays for ``initialize()``.
+    file (see :meth:`load_backbone`). Then :meth:`initialize_decoder` initialises the rest (``initialize()``
+    would too, warning once per loaded parameter).
     """
 
     def __init__(self, fusion: Any = "aff", layers: Sequence[int] = (3, 4, 6, 3), classes: int = 21,
@@ -174,6 +176,11 @@ class AFFResNetFPN(_FPN):
                 _, pretrained_base = released_file(backbone_release_name(backbone_fusion, layers), pretrained_base,
                                                    1000, root)
             self.load_backbone(pretrained_base)
+
+    def initialize_decoder(self, init: Any = initializer.Uniform(), ctx: Any = None) -> None:
+        """Initialise everything but the backbone (laterals, top-down path, head), e.g. after a backbone load."""
+        for part in (self.lateral, self.top_down, self.head):
+            part.initialize(init, ctx=ctx)
 
     def load_backbone(self, path: Union[str, os.PathLike], ctx: Any = None) -> None:
         """Load a classification checkpoint (the released AFF-ResNet layout: ``conv1.*``, ``bn1.*``,
