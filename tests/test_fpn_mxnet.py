@@ -13,7 +13,7 @@ import afflib
 from afflib.core.ablation import ABLATION_FORMS, preset_r
 from afflib.core.fusion import fusion_parameters
 from afflib.model_zoo.fpn import AFFResNetFPN, CIFARFPN
-from reference import reference_dir
+from reference import load_released_format, reference_dir
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "fpn_mxnet_float64.npz"
 SMALL = dict(channels=[4, 4, 8, 16], classes=3, in_channels=1)
@@ -132,11 +132,8 @@ def _released_layout_file(tmp_path, dtype="float32"):
 def test_resnet50_fpn_builds_and_its_backbone_loads_a_released_layout_file(tmp_path):
     classifier, path = _released_layout_file(tmp_path, "float16")   # the ImageNet releases are float16
     saved = mx.nd.load(str(path))
-    ref = reference_dir()
-    if ref is not None:
-        import json
-        released = json.loads((ref / "released_format" / "AFF-ResNet-50.json").read_text())
-        assert sorted(name for name, _ in released["params"]) == sorted(saved)
+    if reference_dir() is not None:   # the released file's names (reference data, when present)
+        assert sorted(name for name, _ in load_released_format("AFF-ResNet-50")["params"]) == sorted(saved)
     net = afflib.get_model("aff_resnet50_fpn", pretrained_base=str(path))
     for key, param in net.backbone._collect_params_with_prefix().items():
         np.testing.assert_array_equal(param.data().asnumpy(), saved[key].asnumpy().astype(np.float32), err_msg=key)
