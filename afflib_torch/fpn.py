@@ -15,11 +15,9 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from afflib.core.fpn import (FPNLevel, FPNPlan, backbone_release_name, cifar_fpn_plan, resnet_fpn_plan,
-                             stage_outputs)
+from afflib.core.fpn import FPNLevel, FPNPlan, backbone_checkpoint, cifar_fpn_plan, resnet_fpn_plan, stage_outputs
 from afflib.core.params_io import load_params
 from afflib.core.plan import NetworkPlan
-from afflib.core.store import is_params_path, released_file
 from .convert import state_dict_from_mxnet
 from .forms import build_fusion
 from .fusion import BatchNorm2d
@@ -128,11 +126,9 @@ class AFFResNetFPN(_FPN):
         self.backbone = ResNetBackbone(plan.backbone)
         self.lateral = nn.Sequential(*[_conv_bn_relu(width, fpn_channels, 1) for width in plan.laterals])
         self._build_decoder(plan)
-        if pretrained_base:
-            if not is_params_path(pretrained_base):
-                _, pretrained_base = released_file(backbone_release_name(backbone_fusion, layers), pretrained_base,
-                                                   1000, root)
-            self.load_backbone(pretrained_base)
+        path = backbone_checkpoint(pretrained_base, backbone_fusion, layers, root)
+        if path is not None:
+            self.load_backbone(path)
 
     def load_backbone(self, path: Union[str, os.PathLike]) -> None:
         """Load a classification checkpoint in MXNet ``.params`` form (the released AFF-ResNet layout:

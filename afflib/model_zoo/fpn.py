@@ -15,9 +15,7 @@ from typing import Any, List, Optional, Sequence, Union
 from mxnet import initializer
 from mxnet.gluon import HybridBlock, nn
 
-from afflib.core.fpn import (FPNLevel, FPNPlan, backbone_release_name, cifar_fpn_plan, resnet_fpn_plan,
-                             stage_outputs)
-from afflib.core.store import is_params_path, released_file
+from afflib.core.fpn import FPNLevel, FPNPlan, backbone_checkpoint, cifar_fpn_plan, resnet_fpn_plan, stage_outputs
 from ..nn import build_fusion
 from .networks import _resnet_trunk, _stage, _stem
 
@@ -155,11 +153,9 @@ class AFFResNetFPN(_FPN):
                 for width in plan.laterals:
                     self.lateral.add(_conv_bn_relu(width, fpn_channels, 1))
             self._build_decoder(plan)
-        if pretrained_base:
-            if not is_params_path(pretrained_base):
-                _, pretrained_base = released_file(backbone_release_name(backbone_fusion, layers), pretrained_base,
-                                                   1000, root)
-            self.load_backbone(pretrained_base)
+        path = backbone_checkpoint(pretrained_base, backbone_fusion, layers, root)
+        if path is not None:
+            self.load_backbone(path)
 
     def initialize_decoder(self, init: Any = initializer.Uniform(), ctx: Any = None) -> None:
         """Initialise everything but the backbone (laterals, top-down path, head), e.g. after a backbone load."""
