@@ -13,7 +13,7 @@ import afflib
 from afflib.core.ablation import ABLATION_FORMS, preset_r
 from afflib.core.fusion import fusion_parameters
 from afflib.model_zoo.fpn import AFFResNetFPN, CIFARFPN
-from reference import reference_dir
+from reference import load_released_format, reference_dir, regenerate_params
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "fpn_mxnet_float64.npz"
 SMALL = dict(channels=[4, 4, 8, 16], classes=3, in_channels=1)
@@ -50,19 +50,14 @@ def test_registry_names_at_b_1_to_4(fusion):
 
 
 def _reference_net(args):
+    """The network with seeded values (float32-exact, the reference vectors' rule) cast to float64."""
     net = CIFARFPN(layers=[1, 1, 1], **args)
     net.initialize()
     net.cast("float64")
-    rng = np.random.RandomState(7)
-    values = {}
-    for key, param in net._collect_params_with_prefix().items():
-        shape = param.shape
-        if key.endswith("running_var") or key.endswith("gamma"):
-            values[key] = rng.uniform(0.5, 1.5, size=shape)
-        elif key.endswith(("running_mean", "beta", "bias")):
-            values[key] = rng.normal(0.0, 0.2, size=shape)
-        else:
-            values[key] = rng.normal(0.0, np.sqrt(2.0 / np.prod(shape[1:])), size=shape)
+    params = net._collect_params_with_prefix()
+    drawn = regenerate_params({"seed": 7, "params": [(key, param.shape) for key, param in params.items()]})
+    values = {key: value.astype(np.float64) for key, value in drawn.items()}
+    for key, param in params.items():
         param.set_data(mx.nd.array(values[key], dtype="float64"))
     return net, values
 
@@ -116,6 +111,10 @@ def test_hybridized_network_equals_imperative_and_both_fusion_inputs_train():
     for param in (net.top_down[1].reduce[0].weight, net.backbone[2][0].resfwd[2].weight):
         grad = param.grad().asnumpy()
         assert np.isfinite(grad).all() and np.abs(grad).sum() > 0
+    resnet = AFFResNetFPN(**TINY_RESNET)
+    resnet.initialize()
+    resnet.hybridize()
+    assert resnet(_image((1, 3, 64, 32))).shape == (1, 3, 64, 32)
 
 
 def _released_layout_file(tmp_path, dtype="float32"):
@@ -132,11 +131,8 @@ def _released_layout_file(tmp_path, dtype="float32"):
 def test_resnet50_fpn_builds_and_its_backbone_loads_a_released_layout_file(tmp_path):
     classifier, path = _released_layout_file(tmp_path, "float16")   # the ImageNet releases are float16
     saved = mx.nd.load(str(path))
-    ref = reference_dir()
-    if ref is not None:
-        import json
-        released = json.loads((ref / "released_format" / "AFF-ResNet-50.json").read_text())
-        assert sorted(name for name, _ in released["params"]) == sorted(saved)
+    if reference_dir() is not None:   # the released file's names (reference data, when present)
+        assert sorted(name for name, _ in load_released_format("AFF-ResNet-50")["params"]) == sorted(saved)
     net = afflib.get_model("aff_resnet50_fpn", pretrained_base=str(path))
     for key, param in net.backbone._collect_params_with_prefix().items():
         np.testing.assert_array_equal(param.data().asnumpy(), saved[key].asnumpy().astype(np.float32), err_msg=key)
