@@ -13,14 +13,13 @@ import numpy as np
 import torch
 
 from afflib.core.datafiles import DataFormatError
-from afflib.core.dataorder import batch_count, epoch_order, shard_samples
 
-from .smalldata import sample_bits
+from .smalldata import ArraySplit, sample_bits
 
 __all__ = ["SegmentationData"]
 
 
-class SegmentationData:
+class SegmentationData(ArraySplit):
     """One split of uint8 scenes (N, H, W) or (N, C, H, W) and uint8/int masks (N, H, W); images are normalised
     with ``mean``/``std`` (per channel, on the 0..1 scale), masks come as int64."""
 
@@ -32,24 +31,7 @@ class SegmentationData:
             raise DataFormatError(f"{name}: expected scenes (N, [C,] H, W) and masks (N, H, W) of one size, got "
                                   f"{images.shape} and {masks.shape}")
         self.images, self.masks = images, masks
-        self.batch_size, self.train, self.seed = batch_size, train, seed
-        self.parts, self.index = shard
-        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255
-        self.scale = 1.0 / (torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255)
-        self.samples = shard_samples(len(images), self.parts, batch_size, train)
-        if train and self.samples == 0:
-            raise ValueError(f"{name}: {len(images)} training scenes, fewer than one batch of {batch_size}; lower "
-                             f"--batch-size or raise --train-size")
-
-    def __len__(self) -> int:
-        return batch_count(self.samples, self.batch_size, self.train)
-
-    def order(self, epoch: int) -> np.ndarray:
-        """The sample indices of this shard in epoch ``epoch``, in batch order (validation: file order)."""
-        subset = np.arange(len(self.images))
-        if not self.train:
-            return subset
-        return epoch_order(subset, self.seed, epoch, self.parts, self.index, self.samples)
+        self.split(len(images), batch_size, train, seed, shard, mean, std, f"{name}: training scenes")
 
     def batches(self, epoch: int, start_batch: int = 0) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         """``(images float32 NCHW normalised, masks int64 NHW)`` of ``epoch`` from batch ``start_batch`` on."""
@@ -61,5 +43,4 @@ class SegmentationData:
                 flip = (sample_bits(self.seed, epoch, chosen) & np.uint64(1)).astype(bool)
                 images = np.where(flip[:, None, None, None], images[..., ::-1], images)
                 masks = np.where(flip[:, None, None], masks[..., ::-1], masks)
-            pixels = torch.from_numpy(np.ascontiguousarray(images)).float()
-            yield (pixels - self.mean) * self.scale, torch.from_numpy(masks.astype(np.int64))
+            yield self._normalise(images), torch.from_numpy(masks.astype(np.int64))

@@ -28,7 +28,7 @@ from afflib.core.datasets import DATASETS
 
 from ..data import DEFAULT_FASHION_MNIST_DIRS, _find
 
-__all__ = ["SmallImageData", "PADDING", "sample_bits", "load_split", "small_image_data", "default_data_dir"]
+__all__ = ["ArraySplit", "SmallImageData", "PADDING", "sample_bits", "load_split", "small_image_data", "default_data_dir"]
 
 #: zero padding before the random crop, as the MXNet engine's record iterator (Fashion-MNIST) and CIFAR transform
 PADDING = {"fashion-mnist": 2, "cifar10": 4, "cifar100": 4}
@@ -46,7 +46,37 @@ def sample_bits(seed: int, epoch: int, indices: np.ndarray) -> np.ndarray:
         return (x ^ (x >> np.uint64(31))) & _MASK
 
 
-class SmallImageData:
+class ArraySplit:
+    """What every split held as arrays shares: the batches of this shard per epoch (shuffled and cut to full
+    batches for training, every sample in order for validation) and the normalisation to float32."""
+
+    def split(self, count: int, batch_size: int, train: bool, seed: int, shard: Tuple[int, int],
+              mean: Sequence[float], std: Sequence[float], what: str) -> None:
+        """Set the split's order and normalisation; ``what`` names the data in the error of an empty shard."""
+        self.count, self.batch_size, self.train, self.seed = count, batch_size, train, seed
+        self.parts, self.index = shard
+        self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255
+        self.scale = 1.0 / (torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255)
+        self.samples = shard_samples(count, self.parts, batch_size, train)
+        if train and self.samples == 0:
+            raise ValueError(f"{what}: {count // self.parts} per process, fewer than one batch of {batch_size}; "
+                             f"lower --batch-size (or raise --train-size)")
+
+    def __len__(self) -> int:
+        return batch_count(self.samples, self.batch_size, self.train)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The sample indices of this shard in epoch ``epoch``, in batch order (validation: file order)."""
+        subset = np.arange(self.count)
+        if not self.train:
+            return subset
+        return epoch_order(subset, self.seed, epoch, self.parts, self.index, self.samples)
+
+    def _normalise(self, pixels: np.ndarray) -> torch.Tensor:
+        return (torch.from_numpy(np.ascontiguousarray(pixels)).float() - self.mean) * self.scale
+
+
+class SmallImageData(ArraySplit):
     """Batches of one split, following the engine's data protocol.
 
     ``len(data)``: batches per epoch of this shard; ``data.batch_size``; ``data.samples`` (of this shard per
@@ -60,31 +90,14 @@ class SmallImageData:
         if images.ndim != 4 or images.dtype != np.uint8 or len(images) != len(labels):
             raise DataFormatError(f"{dataset}: expected uint8 NCHW images and as many labels, got "
                                   f"{images.dtype} {images.shape} and {labels.shape}")
-        parts, index = shard
         self.images, self.labels = images, labels.astype(np.int64)
-        self.dataset, self.batch_size, self.train, self.seed = dataset, batch_size, train, seed
-        self.parts, self.index = parts, index
+        self.dataset = dataset
         facts = DATASETS[dataset]
-        self.mean = torch.tensor(facts.mean, dtype=torch.float32).view(1, -1, 1, 1) * 255
-        self.scale = 1.0 / (torch.tensor(facts.std, dtype=torch.float32).view(1, -1, 1, 1) * 255)
         self.pad = PADDING[dataset] if train else 0
         if auto_augment and (not train or dataset == "fashion-mnist"):
             raise ValueError(f"--auto_aug: AutoAugment's CIFAR policy applies to CIFAR training data, not {dataset}")
         self.auto_augment = AutoAugment("cifar10") if auto_augment else None
-        self.samples = shard_samples(len(images), parts, batch_size, train)
-        if train and self.samples == 0:
-            raise ValueError(f"{dataset}: {len(images) // parts} training images per process, fewer than one batch "
-                             f"of {batch_size}; lower --batch-size")
-
-    def __len__(self) -> int:
-        return batch_count(self.samples, self.batch_size, self.train)
-
-    def order(self, epoch: int) -> np.ndarray:
-        """The sample indices of this shard in epoch ``epoch``, in batch order."""
-        subset = np.arange(len(self.images))
-        if not self.train:
-            return subset
-        return epoch_order(subset, self.seed, epoch, self.parts, self.index, self.samples)
+        self.split(len(images), batch_size, train, seed, shard, facts.mean, facts.std, f"{dataset}: training images")
 
     def batches(self, epoch: int, start_batch: int = 0) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``epoch`` from batch ``start_batch`` on."""
@@ -115,8 +128,6 @@ class SmallImageData:
         return padded[np.arange(n)[:, None, None, None], np.arange(c)[None, :, None, None],
                       rows[:, None, :, None], cols[:, None, None, :]]
 
-    def _normalise(self, pixels: np.ndarray) -> torch.Tensor:
-        return (torch.from_numpy(np.ascontiguousarray(pixels)).float() - self.mean) * self.scale
 
 
 def default_data_dir(dataset: str) -> Sequence[str]:
