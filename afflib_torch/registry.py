@@ -15,13 +15,14 @@ from afflib.core.cliargs import check_keys
 from afflib.core.modelspec import parse_spec
 from afflib.core.registry import Registry
 
+from .fpn import AFFResNetFPN, CIFARFPN
 from .inception import CIFARInceptionResNet
 from .networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
 
 __all__ = ["MODELS", "REGISTRY", "get_model", "get_model_list", "model_arguments", "model_spec", "register_model"]
 
 REGISTRY = Registry("afflib_torch", (AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt,
-                                     CIFARInceptionResNet))
+                                     CIFARInceptionResNet, CIFARFPN, AFFResNetFPN))
 MODELS: Dict[str, Tuple[Type[nn.Module], Dict[str, Any]]] = REGISTRY.models
 register_model = REGISTRY.register
 get_model_list = REGISTRY.names

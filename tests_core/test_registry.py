@@ -14,12 +14,12 @@ def _families():
             self.args = dict(fusion=fusion, layers=layers, start_layer=start_layer, classes=classes, **kwargs)
         return type(name, (), {"__init__": __init__})
     return [make(n) for n in ("AFFResNet", "AFFResNeXt", "CIFARAFFResNet", "CIFARAFFResNeXt",
-                                       "CIFARInceptionResNet")]
+                                       "CIFARInceptionResNet", "CIFARFPN", "AFFResNetFPN")]
 
 
 def test_every_spec_is_registered_with_its_family():
     registry = Registry("engine", _families())
-    assert registry.names() == sorted(MODEL_SPECS) and len(registry.names()) == 60
+    assert registry.names() == sorted(MODEL_SPECS) and len(registry.names()) == 75
     for name, (family, defaults) in MODEL_SPECS.items():
         cls, args = registry.models[name]
         assert cls.__name__ == family and args == defaults

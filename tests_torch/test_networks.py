@@ -29,7 +29,7 @@ def test_names_and_shapes_match_released_checkpoints(stem):
 
 def test_registry_matches_the_mxnet_names_and_overrides():
     names = afflib_torch.get_model_list()
-    assert len(names) == 3 * (3 + 2 + 4 + 4 + 3 + 4)  # ImageNet ResNets: 3 bottleneck, 2 basic depths; 4 Inception
+    assert len(names) == 3 * (3 + 2 + 4 + 4 + 3 + 4 + 5)  # ImageNet ResNets: 3 bottleneck, 2 basic; 4 Inception; 5 FPN
     assert {"aff_resnet50", "iaff_resnext50_32x4d", "add_resnet152", "cifar_aff_resnet32",
             "cifar_iaff_resnext47_32x4d"} <= set(names)
     net = afflib_torch.get_model("cifar_aff_resnet20", layers=[1, 1, 1], channels=[8, 8, 16, 32], classes=10,

@@ -3,7 +3,8 @@
 ``cifar_aff_resnet8(channels=[16,16,32,64], in_channels=1, classes=10)`` is what every tool prints and what
 ``afflib.get_model`` / ``afflib_torch.get_model`` / ``--model-name`` accept. Besides the registered names, a CIFAR
 name of any depth is understood (``cifar_{fusion}_resnet{6B+2}``, ``cifar_{fusion}_inception_resnet{6B+2}``,
-``cifar_{fusion}_resnext{9B+2}_32x4d``; ``{fusion}`` is aff, iaff or add, any other form is ``fusion=``).
+``cifar_{fusion}_resnext{9B+2}_32x4d``, ``cifar_{fusion}_fpn{6B+2}``; ``{fusion}`` is aff, iaff or add, any other
+form is ``fusion=``).
 Framework-free: the PyTorch twin imports it too.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from .fpn import FPN_CONSTRUCTOR_DEFAULTS
 from .fusion import canonical_fusion
 from .specs import CIFAR_WIDTHS, MODEL_SPECS
 
@@ -34,12 +36,12 @@ CONSTRUCTOR_DEFAULTS: Dict[str, Dict[str, Any]] = {
 EXTRA_DEFAULTS: Dict[str, str] = {"CIFARInceptionResNet": "CIFARAFFResNet"}
 _ORDER = ("layers", "block", "channels", "cardinality", "bottleneck_width", "start_layer", "deep_stem", "fusion_r",
           "in_channels", "classes")
-_CIFAR_NAME = re.compile(r"^cifar_(aff|iaff|add)_(resnet|inception_resnet)(\d+)$"
+_CIFAR_NAME = re.compile(r"^cifar_(aff|iaff|add)_(resnet|inception_resnet|fpn)(\d+)$"
                          r"|^cifar_(aff|iaff|add)_(resnext)(\d+)_32x4d$")
 # The fusion forms that registry names hold; any other form is the constructor argument fusion= of an aff name.
 _NAMED_FUSIONS = ("aff", "iaff", "add")
 _CIFAR_TEMPLATES = {"resnet": (6, "cifar_{}_resnet20"), "inception_resnet": (6, "cifar_{}_inception_resnet20"),
-                    "resnext": (9, "cifar_{}_resnext29_32x4d")}
+                    "resnext": (9, "cifar_{}_resnext29_32x4d"), "fpn": (6, "cifar_{}_fpn20")}
 
 
 def format_value(value: Any) -> str:
@@ -95,7 +97,7 @@ class ModelSpec:
         if isinstance(args.get("fusion"), str):
             args["fusion"] = canonical_fusion(args["fusion"])       # 'MS-GAU' -> 'ms-gau', 'ASKCFuse' -> 'aff'
         name = base.name
-        if family in ("CIFARAFFResNet", "CIFARAFFResNeXt", "CIFARInceptionResNet"):
+        if family in ("CIFARAFFResNet", "CIFARAFFResNeXt", "CIFARInceptionResNet", "CIFARFPN"):
             name = _cifar_name(family, args) or name
         defaults = dict(_constructor_defaults(family), **entry(name)[1])
         return cls(name, {k: v for k, v in args.items() if k not in defaults or v != defaults[k]})
@@ -111,6 +113,8 @@ def _cifar_name(family: str, args: Mapping[str, Any]) -> Optional[str]:
         return f"cifar_{fusion}_resnet{6 * layers[0] + 2}"
     if family == "CIFARInceptionResNet":
         return f"cifar_{fusion}_inception_resnet{6 * layers[0] + 2}"
+    if family == "CIFARFPN":
+        return f"cifar_{fusion}_fpn{6 * layers[0] + 2}"
     if args.get("cardinality") == 32 and args.get("bottleneck_width") == 4:
         return f"cifar_{fusion}_resnext{9 * layers[0] + 2}_32x4d"
     return None
@@ -118,7 +122,7 @@ def _cifar_name(family: str, args: Mapping[str, Any]) -> Optional[str]:
 
 def _constructor_defaults(family: Any) -> Dict[str, Any]:
     name = family if isinstance(family, str) else family.__name__
-    return CONSTRUCTOR_DEFAULTS.get(EXTRA_DEFAULTS.get(name, name), {})
+    return CONSTRUCTOR_DEFAULTS.get(EXTRA_DEFAULTS.get(name, name)) or FPN_CONSTRUCTOR_DEFAULTS.get(name, {})
 
 
 def entry(name: str, models: Optional[Mapping[str, Tuple[Any, Dict[str, Any]]]] = None,

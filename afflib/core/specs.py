@@ -25,6 +25,11 @@ CIFAR_WIDTHS = [64, 64, 128, 256]                          # the release's chann
 # The paper's same-layer ablation host, Inception-ResNet-20-b (afflib.core.ablation.inception_resnet_plan): b = 1..4
 # blocks per stage, depth 6b + 2. No released weights; any fusion form through fusion= (the names hold the release's).
 CIFAR_INCEPTION_DEPTHS = {8: 1, 14: 2, 20: 3, 26: 4}
+# The paper's long-skip host, ResNet-20-b + FPN (afflib.core.fpn.cifar_fpn_plan): b = 1..4, depth 6b + 2, defaults for
+# the generated Fashion-MNIST scenes (1 channel, 10 garments + background); the ImageNet-backbone variant's backbone
+# is the release's ResNet-50 (its checkpoints load into it), 21 classes (Pascal VOC) by default.
+CIFAR_FPN_DEPTHS = {8: 1, 14: 2, 20: 3, 26: 4}
+FPN_WIDTHS = [16, 16, 32, 64]
 
 
 def _model_specs() -> Dict[str, Tuple[str, Dict[str, Any]]]:
@@ -51,6 +56,11 @@ def _model_specs() -> Dict[str, Tuple[str, Dict[str, Any]]]:
         for depth, blocks in CIFAR_INCEPTION_DEPTHS.items():
             specs[f"cifar_{fusion}_inception_resnet{depth}"] = ("CIFARInceptionResNet", dict(
                 fusion=fusion, layers=[blocks] * 3, channels=CIFAR_WIDTHS, start_layer=1, classes=100))
+        for depth, blocks in CIFAR_FPN_DEPTHS.items():
+            specs[f"cifar_{fusion}_fpn{depth}"] = ("CIFARFPN", dict(
+                fusion=fusion, layers=[blocks] * 3, channels=FPN_WIDTHS, in_channels=1, classes=11))
+        specs[f"{fusion}_resnet50_fpn"] = ("AFFResNetFPN", dict(
+            fusion=fusion, backbone_fusion=fusion, layers=RESNET_DEPTHS[50], classes=21))
     return specs
 
 

@@ -11,12 +11,14 @@ from typing import Any, Dict, Optional, Tuple, Type
 from mxnet.gluon import HybridBlock
 
 from afflib.core.registry import Registry
+from .fpn import AFFResNetFPN, CIFARFPN
 from .inception import CIFARInceptionResNet
 from .networks import AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt
 
 __all__ = ["MODELS", "REGISTRY", "get_model", "get_model_list", "model_spec", "register_model"]
 
-REGISTRY = Registry("afflib", (AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt, CIFARInceptionResNet))
+REGISTRY = Registry("afflib", (AFFResNet, AFFResNeXt, CIFARAFFResNet, CIFARAFFResNeXt, CIFARInceptionResNet,
+                               CIFARFPN, AFFResNetFPN))
 MODELS: Dict[str, Tuple[Type[HybridBlock], Dict[str, Any]]] = REGISTRY.models
 register_model = REGISTRY.register
 get_model_list = REGISTRY.names
