@@ -36,7 +36,8 @@ def test_training_batches_shuffle_per_epoch_and_flip_image_with_mask():
     first, second = list(source), list(source)                        # epochs 0 and 1
     assert source.epoch == 2
     assert not np.array_equal(source.order(0), source.order(1))
-    for batch, chosen, flips in zip(first, np.split(source.order(0), 2), [source.flips(0)] * 2):
+    for batch, chosen in zip(first, np.split(source.order(0), 2)):
+        flips = dict(zip(chosen, source.flips(0, chosen)))
         assert batch.pad == 0 and batch.data.shape == (4, 1, 8, 8) and batch.label.shape == (4, 8, 8)
         data, label = batch.data.asnumpy()[:, 0] * 255, batch.label.asnumpy()
         for row, index in enumerate(chosen):
@@ -44,7 +45,8 @@ def test_training_batches_shuffle_per_epoch_and_flip_image_with_mask():
             expect_mask = masks[index][:, ::-1] if flips[index] else masks[index]
             np.testing.assert_allclose(data[row], expect_image, atol=1e-3)
             np.testing.assert_array_equal(label[row], expect_mask)
-    assert 0 < source.flips(0).sum() < len(images)
+    assert 0 < source.flips(0, np.arange(10)).sum() < len(images)
+    np.testing.assert_array_equal(source.flips(0, np.arange(10))[[4, 2]], source.flips(0, np.array([4, 2])))
     again = SceneSource(images, masks, 4, True, seed=3, mean=(0.0,), std=(1.0,))
     again.epoch = 1                                                   # a resumed run sees epoch 1's batches
     np.testing.assert_array_equal(next(iter(again)).label.asnumpy(), second[0].label.asnumpy())
