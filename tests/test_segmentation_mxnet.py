@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from afflib.core.segmetrics import background_baseline
+from afflib.core.segrun import load_split, scene_spec
 from afflib.core.segscenes import DEFAULT_DATA_DIR
 from afflib.core.training import Recipe
 from afflib.train.segdata import SceneSource
@@ -188,6 +189,21 @@ def test_resume_from_last_continues(tiny_run, tmp_path):
     assert "at epoch 2" in open(folder / f"train_{RUN_NAME}.log").read()
 
 
+@needs_fashion
+def test_binary_task_imperative_other_form_and_its_eval(tmp_path):
+    common = ["--test-size", 32, "--batch-size", 16, "--cache-dir", tmp_path / "cache", "--no-progress",
+              "--overlays", 0]
+    lines = _train(common + ["--binary", 7, "--fusion", "iaff", "--mode", "imperative", "--train-size", 32,
+                             "--num-epochs", 1, "--save-dir", tmp_path / "run", "--log-interval", 0])
+    config = json.load(open(tmp_path / "run" / "run_config.json"))
+    assert config["network"]["text"].startswith("cifar_iaff_fpn8(") and config["dataset"]["classes"] == 2
+    assert config["scenes"]["binary"] == 7
+    params = tmp_path / "run" / "fashion-mnist-scenes-binary7-cifar_iaff_fpn8-last.params"
+    assert _eval(common + ["--params", params]) == lines
+    _, masks = load_split(scene_spec(64, 7), False, 32, cache_dir=tmp_path / "cache", progress=False)
+    assert lines[2] == f"baseline mIoU: {background_baseline(masks, 2)['miou']:.4f}"
+
+
 @pytest.mark.slow
 @needs_fashion
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -197,10 +213,9 @@ def test_a_short_run_beats_the_all_background_baseline(seed, tmp_path_factory):
                     "--save-dir", tmp_path_factory.mktemp("learn"), "--no-progress", "--log-interval", 0,
                     "--overlays", 0])
     miou, baseline = float(lines[1].split(": ")[1]), float(lines[2].split(": ")[1])
-    assert miou > baseline + MARGIN, lines
+    # measured (seeds 0, 1, 2): mIoU 0.1118 / 0.1061 / 0.1138 against 0.0761, a margin of 0.030 to 0.038
+    assert miou > baseline + 0.01, lines
 
-
-MARGIN = 0.01
 
 
 # ---------------------------------------------------------------- bad flags
