@@ -37,5 +37,6 @@ def test_label_sets():
 def test_lookup_spellings_and_errors():
     assert D.dataset_key("Fashion_MNIST") == D.dataset_key("fashionmnist") == "fashion-mnist"
     assert D.dataset_facts("ImageNet") is D.DATASETS["imagenet"]
-    with pytest.raises(ValueError, match=r"valid: \['cifar10', 'cifar100', 'fashion-mnist', 'imagenet'\]"):
+    with pytest.raises(ValueError, match=r"valid: \['cifar10', 'cifar100', 'fashion-mnist', 'fashion-mnist-scenes', "
+                                         r"'imagenet'\]"):
         D.dataset_key("svhn")

@@ -12,7 +12,8 @@ from typing import Dict, List, Mapping, Optional, Tuple
 __all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CIFAR_MEAN", "CIFAR_STD", "FASHION_MNIST_MEAN", "FASHION_MNIST_STD",
            "EVAL_CROP_RATIO", "CIFAR10_CLASSES", "CIFAR100_FINE_CLASSES", "CIFAR100_COARSE_CLASSES",
            "FASHION_MNIST_CLASSES", "DatasetFacts", "DATASETS", "SMALL_IMAGE_DATASETS", "LABEL_SETS", "dataset_key",
-           "dataset_facts", "label_set", "class_names", "label_set_classes"]
+           "dataset_facts", "label_set", "class_names", "label_set_classes", "FASHION_MNIST_SCENES_MEAN",
+           "FASHION_MNIST_SCENES_STD"]
 
 IMAGENET_MEAN = (123.68, 116.779, 103.939)  # 0-255 scale, RGB
 IMAGENET_STD = (58.393, 57.12, 57.375)
@@ -20,6 +21,10 @@ CIFAR_MEAN = (0.4914, 0.4822, 0.4465)  # 0-1 scale, RGB
 CIFAR_STD = (0.2023, 0.1994, 0.2010)
 FASHION_MNIST_MEAN = (0.2860,)  # 0-1 scale, one channel; training-set pixel statistics
 FASHION_MNIST_STD = (0.3530,)
+# the generated segmentation scenes (afflib.core.segscenes): pixel mean/std of all 60,000 scenes of the train split
+# as load_scenes("train") makes them (default SceneSpec, 64 px canvas, seed 0); 0-1 scale, one channel
+FASHION_MNIST_SCENES_MEAN = (0.1716,)
+FASHION_MNIST_SCENES_STD = (0.2089,)
 EVAL_CROP_RATIO = 0.875  # ImageNet evaluation: centre crop / resized shorter side (224 of 256)
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
@@ -70,6 +75,10 @@ DATASETS: Dict[str, DatasetFacts] = {
                              {"cifar100": CIFAR100_FINE_CLASSES, "cifar100-coarse": CIFAR100_COARSE_CLASSES}),
     "fashion-mnist": DatasetFacts("fashion-mnist", 10, 1, 28, FASHION_MNIST_MEAN, FASHION_MNIST_STD, 1.0,
                                   {"fashion-mnist": FASHION_MNIST_CLASSES}),
+    # segmentation (11 classes = background + the garments; its binary task has 2): no label set, so the
+    # classification tools' LABEL_SETS leave it out; the mask class names are SceneSpec.class_names
+    "fashion-mnist-scenes": DatasetFacts("fashion-mnist-scenes", 11, 1, 64, FASHION_MNIST_SCENES_MEAN,
+                                         FASHION_MNIST_SCENES_STD),
 }
 # the small-image datasets of scripts/train_cifar.py -> (classes, input channels), read by afflib.train.cifar
 # and afflib.core.runrecord

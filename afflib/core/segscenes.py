@@ -21,13 +21,17 @@ How a scene is drawn (scene ``i`` is a pure function of ``(seed, i, the source a
 With the defaults (threshold 32, background up to 48, grain 8) a quarter of the background is brighter than the
 threshold and 8 % of the garment pixels are darker than the brightest background; the best single intensity
 threshold still mislabels ~1.2 % of the pixels as garment/background, and says nothing about which garment: the
-classes take shape. Generating the 60,000 training scenes took ~30 s on a busy core (pure Python per scene,
-NumPy per garment; ~0.5 ms a scene); the cache (~40 % of the raw size) makes later uses a load of seconds.
+classes take shape. 15 % of the pixels are garment; predicting background everywhere scores mIoU 0.077 on the
+test scenes (pixel accuracy 0.846), 0.489-0.496 on the binary tasks.
+
+Time (rough, a 2-core machine with the other core busy): the 60,000 training scenes take ~20 s of CPU to generate
+and ~15 s to compress into the cache (201 MB, ~40 % of the raw size); a later use loads the file in 4-8 s.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import warnings
 import zipfile
@@ -52,8 +56,9 @@ DEFAULT_DATA_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package d
 DATA_HOME_ENV = "AFFLIB_DATA_HOME"  # cache root: $AFFLIB_DATA_HOME/fashion-mnist-scenes (default ~/.afflib/datasets)
 SPLIT_SIZES = {"train": 60000, "test": 10000}
 _SPLIT_FILES = {"train": "train", "test": "t10k"}
-FORMAT_VERSION = 1  # bump when the drawing changes: old cache files then no longer match by name
+FORMAT_VERSION = 2  # bump when the drawing changes (old cache files then no longer match by name); 2: one layout draw
 _GRID = 5  # background noise: a _GRID x _GRID grid enlarged to the canvas
+_CHUNK = 64  # scenes drawn, then finished together (the backgrounds enlarged in one call)
 
 
 @dataclass(frozen=True)
@@ -127,25 +132,31 @@ def _bilinear_taps(size_in: int, size_out: int) -> Tuple[np.ndarray, np.ndarray,
 
 
 def resize_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
-    """``image`` (H, W) resized to (height, width) by bilinear interpolation with half-pixel centres (OpenCV's
-    ``INTER_LINEAR`` without its fixed-point rounding); float32."""
-    if image.ndim != 2 or height < 1 or width < 1:
-        raise ValueError(f"resize_bilinear takes a 2-D image and sizes >= 1, got shape {image.shape} -> "
+    """``image`` (..., H, W) resized to (..., height, width) by bilinear interpolation with half-pixel centres
+    (OpenCV's ``INTER_LINEAR`` without its fixed-point rounding); float32, elementwise (the same bits anywhere)."""
+    if image.ndim < 2 or height < 1 or width < 1:
+        raise ValueError(f"resize_bilinear takes (..., H, W) images and sizes >= 1, got shape {image.shape} -> "
                          f"({height}, {width})")
-    y0, y1, wy = _bilinear_taps(image.shape[0], height)
-    x0, x1, wx = _bilinear_taps(image.shape[1], width)
+    y0, y1, wy = _bilinear_taps(image.shape[-2], height)
+    x0, x1, wx = _bilinear_taps(image.shape[-1], width)
     image = image.astype(np.float32, copy=False)
-    rows = image[y0] * (1 - wy)[:, None] + image[y1] * wy[:, None]
-    return rows[:, x0] * (1 - wx) + rows[:, x1] * wx
+    rows = image[..., y0, :] * (1 - wy)[:, None] + image[..., y1, :] * wy[:, None]
+    return rows[..., x0] * (1 - wx) + rows[..., x1] * wx
 
 
 def _draw_layout(rng: np.random.Generator, spec: SceneSpec, index: int, sources: int) -> List[Placement]:
-    count = int(rng.integers(spec.min_objects, spec.max_objects + 1))
-    picks = [index % sources] + [int(s) for s in rng.integers(0, sources, count - 1)]
-    scales = np.exp(rng.uniform(np.log(spec.min_scale), np.log(spec.max_scale), count))
-    sizes = [min(max(int(round(GARMENT * s)), 1), spec.canvas) for s in scales]
-    corners = rng.integers(0, [[spec.canvas - size + 1] * 2 for size in sizes])
-    return [Placement(p, size, int(top), int(left)) for p, size, (top, left) in zip(picks, sizes, corners)]
+    # one draw of fixed length: the garment count, then (source, scale, top, left) uniforms per possible garment
+    draws = rng.random(1 + 4 * spec.max_objects).tolist()
+    count = spec.min_objects + int(draws[0] * (spec.max_objects - spec.min_objects + 1))
+    low, high = math.log(spec.min_scale), math.log(spec.max_scale)
+    layout = []
+    for k in range(count):
+        u_source, u_scale, u_top, u_left = draws[1 + 4 * k:5 + 4 * k]
+        size = min(max(round(GARMENT * math.exp(low + u_scale * (high - low))), 1), spec.canvas)
+        room = spec.canvas - size + 1
+        source = index % sources if k == 0 else int(u_source * sources)
+        layout.append(Placement(source, size, int(u_top * room), int(u_left * room)))
+    return layout
 
 
 def scene_layout(spec: SceneSpec, seed: int, index: int, sources: int) -> List[Placement]:
@@ -175,18 +186,25 @@ def generate_scenes(images: np.ndarray, labels: np.ndarray, count: int, spec: Sc
     masks = np.zeros((count, side, side), np.uint8)
     class_ids = labels.astype(np.uint8) + 1
     with progress_bar(count, "generating scenes", progress) as bar:
-        for i in range(count):
-            rng = np.random.default_rng([seed, i])
-            layout = _draw_layout(rng, spec, i, len(images))
-            canvas = resize_bilinear(rng.uniform(0, spec.background, (_GRID, _GRID)), side, side)
-            for source, size, top, left in layout:
-                garment = resize_bilinear(images[source], size, size)
-                inside = garment > spec.threshold
-                canvas[top:top + size, left:left + size][inside] = garment[inside]
-                masks[i, top:top + size, left:left + size][inside] = class_ids[source]
-            canvas += rng.integers(-spec.grain, spec.grain + 1, (side, side))
-            scenes[i] = np.clip(np.rint(canvas), 0, 255)
-            bar.update(1)
+        for start in range(0, count, _CHUNK):  # per chunk: draw each scene, enlarge the backgrounds at once, paste
+            stop = min(start + _CHUNK, count)
+            layouts, grids = [], np.empty((stop - start, _GRID, _GRID))
+            grains = np.empty((stop - start, side, side), np.int16)
+            for i in range(start, stop):
+                rng = np.random.default_rng([seed, i])
+                layouts.append(_draw_layout(rng, spec, i, len(images)))
+                grids[i - start] = rng.uniform(0, spec.background, (_GRID, _GRID))
+                grains[i - start] = rng.integers(-spec.grain, spec.grain + 1, (side, side))
+            canvases = resize_bilinear(grids, side, side)
+            for i, canvas, layout in zip(range(start, stop), canvases, layouts):
+                for source, size, top, left in layout:
+                    garment = resize_bilinear(images[source], size, size)
+                    inside = garment > spec.threshold
+                    np.copyto(canvas[top:top + size, left:left + size], garment, where=inside)
+                    np.copyto(masks[i, top:top + size, left:left + size], class_ids[source], where=inside)
+            canvases += grains
+            scenes[start:stop] = np.clip(np.rint(canvases), 0, 255)
+            bar.update(stop - start)
     if spec.binary_class is not None:
         masks = (masks == spec.binary_class + 1).astype(np.uint8)
     return scenes, masks
