@@ -15,14 +15,13 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from afflib.core.fpn import FPNLevel, FPNPlan, backbone_release_name, cifar_fpn_plan, resnet_fpn_plan
+from afflib.core.fpn import FPNLevel, FPNPlan, backbone_checkpoint, cifar_fpn_plan, resnet_fpn_plan, stage_outputs
 from afflib.core.params_io import load_params
 from afflib.core.plan import NetworkPlan
-from afflib.core.store import is_params_path, released_file
 from .convert import state_dict_from_mxnet
 from .forms import build_fusion
 from .fusion import BatchNorm2d
-from .networks import _stages, _stem
+from .networks import _resnet_trunk, _stages, _stem
 
 __all__ = ["TopDownLevel", "ResNetBackbone", "CIFARFPN", "AFFResNetFPN"]
 
@@ -90,15 +89,7 @@ class CIFARFPN(_FPN):
         self._build_decoder(plan)
 
     def _stages(self, x: Tensor) -> List[Tensor]:
-        children = list(self.backbone)
-        first = len(children) - self._stage_count
-        for child in children[:first]:
-            x = child(x)
-        outputs = []
-        for stage in children[first:]:
-            x = stage(x)
-            outputs.append(x)
-        return outputs
+        return stage_outputs(list(self.backbone), self._stage_count, x)
 
 
 class ResNetBackbone(nn.Module):
@@ -107,22 +98,15 @@ class ResNetBackbone(nn.Module):
 
     def __init__(self, plan: NetworkPlan):
         super().__init__()
-        stem = _stem(plan.stem)
-        self.conv1 = nn.Sequential(*stem) if plan.stem.deep else stem[0]
-        self.bn1 = BatchNorm2d(plan.stem.out_channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
         self._layers = len(plan.stages)
-        for index, stage in enumerate(_stages(plan), start=1):
-            setattr(self, "layer%d" % index, stage)
+        _resnet_trunk(self, plan)
+
+    def _stem(self, x: Tensor) -> Tensor:
+        return self.maxpool(self.relu(self.bn1(self.conv1(x))))
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        outputs = []
-        for index in range(1, self._layers + 1):
-            x = getattr(self, "layer%d" % index)(x)
-            outputs.append(x)
-        return tuple(outputs)
+        layers = [self._stem] + [getattr(self, "layer%d" % i) for i in range(1, self._layers + 1)]
+        return tuple(stage_outputs(layers, self._layers, x))
 
 
 class AFFResNetFPN(_FPN):
@@ -142,11 +126,9 @@ class AFFResNetFPN(_FPN):
         self.backbone = ResNetBackbone(plan.backbone)
         self.lateral = nn.Sequential(*[_conv_bn_relu(width, fpn_channels, 1) for width in plan.laterals])
         self._build_decoder(plan)
-        if pretrained_base:
-            if not is_params_path(pretrained_base):
-                _, pretrained_base = released_file(backbone_release_name(backbone_fusion, layers), pretrained_base,
-                                                   1000, root)
-            self.load_backbone(pretrained_base)
+        path = backbone_checkpoint(pretrained_base, backbone_fusion, layers, root)
+        if path is not None:
+            self.load_backbone(path)
 
     def load_backbone(self, path: Union[str, os.PathLike]) -> None:
         """Load a classification checkpoint in MXNet ``.params`` form (the released AFF-ResNet layout:

@@ -41,6 +41,18 @@ def _resnext_features(plan: NetworkPlan) -> nn.Sequential:
     return nn.Sequential(*features, *_stages(plan), GlobalMean())
 
 
+def _resnet_trunk(module: nn.Module, plan: NetworkPlan) -> None:
+    """Set ``conv1`` (deep or plain stem), ``bn1``, ``relu``, ``maxpool`` and ``layer1``..``layerN`` of the ImageNet
+    ResNet on ``module``: AFFResNet's and the FPN backbone's (afflib_torch.fpn) layers."""
+    stem = _stem(plan.stem)
+    module.conv1 = nn.Sequential(*stem) if plan.stem.deep else stem[0]
+    module.bn1 = BatchNorm2d(plan.stem.out_channels)
+    module.relu = nn.ReLU(inplace=True)
+    module.maxpool = nn.MaxPool2d(3, 2, 1)
+    for index, stage in enumerate(_stages(plan), start=1):
+        setattr(module, "layer%d" % index, stage)
+
+
 class AFFResNet(nn.Module):
     """ImageNet AFF-ResNet, ResNet-50-D style; arguments as :func:`afflib.core.plan.resnet_plan`
     (``block='basic'`` for ResNet-18/34)."""
@@ -50,13 +62,7 @@ class AFFResNet(nn.Module):
                  final_drop: float = 0.0, fusion_r: int = 16, in_channels: int = 3, block: str = "bottleneck"):
         plan: NetworkPlan = network_plan("AFFResNet", locals())
         super().__init__()
-        stem = _stem(plan.stem)
-        self.conv1 = nn.Sequential(*stem) if plan.stem.deep else stem[0]
-        self.bn1 = BatchNorm2d(plan.stem.out_channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(3, 2, 1)
-        for index, stage in enumerate(_stages(plan), start=1):
-            setattr(self, "layer%d" % index, stage)
+        _resnet_trunk(self, plan)
         self.avgpool = GlobalMean()
         self.drop = nn.Dropout(plan.final_drop) if plan.final_drop > 0 else None
         self.fc = nn.Linear(plan.features, plan.classes)

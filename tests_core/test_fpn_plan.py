@@ -1,10 +1,14 @@
 """The long-skip host's plans (afflib.core.fpn): ResNet-20-b + FPN at b = 1..4 with every fusion form, the
 ImageNet variant's laterals, registry names of any depth 6b + 2, and bad arguments naming themselves."""
+from pathlib import Path
+
 import pytest
 
 from afflib.core.ablation import ABLATION_FORMS, preset_r
-from afflib.core.fpn import backbone_release_name, cifar_fpn_plan, long_skip_r, resnet_fpn_plan
+from afflib.core.fpn import (backbone_checkpoint, backbone_release_name, cifar_fpn_plan, long_skip_r,
+                             resnet_fpn_plan, stage_outputs)
 from afflib.core.modelspec import ModelSpec, entry, full_args, parse_spec
+from afflib.core.released import PretrainedNotAvailable
 from afflib.core.specs import MODEL_SPECS
 
 
@@ -79,3 +83,13 @@ def test_registry_names_and_any_depth():
         "cifar_aff_fpn8(fusion_r=2, fusion='ms-gau')"
     assert ModelSpec.create("cifar_aff_fpn8", fusion="iaff", layers=[4, 4, 4], classes=11).text() == "cifar_iaff_fpn26"
     assert ModelSpec.create("aff_resnet50_fpn", classes=2, fpn_channels=256).text() == "aff_resnet50_fpn(classes=2)"
+
+
+def test_backbone_checkpoint_and_stage_outputs(tmp_path):
+    assert backbone_checkpoint(False, "aff", [3, 4, 6, 3]) is None
+    path = tmp_path / "mine.params"
+    assert backbone_checkpoint(str(path), "aff", [3, 4, 6, 3]) == Path(path)
+    with pytest.raises(PretrainedNotAvailable, match="no released weights for 'add_resnet50'"):
+        backbone_checkpoint(True, "add", [3, 4, 6, 3], root=tmp_path)
+    # the outputs of the last `stages` layers: a stem (x + 1) then three stages (x * 2)
+    assert stage_outputs([lambda x: x + 1] + [lambda x: x * 2] * 3, 3, 1) == [4, 8, 16]

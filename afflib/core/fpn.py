@@ -15,15 +15,18 @@ top-down path) and ``y`` = X = the low-level backbone map C_i (the long skip). F
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from .ablation import preset_r
 from .fusion import canonical_fusion
 from .plan import NetworkPlan, cifar_resnet_plan, resnet_plan
+from .store import is_params_path, released_file
 
 __all__ = ["FPNLevel", "FPNPlan", "cifar_fpn_plan", "resnet_fpn_plan", "long_skip_r", "FPN_CONSTRUCTOR_DEFAULTS",
-           "FPN_FAMILIES", "backbone_release_name"]
+           "FPN_FAMILIES", "backbone_release_name", "backbone_checkpoint", "stage_outputs"]
 
 Fusion = Union[str, Callable[[int, int], Any]]
 _FACTORY_R = 2  # a factory's r when none is given: AFF's r in the paper's preset
@@ -145,6 +148,29 @@ def backbone_release_name(backbone_fusion: Any, layers: Sequence[int]) -> str:
         raise ValueError(f"pretrained_base: no released checkpoint for a backbone with layers={list(layers)} and "
                          f"backbone_fusion={backbone_fusion!r}; pass a .params path instead")
     return f"{canonical_fusion(backbone_fusion)}_resnet{depth}"
+
+
+def backbone_checkpoint(pretrained_base: Union[bool, str, os.PathLike], backbone_fusion: Any,
+                        layers: Sequence[int], root: Optional[Union[str, os.PathLike]] = None) -> Optional[Path]:
+    """The classification checkpoint an FPN's ``pretrained_base`` names: None for False, the path itself for a
+    ``.params`` path, else (True or a label tag) the released ImageNet file of :func:`backbone_release_name`,
+    fetched and hash-checked by :mod:`afflib.core.store` under ``root``."""
+    if not pretrained_base:
+        return None
+    if is_params_path(pretrained_base):
+        return Path(pretrained_base).expanduser()
+    return released_file(backbone_release_name(backbone_fusion, layers), pretrained_base, 1000, root)[1]
+
+
+def stage_outputs(layers: Sequence[Callable[[Any], Any]], stages: int, x: Any) -> List[Any]:
+    """Apply ``layers`` in order to ``x``; the outputs of the last ``stages`` of them are C1..Cn. How both engines
+    read a backbone's stage outputs (the layers are the engine's, the arrays its tensors or symbols)."""
+    outputs = []
+    for index, layer in enumerate(layers):
+        x = layer(x)
+        if index >= len(layers) - stages:
+            outputs.append(x)
+    return outputs
 
 
 # Family name -> plan function, and the constructor defaults a model spec leaves out (afflib.core.modelspec).

@@ -9,14 +9,15 @@ paper's X = the low-level backbone map C_i arriving through the long skip. Upsam
 from __future__ import annotations
 
 import os
+from functools import partial
 from typing import Any, List, Optional, Sequence, Union
 
+from mxnet import initializer
 from mxnet.gluon import HybridBlock, nn
 
-from afflib.core.fpn import FPNLevel, FPNPlan, backbone_release_name, cifar_fpn_plan, resnet_fpn_plan
-from afflib.core.store import is_params_path, released_file
+from afflib.core.fpn import FPNLevel, FPNPlan, backbone_checkpoint, cifar_fpn_plan, resnet_fpn_plan, stage_outputs
 from ..nn import build_fusion
-from .networks import _plain_stem, _stage, _stem
+from .networks import _resnet_trunk, _stage, _stem
 
 __all__ = ["TopDownLevel", "ResNetBackbone", "CIFARFPN", "AFFResNetFPN"]
 
@@ -105,15 +106,7 @@ class CIFARFPN(_FPN):
             self._build_decoder(plan)
 
     def _stages(self, F, x):
-        children = list(self.backbone._children.values())
-        first = len(children) - self._stage_count
-        for child in children[:first]:
-            x = child(x)
-        outputs = []
-        for stage in children[first:]:
-            x = stage(x)
-            outputs.append(x)
-        return outputs
+        return stage_outputs(list(self.backbone._children.values()), self._stage_count, x)
 
 
 class ResNetBackbone(HybridBlock):
@@ -122,26 +115,16 @@ class ResNetBackbone(HybridBlock):
 
     def __init__(self, plan, **kwargs):
         super().__init__(**kwargs)
+        self._layers = len(plan.stages)
         with self.name_scope():
-            if plan.stem.deep:
-                self.conv1 = nn.HybridSequential(prefix="")
-                with self.conv1.name_scope():
-                    _stem(self.conv1, plan.stem)
-            else:
-                self.conv1 = _plain_stem(plan.stem)
-            self.bn1 = nn.BatchNorm(in_channels=plan.stem.out_channels)
-            self.maxpool = nn.MaxPool2D(pool_size=3, strides=2, padding=1)
-            self._layers = len(plan.stages)
-            for index, blocks in enumerate(plan.stages, start=1):
-                setattr(self, "layer%d" % index, _stage(blocks))
+            _resnet_trunk(self, plan)
+
+    def _stem(self, F, x):
+        return self.maxpool(F.Activation(self.bn1(self.conv1(x)), act_type="relu"))
 
     def hybrid_forward(self, F, x):
-        x = self.maxpool(F.Activation(self.bn1(self.conv1(x)), act_type="relu"))
-        outputs = []
-        for index in range(1, self._layers + 1):
-            x = getattr(self, "layer%d" % index)(x)
-            outputs.append(x)
-        return tuple(outputs)
+        layers = [partial(self._stem, F)] + [getattr(self, "layer%d" % i) for i in range(1, self._layers + 1)]
+        return tuple(stage_outputs(layers, self._layers, x))
 
 
 class AFFResNetFPN(_FPN):
@@ -151,7 +134,8 @@ class AFFResNetFPN(_FPN):
     the backbone's blocks from ``start_layer`` on, ``fpn_channels`` of the laterals and the top-down path).
     ``pretrained_base``: True or a label tag loads the released ImageNet checkpoint of the backbone's registry name
     (``aff_resnet50`` for ``backbone_fusion='aff'``) from the store under ``root``; a path loads that ``.params``
-    file (see :meth:`load_backbone`). The rest stays for ``initialize()``.
+    file (see :meth:`load_backbone`). Then :meth:`initialize_decoder` initialises the rest (``initialize()``
+    would too, warning once per loaded parameter).
     """
 
     def __init__(self, fusion: Any = "aff", layers: Sequence[int] = (3, 4, 6, 3), classes: int = 21,
@@ -169,11 +153,14 @@ class AFFResNetFPN(_FPN):
                 for width in plan.laterals:
                     self.lateral.add(_conv_bn_relu(width, fpn_channels, 1))
             self._build_decoder(plan)
-        if pretrained_base:
-            if not is_params_path(pretrained_base):
-                _, pretrained_base = released_file(backbone_release_name(backbone_fusion, layers), pretrained_base,
-                                                   1000, root)
-            self.load_backbone(pretrained_base)
+        path = backbone_checkpoint(pretrained_base, backbone_fusion, layers, root)
+        if path is not None:
+            self.load_backbone(path)
+
+    def initialize_decoder(self, init: Any = initializer.Uniform(), ctx: Any = None) -> None:
+        """Initialise everything but the backbone (laterals, top-down path, head), e.g. after a backbone load."""
+        for part in (self.lateral, self.top_down, self.head):
+            part.initialize(init, ctx=ctx)
 
     def load_backbone(self, path: Union[str, os.PathLike], ctx: Any = None) -> None:
         """Load a classification checkpoint (the released AFF-ResNet layout: ``conv1.*``, ``bn1.*``,

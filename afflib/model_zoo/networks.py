@@ -47,6 +47,21 @@ def _stage(blocks: Sequence[BlockPlan]) -> nn.HybridSequential:
     return stage
 
 
+def _resnet_trunk(block: HybridBlock, plan: NetworkPlan) -> None:
+    """Set ``conv1`` (deep or plain stem), ``bn1``, ``maxpool`` and ``layer1``..``layerN`` of the ImageNet ResNet
+    on ``block`` (inside its name scope): AFFResNet's and the FPN backbone's (afflib.model_zoo.fpn) layers."""
+    if plan.stem.deep:
+        block.conv1 = nn.HybridSequential(prefix="")
+        with block.conv1.name_scope():
+            _stem(block.conv1, plan.stem)
+    else:
+        block.conv1 = _plain_stem(plan.stem)
+    block.bn1 = nn.BatchNorm(in_channels=plan.stem.out_channels)
+    block.maxpool = nn.MaxPool2D(pool_size=3, strides=2, padding=1)
+    for index, blocks in enumerate(plan.stages, start=1):
+        setattr(block, "layer%d" % index, _stage(blocks))
+
+
 class AFFResNet(HybridBlock):
     """ImageNet AFF-ResNet, ResNet-50-D style (deep stem, average-pool projection shortcut).
 
@@ -62,16 +77,7 @@ class AFFResNet(HybridBlock):
         plan: NetworkPlan = network_plan("AFFResNet", locals())
         super().__init__(**kwargs)
         with self.name_scope():
-            if plan.stem.deep:
-                self.conv1 = nn.HybridSequential(prefix="")
-                with self.conv1.name_scope():
-                    _stem(self.conv1, plan.stem)
-            else:
-                self.conv1 = _plain_stem(plan.stem)
-            self.bn1 = nn.BatchNorm(in_channels=plan.stem.out_channels)
-            self.maxpool = nn.MaxPool2D(pool_size=3, strides=2, padding=1)
-            for index, blocks in enumerate(plan.stages, start=1):
-                setattr(self, "layer%d" % index, _stage(blocks))
+            _resnet_trunk(self, plan)
             self.avgpool = GlobalMean()
             self.drop = nn.Dropout(plan.final_drop) if plan.final_drop > 0 else None
             self.fc = nn.Dense(plan.classes, in_units=plan.features)
