@@ -9,7 +9,7 @@ from typing import List, Optional, Sequence
 
 from afflib.core.progress import want_progress
 from afflib.core.segflags import parse_eval_segmentation
-from afflib.core.segrun import closing_lines, load_split, normalisation, read_segmentation_run, scene_spec
+from afflib.core.segrun import load_split, normalisation, read_segmentation_run, report_end, scene_spec
 from afflib.train.nets import build_net
 from afflib.train.runner import exit_on_error
 from afflib.train.segdata import SceneSource
@@ -45,15 +45,11 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     data = SceneSource(scenes_test, masks, args.batch_size, False, 0, mean, std, name="fashion-mnist-scenes test")
     result = Segmentation(run_info.classes).evaluate(net, data, contexts, show_progress=progress)
     print(f"{run_info.spec_text}: {result.samples} test scenes in {result.seconds:.1f} s")
-    if args.overlays:
-        out = args.out or os.path.splitext(args.params)[0] + "-overlays.png"
-        path = write_overlays(net, data, contexts, run_info.classes, spec_data.class_names, args.overlays, out,
-                              run_info.spec_text)
-        print(f"prediction overlays: {path}")
-    lines = closing_lines(result.metrics["miou"], result.metrics["pixel_accuracy"], masks, run_info.classes)
-    for line in lines:
-        print(line)
-    return lines
+    out = args.out or os.path.splitext(args.params)[0] + "-overlays.png"
+    draw = (lambda: write_overlays(net, data, contexts, run_info.classes, spec_data.class_names, args.overlays, out,
+                                   run_info.spec_text))
+    return report_end(result.metrics["miou"], result.metrics["pixel_accuracy"], masks, run_info.classes, print,
+                      draw if args.overlays else None)
 
 
 if __name__ == "__main__":

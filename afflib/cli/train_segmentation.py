@@ -17,7 +17,7 @@ from afflib.core.rundir import output_folder
 from afflib.core.runrecord import RunRecord
 from afflib.core.schedule import LRSchedule
 from afflib.core.segflags import parse_train_segmentation, scene_settings, segmentation_model
-from afflib.core.segrun import closing_lines, load_split, normalisation, run_tag, scene_spec
+from afflib.core.segrun import load_split, normalisation, report_end, run_tag, scene_spec
 from afflib.model_zoo import get_model
 from afflib.train import Recipe, find_resume_point, make_kvstore, setup_logging
 from afflib.train.logs import want_progress
@@ -88,15 +88,11 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         log.info("training curves: %s", plot_history(history, plot_file, f"{spec.text()} on {tag}"))
     if final_miou_line(history):
         log.info(final_miou_line(history))
-    if args.overlays and folder:
-        path = write_overlays(net, test, contexts, classes, spec_data.class_names, args.overlays,
-                              os.path.join(folder, f"{tag}-{name}-overlays.png"), spec.text())
-        log.info("prediction overlays: %s", path)
     last = history[-1]
-    lines = closing_lines(last["val_miou"], last["val_pixel_accuracy"], test_masks, classes)
-    for line in lines:
-        log.info(line)
-    return lines
+    draw = (lambda: write_overlays(net, test, contexts, classes, spec_data.class_names, args.overlays,
+                                   os.path.join(folder, f"{tag}-{name}-overlays.png"), spec.text()))
+    return report_end(last["val_miou"], last["val_pixel_accuracy"], test_masks, classes, log.info,
+                      draw if args.overlays and folder else None)
 
 
 if __name__ == "__main__":
