@@ -190,13 +190,14 @@ def test_resume_from_last_continues(tiny_run, tmp_path):
 
 
 @needs_fashion
-def test_binary_task_imperative_other_form_and_its_eval(tmp_path):
+def test_binary_task_imperative_model_name_and_its_eval(tmp_path):
     common = ["--test-size", 32, "--batch-size", 16, "--cache-dir", tmp_path / "cache", "--no-progress",
               "--overlays", 0]
-    lines = _train(common + ["--binary", 7, "--fusion", "iaff", "--mode", "imperative", "--train-size", 32,
-                             "--num-epochs", 1, "--save-dir", tmp_path / "run", "--log-interval", 0])
+    lines = _train(common + ["--binary", 7, "--model-name", "cifar_iaff_fpn8", "--mode", "imperative",
+                             "--train-size", 32, "--num-epochs", 1, "--save-dir", tmp_path / "run",
+                             "--log-interval", 0])
     config = json.load(open(tmp_path / "run" / "run_config.json"))
-    assert config["network"]["text"].startswith("cifar_iaff_fpn8(") and config["dataset"]["classes"] == 2
+    assert config["network"]["text"] == "cifar_iaff_fpn8(classes=2)" and config["dataset"]["classes"] == 2
     assert config["scenes"]["binary"] == 7
     params = tmp_path / "run" / "fashion-mnist-scenes-binary7-cifar_iaff_fpn8-last.params"
     assert _eval(common + ["--params", params]) == lines
@@ -237,6 +238,9 @@ def _exit_status(monkeypatch, capsys, module, argv):
                            "<data-dir>/VOC2012/JPEGImages"),
     (["--canvas", "30"], "--canvas 30: must be divisible by 4"),
     (["--num-epochs", "0"], "--num-epochs"),
+    (["--model-name", "cifar_aff_fpn8(classes=3)"], "has classes=3, but classes=11 was asked for"),
+    pytest.param(["--gpus", "0"], "sees no GPU", marks=pytest.mark.skipif(mx.context.num_gpus() > 0,
+                                                                           reason="a GPU is visible")),
 ])
 def test_bad_training_flags_exit_2_with_a_clear_line(monkeypatch, capsys, tmp_path, argv, message):
     status, err = _exit_status(monkeypatch, capsys, "train_segmentation", argv + ["--save-dir", tmp_path / "run"])

@@ -47,7 +47,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         raise ValueError(f"--mode must be hybrid or imperative, got {args.mode!r}")
     spec_data = scene_spec(args.canvas, args.binary)
     classes = spec_data.classes
-    spec = ModelSpec.create(segmentation_model(args, classes, 1))
+    # a --model-name gets the task's classes and the scenes' one channel (a contradicting one is refused)
+    spec = ModelSpec.create(segmentation_model(args, classes, 1), classes=classes, in_channels=1)
     net = get_model(spec.text())
     contexts = segmentation_contexts(args.gpus)
     name = spec.tag()
