@@ -43,6 +43,8 @@ CONSOLE_SCRIPTS = [
     "afflib-benchmark = afflib.cli:run_benchmark",
     "afflib-launch = afflib.cli:run_launch",
     "afflib-demo = afflib.core.engines:demo",
+    "afflib-train-segmentation = afflib.core.engines:train_segmentation",
+    "afflib-eval-segmentation = afflib.core.engines:eval_segmentation",
     "afflib-convert = afflib_torch.cli:run_convert",
     "afflib-eval-torch = afflib_torch.cli:run_eval_torch",
     "afflib-benchmark-torch = afflib_torch.cli:run_benchmark_torch",
@@ -63,5 +65,5 @@ setup(
     extras_require=extras,
     entry_points={"console_scripts": CONSOLE_SCRIPTS},
     include_package_data=True,
-    package_data={"afflib": ["py.typed"], "afflib.core": ["released.json", "recipes/*.json"]},
+    package_data={"afflib": ["py.typed"], "afflib.core": ["released.json", "recipes/*.json", "recipes/segmentation/*.json"]},
 )

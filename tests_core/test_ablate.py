@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from afflib.core import ablate
-from afflib.core.ablate import Cell, cell_spec, grid, main, make_parser_ablate, train_command
+from afflib.core.ablate import Cell, _check, cell_spec, grid, main, make_parser_ablate, settings, train_command
 from afflib.core.ablate_report import (PAPER_ACCURACY, count_parameters, finished_epochs, read_cell, summarize,
                                        table_markdown, write_plot, write_results_csv)
 from afflib.core.ablation import ABLATION_FORMS, preset_r
@@ -86,7 +86,10 @@ def test_a_cells_command_trains_fresh_then_resumes_its_last_checkpoint(tmp_path)
 
 
 @pytest.mark.parametrize("flags, message", [
-    (["--scenario", "fpn"], "needs the segmentation issue's FPN host"),
+    (["--scenario", "fpn", "--dataset", "cifar10"], "--scenario fpn trains on the generated fashion-mnist-scenes"),
+    (["--scenario", "fpn", "--recipe", "ablation_short"], "takes a segmentation recipe"),
+    (["--scenario", "fpn", "--binary", "12"], "expected a Fashion-MNIST class 0-9"),
+    (["--binary", "3"], "--binary belongs to --scenario fpn"),
     (["--fusions", "add,bogus"], "--fusions"),
     (["--blocks", "0"], "--blocks"),
     (["--seeds", "a"], "--seeds"),
@@ -119,9 +122,24 @@ def test_a_sweep_folder_refuses_other_settings(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.json"]
 
 
-def test_the_wrapper_script_refuses_fpn_in_one_line(tmp_path):
-    proc = run_script("ablate.py", "--scenario", "fpn", "--out", tmp_path / "o", check=False)
-    assert proc.returncode == 2 and "FPN host" in proc.stderr.splitlines()[-1] and "Traceback" not in proc.stderr
+def test_the_wrapper_script_refuses_a_classification_recipe_for_fpn_in_one_line(tmp_path):
+    proc = run_script("ablate.py", "--scenario", "fpn", "--recipe", "demo", "--out", tmp_path / "o", check=False)
+    last = proc.stderr.splitlines()[-1]
+    assert proc.returncode == 2 and "segmentation recipe" in last and "Traceback" not in proc.stderr
+
+
+def test_fpn_cells_run_the_segmentation_tool_with_the_form_in_the_long_skips(tmp_path):
+    parser = make_parser_ablate()
+    args = parser.parse_args(["--scenario", "fpn", "--fusions", "ms-gau", "--out", str(tmp_path), "--seeds", "4",
+                              "--binary", "3"])
+    _check(parser, args)
+    assert (args.dataset, args.recipe_obj.name, args.binary) == ("fashion-mnist-scenes", "segmentation_short", 3)
+    cell = grid("fpn", args.fusions, [2], args.seeds)[0]
+    command = train_command(args, cell, tmp_path / "cells" / cell.key, 0)
+    assert command[1].endswith("scripts/train_segmentation.py")
+    values = [command[command.index(flag) + 1] for flag in ("--fusion", "--blocks", "--seed", "--fusion-r", "--binary")]
+    assert values == ["ms-gau", "2", "4", "2", "3"]
+    assert settings(args)["binary"] == 3 and command[-1] == "--overwrite"
 
 
 def _fake_cell(root: Path, cell: Cell, accuracies, wall=12.0, finished=True) -> Path:

@@ -12,11 +12,10 @@ from typing import List, Optional, Sequence
 import mxnet as mx
 
 from afflib.core.logformat import final_miou_line, segmentation_record_line
-from afflib.core.modelspec import ModelSpec
 from afflib.core.rundir import output_folder
 from afflib.core.runrecord import RunRecord
 from afflib.core.schedule import LRSchedule
-from afflib.core.segflags import parse_train_segmentation, scene_settings, segmentation_model
+from afflib.core.segflags import parse_train_segmentation, scene_settings, segmentation_spec
 from afflib.core.segrun import load_split, normalisation, report_end, run_tag, scene_spec
 from afflib.model_zoo import get_model
 from afflib.train import Recipe, find_resume_point, make_kvstore, setup_logging
@@ -47,8 +46,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         raise ValueError(f"--mode must be hybrid or imperative, got {args.mode!r}")
     spec_data = scene_spec(args.canvas, args.binary)
     classes = spec_data.classes
-    # a --model-name gets the task's classes and the scenes' one channel (a contradicting one is refused)
-    spec = ModelSpec.create(segmentation_model(args, classes, 1), classes=classes, in_channels=1)
+    spec = segmentation_spec(args, classes, 1)   # a --model-name gets the task's classes and one channel
     net = get_model(spec.text())
     contexts = segmentation_contexts(args.gpus)
     name = spec.tag()

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from .ablate_fpn import check_fpn, fpn_settings, segmentation_command
 from .ablate_report import (CellResult, last_params, read_cell, summarize, table_markdown, write_plot,
                             write_results_csv)
 from .ablation import TABLE4_FORMS, preset_r
@@ -38,13 +39,13 @@ __all__ = ["SCENARIOS", "PENDING_SCENARIOS", "Cell", "cell_spec", "grid", "train
 SCENARIOS: Dict[str, Tuple[str, str]] = {
     "resnet": ("cifar_aff_resnet{depth}", "short skip: X = shortcut, Y = residual branch"),
     "inception": ("cifar_aff_inception_resnet{depth}", "same layer: X = 3x3 branch, Y = dilated 3x3 (5x5) branch"),
+    "fpn": ("cifar_aff_fpn{depth}", "long skip (ResNet-20-b + FPN, segmentation, mIoU): X = low-level map, "
+                                    "Y = high-level map"),
 }
 #: scenarios the parser accepts whose host is not in afflib yet, with the reason
-PENDING_SCENARIOS: Dict[str, str] = {
-    "fpn": "--scenario fpn (long skip) needs the segmentation issue's FPN host, which afflib does not have yet; "
-           "sweep --scenario resnet or inception",
-}
+PENDING_SCENARIOS: Dict[str, str] = {}
 DEFAULT_RECIPE = "ablation_short"
+DEFAULT_SEG_RECIPE = "segmentation_short"
 DEFAULT_FUSIONS = (*TABLE4_FORMS[:5], "sk", *TABLE4_FORMS[5:])      # Table 4's forms with SKNet's
 ROOT = Path(__file__).resolve().parents[2]
 EXIT_INTERRUPTED = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -70,7 +71,9 @@ def cell_spec(cell: Cell, channel_times: int, preset: str) -> ModelSpec:
     its r of ``preset`` (``paper``: equal convolution budgets, see :mod:`afflib.core.ablation`)."""
     name = SCENARIOS[cell.scenario][0].format(depth=6 * cell.b + 2)
     widths = [16 * channel_times, 16 * channel_times, 32 * channel_times, 64 * channel_times]
-    kwargs = dict(fusion=cell.fusion, channels=widths, start_layer=1)
+    kwargs = dict(fusion=cell.fusion, channels=widths)
+    if cell.scenario != "fpn":
+        kwargs["start_layer"] = 1
     r = preset_r(cell.fusion, preset)
     if r is not None:
         kwargs["fusion_r"] = r
@@ -116,13 +119,16 @@ def make_parser_ablate() -> argparse.ArgumentParser:
     p = make_parser("Train the paper's ablation grid (host scenario x fusion forms x b x seeds), one training run "
                     "per cell, and tabulate it (results.csv, table.md, a PNG). Rerun the same command to resume.")
     p.add_argument("--scenario", required=True, choices=(*SCENARIOS, *PENDING_SCENARIOS),
-                   help="host: resnet (short skip, ResNet-20-b) or inception (same layer, Inception-ResNet-20-b); "
-                        "fpn (long skip) waits for the segmentation issue's host")
+                   help="host: resnet (short skip, ResNet-20-b), inception (same layer, Inception-ResNet-20-b) or fpn "
+                        "(long skip: ResNet-20-b + FPN segmentation on the generated Fashion-MNIST scenes, mIoU; "
+                        "cells run scripts/train_segmentation.py)")
     p.add_argument("--fusions", type=_fusion_list, default=",".join(DEFAULT_FUSIONS),
                    help="fusion forms, comma-separated (docs/ablation.md; any alias, any case; default: Table 4's "
                         "eight)")
     p.add_argument("--blocks", type=_int_list(1), default="1", help="values of b (blocks per stage), e.g. 1,2,3,4")
     p.add_argument("--seeds", type=_int_list(0), default="0,1,2", help="seeds, e.g. 0,1,2")
+    p.add_argument("--binary", type=int, default=None,
+                   help="fpn: one garment class (0-9) vs background, the StopSign-like task (default: the recipe's)")
     p.add_argument("--dataset", default=None, choices=tuple(SMALL_IMAGE_DATASETS),
                    help="training data (default: the recipe's; ablation_paper: cifar100 with its coarse labels)")
     p.add_argument("--coarse-labels", action="store_true", help="CIFAR-100's 20 superclasses (the paper's label set)")
@@ -156,6 +162,11 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     if args.engine == "torch" and args.rec_dir:
         parser.error("--rec-dir belongs to the MXNet engine (--engine mxnet), which reads Fashion-MNIST records; "
                      "drop --rec-dir")
+    if args.scenario == "fpn":
+        check_fpn(parser, args, DEFAULT_SEG_RECIPE)
+        return
+    if args.binary is not None:
+        parser.error("--binary belongs to --scenario fpn (segmentation)")
     if args.engine == "mxnet":
         if args.train_size:
             parser.error("--train-size belongs to the PyTorch engine (--engine torch); the MXNet engine trains on the "
@@ -184,6 +195,8 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
 
 def settings(args: argparse.Namespace) -> Dict[str, object]:
     """What every cell of the sweep folder shares (a rerun with other values is refused: use another --out)."""
+    if args.scenario == "fpn":
+        return fpn_settings(args)
     return {"engine": args.engine, "dataset": args.dataset, "coarse_labels": args.coarse_labels,
             "recipe": args.recipe_obj.name, "epochs": args.epochs, "train_size": args.train_size,
             "channel_times": args.channel_times, "preset": args.preset}
@@ -205,28 +218,32 @@ def _claim(out: Path, wanted: Dict[str, object]) -> None:
     write_json(str(path), {"settings": wanted})
 
 
-def _scripts_command() -> List[str]:
-    script = ROOT / "scripts" / "train_cifar.py"
+def _scripts_command(tool: str = "train_cifar") -> List[str]:
+    script = ROOT / "scripts" / f"{tool}.py"
     if script.is_file():
         return [sys.executable, str(script)]
-    return [sys.executable, "-c", "from afflib.core.engines import train_cifar; train_cifar()"]
+    return [sys.executable, "-c", f"from afflib.core.engines import {tool}; {tool}()"]
 
 
 def train_command(args: argparse.Namespace, cell: Cell, run_dir: Path, slot: int) -> List[str]:
     """The training tool's command line of ``cell`` (resuming its ``-last`` checkpoint where it has one)."""
-    spec = cell_spec(cell, args.channel_times, args.preset)
-    command = [*_scripts_command(), "--engine", args.engine, "--recipe", args.recipe_obj.name,
-               "--dataset", args.dataset, "--model-name", spec.text(), "--seed", str(cell.seed),
-               "--save-dir", str(run_dir), "--num-epochs", str(args.epochs), "--no-progress", "--save-plot-dir", ""]
-    if args.coarse_labels:
-        command.append("--coarse-labels")
-    if args.data_dir:
-        command += ["--data-dir", args.data_dir]
-    if args.rec_dir:
-        command += ["--rec-dir", args.rec_dir]
-    if args.engine == "torch":
-        if args.train_size:
+    if cell.scenario == "fpn":
+        command = segmentation_command(args, cell, run_dir, _scripts_command("train_segmentation"))
+    else:
+        spec = cell_spec(cell, args.channel_times, args.preset)
+        command = [*_scripts_command(), "--engine", args.engine, "--recipe", args.recipe_obj.name,
+                   "--dataset", args.dataset, "--model-name", spec.text(), "--seed", str(cell.seed),
+                   "--save-dir", str(run_dir), "--num-epochs", str(args.epochs), "--no-progress",
+                   "--save-plot-dir", ""]
+        if args.coarse_labels:
+            command.append("--coarse-labels")
+        if args.data_dir:
+            command += ["--data-dir", args.data_dir]
+        if args.rec_dir:
+            command += ["--rec-dir", args.rec_dir]
+        if args.engine == "torch" and args.train_size:
             command += ["--train-size", str(args.train_size)]
+    if args.engine == "torch":
         devices = _names(args.device or "")
         if devices:
             command += ["--device", devices[slot % len(devices)]]
@@ -328,8 +345,15 @@ def _cell_note(args: argparse.Namespace, cell: Cell, wall: Optional[float], part
     parts of a stopped cell so far, added to the total when it finishes)."""
     spec = cell_spec(cell, args.channel_times, args.preset)
     return {"scenario": cell.scenario, "fusion": cell.fusion, "b": cell.b, "seed": cell.seed, "engine": args.engine,
-            "dataset": label_set(args.dataset, args.coarse_labels), "model": spec.text(), "wall_seconds": wall,
+            "dataset": _labels(args), "model": spec.text(), "wall_seconds": wall,
             "partial_seconds": partial, "settings": settings(args)}
+
+
+def _labels(args: argparse.Namespace) -> str:
+    """The label set of the sweep's cells (``fashion-mnist-scenes-binary0`` for a one-class fpn sweep)."""
+    if args.scenario == "fpn":
+        return args.dataset + (f"-binary{args.binary}" if args.binary is not None else "")
+    return label_set(args.dataset, args.coarse_labels)
 
 
 def _read_wall(run_dir: Path) -> float:
@@ -356,7 +380,7 @@ def _last_line(path: Path) -> str:
 
 def _report(args: argparse.Namespace, out: Path, results: List[CellResult]) -> None:
     rows = summarize(results, args.fusions)
-    labels = label_set(args.dataset, args.coarse_labels)
+    labels = _labels(args)
     write_results_csv(str(out / "results.csv"), results)
     recipe = args.recipe_obj
     about = [f"engine {args.engine}; recipe {recipe.name} ({args.epochs} epochs); "

@@ -165,6 +165,15 @@ def summarize(results: Sequence[CellResult], fusion_order: Sequence[str] = ()) -
     return rows
 
 
+#: what a scenario's cells measure (the value of the ``accuracy`` column): the segmentation host's is test mIoU
+METRIC = {"fpn": "mIoU"}
+
+
+def metric_name(scenario: str) -> str:
+    """``accuracy`` (classification hosts) or ``mIoU`` (the long-skip FPN host)."""
+    return METRIC.get(scenario, "accuracy")
+
+
 def _percent(value: Optional[float]) -> str:
     return "—" if value is None else f"{100 * value:.2f}"
 
@@ -178,8 +187,11 @@ def table_markdown(rows: Sequence[Summary], about: Sequence[str], label_set: str
               f"- paper: {PAPER_LABELS}, 400 epochs; beside the measurement for orientation, not the same "
               "experiment unless the label set and recipe are the paper's", ""]
     for scenario in dict.fromkeys(row.scenario for row in rows):
-        lines += [f"## {scenario} host", "",
-                  "| fusion | b | accuracy (%) | n | parameters | paper (%) |", "|---|---|---|---|---|---|"]
+        metric = metric_name(scenario)
+        note = ["test mIoU after the last epoch (the `accuracy` column of results.csv)", ""] if metric != "accuracy" \
+            else []
+        lines += [f"## {scenario} host", "", *note,
+                  f"| fusion | b | {metric} (%) | n | parameters | paper (%) |", "|---|---|---|---|---|---|"]
         for row in (r for r in rows if r.scenario == scenario):
             spread = f" ± {100 * row.std:.2f}" if row.std is not None else ""
             lines.append(f"| {row.fusion} | {row.b} | {100 * row.mean:.2f}{spread} | {row.n} | {row.parameters:,} | "
@@ -207,7 +219,7 @@ def write_plot(path: str, rows: Sequence[Summary], title: str) -> Optional[str]:
                         yerr=[100 * (r.std or 0.0) for r in points], marker="o", capsize=3, label=fusion)
         ax.set_title(f"{scenario} host")
         ax.set_xlabel("b (blocks per stage)")
-        ax.set_ylabel("test accuracy (%)")
+        ax.set_ylabel(f"test {metric_name(scenario)} (%)")
         ax.set_xticks(sorted({r.b for r in mine}))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -17,10 +17,12 @@ from typing import List, Optional, Sequence
 from .cliargs import EXIT_BAD_INPUT
 
 __all__ = ["ENGINE_TOOLS", "FRAMEWORK", "engine_of", "engine_module", "environment_python", "dispatch",
-           "train_cifar", "train_imagenet", "eval_cifar", "eval_imagenet", "demo"]
+           "train_cifar", "train_imagenet", "eval_cifar", "eval_imagenet", "demo", "train_segmentation",
+           "eval_segmentation"]
 
 #: tools with one command line for both engines
-ENGINE_TOOLS = ("train_cifar", "train_imagenet", "eval_cifar", "eval_imagenet", "demo")
+ENGINE_TOOLS = ("train_cifar", "train_imagenet", "eval_cifar", "eval_imagenet", "demo", "train_segmentation",
+                "eval_segmentation")
 FRAMEWORK = {"mxnet": "mxnet", "torch": "torch"}
 _PACKAGE = {"mxnet": "afflib.cli", "torch": "afflib_torch.cli"}
 _VENV = {"mxnet": ".venv", "torch": ".venv-torch"}
@@ -108,3 +110,13 @@ def eval_imagenet() -> None:
 def demo() -> None:
     """Console script ``afflib-demo``."""
     dispatch("demo")
+
+
+def train_segmentation() -> None:
+    """Console script ``afflib-train-segmentation``."""
+    dispatch("train_segmentation")
+
+
+def eval_segmentation() -> None:
+    """Console script ``afflib-eval-segmentation``."""
+    dispatch("eval_segmentation")

@@ -15,7 +15,7 @@ from .trainflags import DTYPES, ENGINES, TORCH_ONLY
 
 __all__ = ["SEG_RECIPE_DIR", "SEG_DATASETS", "SEG_OPTIMIZERS", "list_seg_recipes", "load_seg_recipe",
            "train_segmentation_parser", "eval_segmentation_parser", "parse_train_segmentation",
-           "parse_eval_segmentation", "segmentation_model", "scene_settings"]
+           "parse_eval_segmentation", "segmentation_model", "segmentation_spec", "scene_settings"]
 
 SEG_RECIPE_DIR = Path(__file__).with_name("recipes") / "segmentation"
 #: the generated dataset, and GluonCV's (MXNet engine, for users who have them on disk)
@@ -213,3 +213,13 @@ def segmentation_model(args: argparse.Namespace, classes: int, in_channels: int)
     extra = ("" if family == fusion else f", fusion={fusion!r}") + ("" if r is None else f", fusion_r={r}")
     return (f"cifar_{family}_fpn{6 * args.blocks + 2}(channels={widths}, classes={classes}, "
             f"in_channels={in_channels}{extra})")
+
+
+def segmentation_spec(args: argparse.Namespace, classes: int, in_channels: int):
+    """The :class:`afflib.core.modelspec.ModelSpec` of a run: :func:`segmentation_model`'s text, a ``--model-name``
+    given the data's classes and input channels (e.g. ``aff_resnet50_fpn`` on 11-class single-channel scenes)."""
+    from .modelspec import ModelSpec
+    text = segmentation_model(args, classes, in_channels)
+    if args.model_name:
+        return ModelSpec.create(text, classes=classes, in_channels=in_channels)
+    return ModelSpec.create(text)

@@ -6,20 +6,17 @@ all-background ``baseline mIoU: 0.xxxx``.
 """
 from __future__ import annotations
 
-import argparse
 import os
 from typing import List, Optional, Sequence
 
-import numpy as np
 
 from afflib.core.logformat import final_miou_line, segmentation_record_line
-from afflib.core.modelspec import ModelSpec
 from afflib.core.progress import want_progress
 from afflib.core.rundir import output_folder
 from afflib.core.runlog import open_run
 from afflib.core.runrecord import RunRecord
 from afflib.core.schedule import LRSchedule
-from afflib.core.segflags import parse_train_segmentation, scene_settings, segmentation_model
+from afflib.core.segflags import parse_train_segmentation, scene_settings, segmentation_spec
 from afflib.core.segrun import load_split, normalisation, report_end, run_tag, scene_spec
 from afflib.core.training import Recipe
 
@@ -45,7 +42,7 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
         raise ValueError(f"--dataset {args.dataset}: the PyTorch engine trains on fashion-mnist-scenes")
     spec_data = scene_spec(args.canvas, args.binary)
     classes = spec_data.classes
-    spec = ModelSpec.create(segmentation_model(args, classes, 1))
+    spec = segmentation_spec(args, classes, 1)
     name = spec.tag()
     tag = run_tag(args)
     folder = output_folder(args.save_dir, name, tag, args.resume_from)
