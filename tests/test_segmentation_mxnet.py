@@ -266,3 +266,19 @@ def test_eval_refuses_a_missing_checkpoint_or_run(monkeypatch, capsys, tmp_path)
     (tmp_path / "x.params").write_bytes(b"")
     status, err = _exit_status(monkeypatch, capsys, "eval_segmentation", ["--params", tmp_path / "x.params"])
     assert status == 2 and "no run_config.json beside it" in err
+
+
+@needs_fashion
+def test_the_scripts_run_the_mxnet_engine_by_default(tmp_path):
+    from cli_helpers import run_script
+    common = ["--test-size", 16, "--batch-size", 16, "--cache-dir", tmp_path / "cache", "--no-progress",
+              "--overlays", 0]
+    trained = run_script("train_segmentation.py", *common, "--train-size", 16, "--num-epochs", 1, "--save-dir",
+                         tmp_path / "run", "--log-interval", 0)
+    config = json.load(open(tmp_path / "run" / "run_config.json"))
+    assert "mxnet" in config and config["network"]["name"] == "cifar_aff_fpn8"
+    evaluated = run_script("eval_segmentation.py", *common, "--params", tmp_path / "run" / f"{RUN_NAME}-last.params")
+    closing = [line for line in trained.stdout.splitlines() if line.startswith(("mIoU: ", "baseline mIoU: "))]
+    assert len(closing) == 2 and evaluated.stdout.splitlines()[-2:] == closing
+    refused = run_script("train_segmentation.py", "--fusion", "bogus", check=False)
+    assert refused.returncode == 2 and "unknown fusion type 'bogus'" in refused.stderr
