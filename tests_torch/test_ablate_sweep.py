@@ -52,3 +52,29 @@ def test_micro_grid_stops_resumes_tabulates_and_reruns_nothing(subset, tmp_path)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "4 cells: 4 reused (finished before), 0 to train" in again.stdout and "training" not in again.stdout
     assert list(csv.DictReader(open(out / "results.csv", encoding="utf-8"))) == rows
+
+
+@pytest.mark.slow
+def test_the_long_skip_column_trains_segmentation_cells_and_tabulates_miou(tmp_path):
+    if not Path("/usr/share/datasets/fashion-mnist").is_dir():
+        pytest.skip("Fashion-MNIST IDX files missing (apt-get install dataset-fashion-mnist)")
+    recipe = tmp_path / "tiny.json"
+    recipe.write_text(json.dumps({"name": "tiny_segmentation", "train_size": 64, "test_size": 32, "num_epochs": 1,
+                                  "batch_size": 16, "lr": 0.05, "optimizer": "adagrad"}))
+    out = tmp_path / "sweep"
+    argv = ["--scenario", "fpn", "--fusions", "add,ms-sa", "--seeds", "0", "--recipe", recipe, "--engine", "torch",
+            "--device", "cpu", "--threads", "1", "--out", out]
+    first = run_script("ablate.py", *argv, check=False)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "2 cells: 0 reused (finished before), 2 to train" in first.stdout
+    rows = {r["fusion"]: r for r in csv.DictReader(open(out / "results.csv", encoding="utf-8"))}
+    assert set(rows) == {"add", "ms-sa"} and int(rows["ms-sa"]["parameters"]) > int(rows["add"]["parameters"])
+    history = json.loads((out / "cells" / "fpn-ms-sa-b1-s0" / "history.json").read_text())["epochs"]
+    assert float(rows["ms-sa"]["accuracy"]) == pytest.approx(history[-1]["val_miou"], abs=1e-4)
+    config = json.loads((out / "cells" / "fpn-ms-sa-b1-s0" / "run_config.json").read_text())
+    assert "fusion='ms-sa'" in config["network"]["text"] and "fusion_r=2" in config["network"]["text"]
+    table = (out / "table.md").read_text(encoding="utf-8")
+    assert "## fpn host" in table and "| fusion | b | mIoU (%) |" in table
+    assert "label set measured: fashion-mnist-scenes" in table
+    again = run_script("ablate.py", *argv, check=False)
+    assert "2 cells: 2 reused (finished before), 0 to train" in again.stdout

@@ -8,16 +8,17 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 from .ablation import preset_r
-from .segflags import load_seg_recipe
+from .segflags import load_seg_recipe, train_segmentation_parser
 
 __all__ = ["check_fpn", "fpn_settings", "segmentation_command"]
 
 
 class _SegRecipe:
-    """A segmentation recipe as the sweep reads it (name and fields)."""
+    """A segmentation recipe as the sweep reads it: its name, fields, and what the cells pass as ``--recipe`` (the
+    name of a shipped recipe, or the absolute path of a ``.json`` file)."""
 
-    def __init__(self, name: str, fields: Dict[str, object]):
-        self.name, self.fields = name, fields
+    def __init__(self, name: str, fields: Dict[str, object], reference: str):
+        self.name, self.fields, self.reference = name, fields, reference
 
     def __getitem__(self, key: str) -> object:
         return self.fields[key]
@@ -40,12 +41,14 @@ def check_fpn(parser: argparse.ArgumentParser, args: argparse.Namespace, default
         fields = load_seg_recipe(name)
     except ValueError as err:
         parser.error(f"argument --recipe: {err} (--scenario fpn takes a segmentation recipe)")
-    recipe = _SegRecipe(str(fields.get("name", name)), fields)
+    reference = str(Path(name).resolve()) if name.endswith(".json") else name
+    recipe = _SegRecipe(str(fields.get("name", Path(name).stem)), fields, reference)
+    defaults = train_segmentation_parser()
     args.dataset = "fashion-mnist-scenes"
     args.recipe_obj = recipe
-    args.epochs = args.num_epochs or int(fields["num_epochs"])
-    args.channel_times = args.channel_times or int(fields.get("channel_times", 1))
-    args.train_size = args.train_size or int(fields.get("train_size", 0) or 0)
+    args.epochs = args.num_epochs or int(fields.get("num_epochs") or defaults.get_default("num_epochs"))
+    args.channel_times = args.channel_times or int(fields.get("channel_times") or 1)
+    args.train_size = args.train_size or int(fields.get("train_size") or 0)
     if args.binary is None:
         args.binary = fields.get("binary")
 
@@ -53,7 +56,7 @@ def check_fpn(parser: argparse.ArgumentParser, args: argparse.Namespace, default
 def segmentation_command(args: argparse.Namespace, cell: Any, run_dir: Path, tool: List[str]) -> List[str]:
     """The long-skip cell: ``scripts/train_segmentation.py`` with the form in the FPN's long skips."""
     r = preset_r(cell.fusion, args.preset)
-    command = [*tool, "--engine", args.engine, "--recipe", args.recipe_obj.name,
+    command = [*tool, "--engine", args.engine, "--recipe", args.recipe_obj.reference,
                "--fusion", cell.fusion, "--blocks", str(cell.b), "--channel-times", str(args.channel_times),
                "--seed", str(cell.seed), "--save-dir", str(run_dir), "--num-epochs", str(args.epochs),
                "--no-progress", "--overlays", "0"]

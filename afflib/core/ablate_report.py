@@ -182,7 +182,9 @@ def table_markdown(rows: Sequence[Summary], about: Sequence[str], label_set: str
     """``table.md``: a heading, the ``about`` lines (data, recipe, engine), and per scenario a table of accuracy
     (%) mean ± std over seeds and n, the parameters, and the paper's number on its own label set."""
     lines = ["# Ablation sweep", ""] + [f"- {line}" for line in about]
-    lines += [f"- label set measured: {label_set}; accuracy = top-1 on its test split after the last epoch, "
+    measures = " and ".join(dict.fromkeys("top-1 accuracy" if metric_name(r.scenario) == "accuracy" else "mIoU"
+                                          for r in rows)) or "top-1 accuracy"
+    lines += [f"- label set measured: {label_set}; {measures} on its test split after the last epoch, "
               "mean ± sample standard deviation over the seeds (n of them)",
               f"- paper: {PAPER_LABELS}, 400 epochs; beside the measurement for orientation, not the same "
               "experiment unless the label set and recipe are the paper's", ""]
