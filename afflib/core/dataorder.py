@@ -8,9 +8,11 @@ order, the last batch smaller. ``--train-size`` keeps a fixed subset: the first 
 """
 from __future__ import annotations
 
+from typing import Tuple
+
 import numpy as np
 
-__all__ = ["train_subset", "shard_samples", "batch_count", "epoch_order"]
+__all__ = ["train_subset", "shard_samples", "batch_count", "epoch_order", "SplitOrder"]
 
 
 def train_subset(count: int, seed: int, limit: int = 0) -> np.ndarray:
@@ -34,3 +36,31 @@ def epoch_order(subset: np.ndarray, seed: int, epoch: int, parts: int, index: in
     """The indices (of ``subset``'s samples) shard ``index`` of ``parts`` reads in training epoch ``epoch``."""
     permutation = np.random.default_rng([seed, epoch]).permutation(len(subset))
     return subset[permutation[index::parts][:samples]]
+
+
+class SplitOrder:
+    """The batches of one shard of a split held in memory: ``samples`` per epoch, ``len()`` batches, and
+    :meth:`order` (training: shuffled per epoch and cut to full batches; validation: every sample in file order).
+    The arrays' classes of both engines build on it."""
+
+    def setup_order(self, count: int, batch_size: int, train: bool, seed: int, shard: Tuple[int, int],
+                    what: str) -> None:
+        """Set the split's order; ``what`` names the samples in the error of a shard without one full batch."""
+        if batch_size < 1:
+            raise ValueError(f"{what}: batch_size must be >= 1, got {batch_size}")
+        self.count, self.batch_size, self.train, self.seed = count, batch_size, train, seed
+        self.parts, self.index = shard
+        self.samples = shard_samples(count, self.parts, batch_size, train)
+        if train and self.samples == 0:
+            raise ValueError(f"{count // self.parts} {what} per process, fewer than one batch of {batch_size}; "
+                             f"lower --batch-size or raise --train-size")
+
+    def __len__(self) -> int:
+        return batch_count(self.samples, self.batch_size, self.train)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """The sample indices of this shard in epoch ``epoch``, in batch order (validation: file order)."""
+        subset = np.arange(self.count)
+        if not self.train:
+            return subset
+        return epoch_order(subset, self.seed, epoch, self.parts, self.index, self.samples)

@@ -6,14 +6,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
 from .segmetrics import background_baseline
 from .segscenes import SceneSpec, load_scenes
 
-__all__ = ["SCENE_SEED", "scene_spec", "load_split", "normalisation", "run_tag", "closing_lines",
+__all__ = ["SCENE_SEED", "scene_spec", "load_split", "normalisation", "run_tag", "closing_lines", "report_end",
            "read_segmentation_run", "SegmentationRun"]
 
 #: the generated dataset is one fixed set for every run (the runs' --seed varies initialisation and order only)
@@ -52,6 +52,19 @@ def closing_lines(miou: float, pixel_accuracy: float, masks: np.ndarray, classes
     baseline = background_baseline(masks, classes)
     return [f"pixel accuracy: {pixel_accuracy:.4f} (all-background: {baseline['pixel_accuracy']:.4f})",
             f"mIoU: {miou:.4f}", f"baseline mIoU: {baseline['miou']:.4f}"]
+
+
+def report_end(miou: float, pixel_accuracy: float, masks: np.ndarray, classes: int, emit: Callable[[str], Any],
+               draw_overlays: Optional[Callable[[], str]] = None) -> List[str]:
+    """How both engines' tools end: ``prediction overlays: PATH`` (when ``draw_overlays`` is given: it draws them
+    and returns the path), then the :func:`closing_lines`, each passed to ``emit`` (print, or the run's log);
+    returns the closing lines."""
+    if draw_overlays is not None:
+        emit(f"prediction overlays: {draw_overlays()}")
+    lines = closing_lines(miou, pixel_accuracy, masks, classes)
+    for line in lines:
+        emit(line)
+    return lines
 
 
 class SegmentationRun:

@@ -14,38 +14,30 @@ from .devices import split_batch
 from .logs import progress_bar
 from afflib.core import logformat
 from afflib.core.training import NonFiniteLossError, Recipe, StopFlag, TrainingInterrupted, close_epoch
-from afflib.core.metrics import EvalResult, RunningLoss, TopKErrors
+from afflib.core.metrics import EvalResult
 from afflib.core.schedule import LRSchedule
+from .tasks import Classification
 
 __all__ = ["Recipe", "EvalResult", "NonFiniteLossError", "TrainingInterrupted", "StopFlag", "train_epoch",
            "sync_running_stats", "evaluate", "fit"]
-
-
-def _targets(batch_data: mx.nd.NDArray, label: mx.nd.NDArray, recipe: Recipe, epoch: int,
-             rng: np.random.RandomState):
-    """Inputs and class-distribution targets of one batch (mixup, label smoothing); labels for accuracy."""
-    from afflib.data.mixup import mixup, smooth_labels
-    if recipe.mixup_active(epoch):
-        data, targets, lam = mixup(batch_data, label, recipe.classes, recipe.mixup_alpha, recipe.label_smoothing, rng)
-        dominant = label if lam >= 0.5 else label[::-1]
-        return data, targets, dominant
-    return batch_data, smooth_labels(label, recipe.classes, recipe.label_smoothing), label
 
 
 def train_epoch(epoch: int, source: Iterable, net: gluon.Block, loss_fn: gluon.loss.Loss, trainer: gluon.Trainer,
                 schedule: LRSchedule, contexts: Sequence[mx.Context], recipe: Recipe, log: logging.Logger,
                 teacher: Optional[gluon.Block] = None, stop: Optional[StopFlag] = None,
                 show_progress: bool = False, on_interrupt: Optional[Callable[[int, int], Optional[str]]] = None,
-                workers: int = 1) -> Dict[str, float]:
+                workers: int = 1, task: Optional[Any] = None) -> Dict[str, float]:
     """Train one epoch; returns ``{'loss', 'accuracy', 'samples', 'seconds', 'lr'}``.
 
     The learning rate of every update comes from ``schedule(global update number)``. A non-finite loss raises
     :class:`NonFiniteLossError` before the update; a signal in ``stop`` calls ``on_interrupt(epoch, batch)``
     (which saves) and raises :class:`TrainingInterrupted`. ``workers``: processes of a distributed run (their
-    gradients are summed, so the update is normalised by the global batch).
+    gradients are summed, so the update is normalised by the global batch). ``task``: what the batches are
+    (:mod:`afflib.train.tasks`: classification by default, or segmentation, whose accuracy counts pixels).
     """
+    task = task if task is not None else Classification()
     rng = np.random.RandomState(recipe.seed * 100003 + epoch)
-    meter = RunningLoss()
+    meter = task.meter()
     iters = schedule.iters_per_epoch
     tic = interval_tic = time.time()
     samples = interval_samples = 0
@@ -55,10 +47,9 @@ def train_epoch(epoch: int, source: Iterable, net: gluon.Block, loss_fn: gluon.l
         for i, batch in enumerate(source):
             rows = batch.data.shape[0]
             real = rows - int(batch.pad)
-            data, targets, labels = _targets(batch.data, batch.label, recipe, epoch, rng)
+            data, targets, labels = task.targets(batch.data, batch.label, recipe, epoch, rng)
             if batch.pad:  # filler rows repeat real samples: keep shapes static, give them no weight
-                mask = mx.nd.array([1.0] * real + [0.0] * int(batch.pad))
-                targets = targets * mask.reshape((-1, 1))
+                targets = task.drop_padding(targets, real, int(batch.pad))
             parts = [x.astype(recipe.dtype, copy=False) for x in split_batch(data, contexts)]
             target_parts = split_batch(targets, contexts)
             teacher_out = [teacher(x) for x in parts] if teacher is not None else None
@@ -109,34 +100,25 @@ def sync_running_stats(net: gluon.Block) -> None:
 
 
 def evaluate(net: gluon.Block, source: Iterable, contexts: Sequence[mx.Context], dtype: str = "float32",
-             show_progress: bool = False) -> EvalResult:
-    """Top-1/top-5 error of ``net`` over one pass of ``source`` (filler rows dropped)."""
-    meter = TopKErrors((1, 5))
-    tic = time.time()
-    bar = progress_bar(len(source), "validation", show_progress)
-    try:
-        for batch in source:
-            real = batch.data.shape[0] - int(batch.pad)
-            outputs = [net(x.astype(dtype, copy=False)) for x in split_batch(batch.data, contexts)]
-            logits = np.concatenate([o.astype("float32").asnumpy() for o in outputs])[:real]
-            meter.update(logits, batch.label.asnumpy()[:real])
-            bar.update(1)
-    finally:
-        bar.close()
-    return meter.result(time.time() - tic)
+             show_progress: bool = False, task: Optional[Any] = None) -> EvalResult:
+    """The ``task``'s validation of ``net`` over one pass of ``source`` (filler rows dropped); classification
+    (the default): top-1/top-5 error."""
+    task = task if task is not None else Classification()
+    return task.evaluate(net, source, contexts, dtype, show_progress)
 
 
 def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, contexts: Sequence[mx.Context],
         schedule: LRSchedule, recipe: Recipe, loss_fn: gluon.loss.Loss, checkpoints: CheckpointManager,
         log: logging.Logger, start_epoch: int = 0, teacher: Optional[gluon.Block] = None,
         show_progress: bool = False, epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None,
-        workers: int = 1) -> List[Dict[str, Any]]:
+        workers: int = 1, task: Optional[Any] = None) -> List[Dict[str, Any]]:
     """Train from ``start_epoch`` to ``recipe.num_epochs``, checkpointing (``-last``) then validating after every
     epoch (numbered and best checkpoints after validation).
 
     Logs the original release's lines (``[Epoch N] training: ...``, ``[Epoch N] speed: ...``,
     ``[Epoch N] validation: err-top1=... err-top5=...``) plus ``epoch_line(record)`` if given.
-    Returns the per-epoch history (also written to ``history.json``).
+    Returns the per-epoch history (also written to ``history.json``). ``task``: :mod:`afflib.train.tasks`
+    (classification by default; a segmentation's validation logs ``mIoU=.. pixAcc=..``).
     """
     history = checkpoints.resume_history(start_epoch)
 
@@ -148,10 +130,10 @@ def fit(net: gluon.Block, trainer: gluon.Trainer, train_source, val_source, cont
         for epoch in range(start_epoch, recipe.num_epochs):
             stats = train_epoch(epoch, train_source, net, loss_fn, trainer, schedule, contexts, recipe, log,
                                 teacher=teacher, stop=stop, show_progress=show_progress,
-                                on_interrupt=save_interrupted, workers=workers)
+                                on_interrupt=save_interrupted, workers=workers, task=task)
             sync_running_stats(net)
             close_epoch(epoch, stats, history, checkpoints, net, trainer,
-                        lambda: evaluate(net, val_source, contexts, recipe.dtype, show_progress)
+                        lambda: evaluate(net, val_source, contexts, recipe.dtype, show_progress, task)
                         if val_source is not None else None, log, epoch_line)
             if stop.signum is not None:  # signal during validation or saving: the epoch is complete and saved
                 raise TrainingInterrupted(stop.signum, epoch, schedule.iters_per_epoch - 1,

@@ -1,4 +1,5 @@
-"""The optimizer of the paper's recipe: SGD with Nesterov momentum, weight decay off on biases and BN if asked."""
+"""The optimizers of the paper's recipes: SGD with Nesterov momentum (classification; weight decay off on biases
+and BN if asked) and AdaGrad (segmentation)."""
 from __future__ import annotations
 
 from typing import Any
@@ -21,6 +22,8 @@ def make_trainer(net: gluon.Block, lr: float, momentum: float = 0.9, wd: float =
     """A Gluon Trainer for ``net``; float16 runs keep float32 master weights (``multi_precision``).
 
     The learning rate is set by the training loop before every update (see :class:`afflib.train.LRSchedule`).
+    ``optimizer``: any MXNet optimizer name; ``nag``/``sgd`` take ``momentum``, ``adagrad`` (the segmentation
+    recipe of the paper) keeps MXNet's eps 1e-7.
     """
     if no_wd:
         disable_weight_decay_on_bias_and_bn(net)

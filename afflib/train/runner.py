@@ -25,11 +25,11 @@ from .checkpoint import CheckpointManager, ResumePoint
 from afflib.core.training import report_errors
 from .logs import want_progress
 from .loop import NonFiniteLossError, Recipe, TrainingInterrupted, fit
-from .losses import make_loss
 from .nets import ready_net
 from .optim import make_trainer
 from .params_check import ParamsMismatchError
 from .session import LocalSession
+from .tasks import Classification
 
 __all__ = ["seed_everything", "prepare_net", "start_outputs", "run_training", "exit_on_error",
            "run_config"]
@@ -82,7 +82,8 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
                  temperature: float = 20.0, hard_weight: float = 0.5,
                  epoch_line: Optional[Callable[[Dict[str, Any]], str]] = None,
                  run_dir: Optional[RunDir] = None, record: Optional[RunRecord] = None,
-                 session: Optional[LocalSession] = None) -> List[Dict[str, Any]]:
+                 session: Optional[LocalSession] = None, task: Optional[Any] = None, optimizer_kind: str = "nag",
+                 extra_config: Optional[Dict[str, Any]] = None) -> List[Dict[str, Any]]:
     """Trainer, loss, checkpoints and the loop for an initialised ``net``; returns the history.
 
     ``model_name`` names the checkpoint files; ``record`` (network, dataset, recipe) is written into
@@ -92,13 +93,18 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
     (:class:`afflib.train.session.LocalSession` by default; a ``dist_*`` store needs the job's
     ``afflib.distributed.DistSession``: only worker 0 validates and writes checkpoints, with the servers'
     optimizer states, and the schedule runs on the servers).
+
+    ``task``: :class:`afflib.train.tasks.Classification` (default) or ``Segmentation`` (its loss and validation);
+    ``optimizer_kind``: ``nag`` (the paper's classification recipes), ``sgd`` or ``adagrad``
+    (:func:`afflib.train.make_trainer`); ``extra_config``: more entries of ``run_config.json`` (a segmentation
+    run's scenes).
     """
     session = session if session is not None else LocalSession()
     if is_distributed(kvstore) and not session.active:
         raise ValueError(f"a {getattr(kvstore, 'type', kvstore)} kvstore trains as one worker of a job: pass its "
                          f"session, afflib.distributed.DistSession(kvstore), to run_training")
     trainer = make_trainer(net, lr=schedule.base_lr, momentum=args.momentum, wd=args.wd, no_wd=args.no_wd,
-                           dtype=recipe.dtype, optimizer="nag", kvstore=kvstore)
+                           dtype=recipe.dtype, optimizer=optimizer_kind, kvstore=kvstore)
     session.prepare_trainer(trainer, schedule, train_source.batch_size, resume.start_epoch if resume else 0,
                             resume.states if resume else None)
     val_source = session.validation_source(val_source)
@@ -107,17 +113,19 @@ def run_training(net: gluon.HybridBlock, model_name: str, tag: str, train_source
     checkpoints.remove_stale_temp(log)
     run_dir = run_dir or RunDir(save_dir)
     checkpoints.write_config(dict(run_config(args, contexts, recipe.dtype, model_name, record),
-                                  **run_dir.config_extra(resume.params if resume else None)), run_dir.config_name)
+                                  **run_dir.config_extra(resume.params if resume else None), **(extra_config or {})),
+                            run_dir.config_name)
     if record is not None:
         log.info("model: %s", record.spec.text())
     start = resume.start_epoch if resume is not None else 0
     if resume is not None:
         log.info("resuming %s from %s at epoch %d (learning rate %.6f)", model_name, resume.params, start,
                  schedule(start * schedule.iters_per_epoch + 1))
-    loss_fn = make_loss(teacher is not None, temperature, hard_weight)
+    task = task if task is not None else Classification()
+    loss_fn = task.loss(teacher is not None, temperature, hard_weight)
     history = fit(net, trainer, train_source, val_source, contexts, schedule, recipe, loss_fn, checkpoints, log,
                   start_epoch=start, teacher=teacher, show_progress=want_progress(args.no_progress),
-                  epoch_line=epoch_line, workers=session.num_workers)
+                  epoch_line=epoch_line, workers=session.num_workers, task=task)
     session.finish(net, log)
     if checkpoints.best_path:
         log.info("best validation checkpoint: %s", checkpoints.best_path)

@@ -9,7 +9,7 @@ from typing import List, Optional, Sequence
 
 from afflib.core.progress import progress_bar, want_progress
 from afflib.core.segflags import parse_eval_segmentation
-from afflib.core.segrun import closing_lines, load_split, normalisation, read_segmentation_run, scene_spec
+from afflib.core.segrun import load_split, normalisation, read_segmentation_run, report_end, scene_spec
 from afflib.core.training import report_errors
 
 from ..convert import CheckpointMismatch, load_checkpoint
@@ -54,13 +54,11 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     finally:
         bar.close()
     print(f"{run_info.spec_text}: {result.samples} test scenes in {result.seconds:.1f} s")
-    if args.overlays:
-        out = args.out or os.path.splitext(args.params)[0] + "-overlays.png"
-        print(f"prediction overlays: {write_overlays(model, data, config, run_info.classes, spec_data.class_names, args.overlays, out, run_info.spec_text)}")
-    lines = closing_lines(result.metrics["miou"], result.metrics["pixel_accuracy"], masks, run_info.classes)
-    for line in lines:
-        print(line)
-    return lines
+    out = args.out or os.path.splitext(args.params)[0] + "-overlays.png"
+    draw = (lambda: write_overlays(model, data, config, run_info.classes, spec_data.class_names, args.overlays, out,
+                                   run_info.spec_text))
+    return report_end(result.metrics["miou"], result.metrics["pixel_accuracy"], masks, run_info.classes, print,
+                      draw if args.overlays else None)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from afflib.core.runlog import open_run
 from afflib.core.runrecord import RunRecord
 from afflib.core.schedule import LRSchedule
 from afflib.core.segflags import parse_train_segmentation, scene_settings, segmentation_spec
-from afflib.core.segrun import closing_lines, load_split, normalisation, run_tag, scene_spec
+from afflib.core.segrun import load_split, normalisation, report_end, run_tag, scene_spec
 from afflib.core.training import Recipe
 
 from ..registry import get_model
@@ -77,14 +77,10 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
     if final_miou_line(history):
         log.info(final_miou_line(history))
     last = history[-1]
-    if args.overlays and folder:
-        path = write_overlays(model.to(config.device), test, config, classes, spec_data.class_names, args.overlays,
-                              os.path.join(folder, f"{tag}-{name}-overlays.png"), spec.text())
-        log.info("prediction overlays: %s", path)
-    lines = closing_lines(last["val_miou"], last["val_pixel_accuracy"], test_masks, classes)
-    for line in lines:
-        log.info(line)
-    return lines
+    draw = (lambda: write_overlays(model.to(config.device), test, config, classes, spec_data.class_names,
+                                   args.overlays, os.path.join(folder, f"{tag}-{name}-overlays.png"), spec.text()))
+    return report_end(last["val_miou"], last["val_pixel_accuracy"], test_masks, classes, log.info,
+                      draw if args.overlays and folder else None)
 
 
 if __name__ == "__main__":

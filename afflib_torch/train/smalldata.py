@@ -23,7 +23,7 @@ import torch
 from afflib.core.autoaugment import AutoAugment
 from afflib.core.cifar_files import SPLIT_FILES, cifar_bin_dir, cifar_root, download_cifar
 from afflib.core.datafiles import DataFormatError, read_cifar_binary, read_idx
-from afflib.core.dataorder import batch_count, epoch_order, shard_samples, train_subset
+from afflib.core.dataorder import SplitOrder, train_subset
 from afflib.core.datasets import DATASETS
 
 from ..data import DEFAULT_FASHION_MNIST_DIRS, _find
@@ -46,31 +46,16 @@ def sample_bits(seed: int, epoch: int, indices: np.ndarray) -> np.ndarray:
         return (x ^ (x >> np.uint64(31))) & _MASK
 
 
-class ArraySplit:
-    """What every split held as arrays shares: the batches of this shard per epoch (shuffled and cut to full
-    batches for training, every sample in order for validation) and the normalisation to float32."""
+class ArraySplit(SplitOrder):
+    """A split held as uint8 arrays: the core's shard order (:class:`afflib.core.dataorder.SplitOrder`) and the
+    normalisation to float32 torch tensors."""
 
     def split(self, count: int, batch_size: int, train: bool, seed: int, shard: Tuple[int, int],
               mean: Sequence[float], std: Sequence[float], what: str) -> None:
-        """Set the split's order and normalisation; ``what`` names the data in the error of an empty shard."""
-        self.count, self.batch_size, self.train, self.seed = count, batch_size, train, seed
-        self.parts, self.index = shard
+        """Set the split's order and normalisation; ``what`` names the samples in the error of an empty shard."""
+        self.setup_order(count, batch_size, train, seed, shard, what)
         self.mean = torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1) * 255
         self.scale = 1.0 / (torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1) * 255)
-        self.samples = shard_samples(count, self.parts, batch_size, train)
-        if train and self.samples == 0:
-            raise ValueError(f"{what}: {count // self.parts} per process, fewer than one batch of {batch_size}; "
-                             f"lower --batch-size (or raise --train-size)")
-
-    def __len__(self) -> int:
-        return batch_count(self.samples, self.batch_size, self.train)
-
-    def order(self, epoch: int) -> np.ndarray:
-        """The sample indices of this shard in epoch ``epoch``, in batch order (validation: file order)."""
-        subset = np.arange(self.count)
-        if not self.train:
-            return subset
-        return epoch_order(subset, self.seed, epoch, self.parts, self.index, self.samples)
 
     def _normalise(self, pixels: np.ndarray) -> torch.Tensor:
         return (torch.from_numpy(np.ascontiguousarray(pixels)).float() - self.mean) * self.scale
@@ -97,7 +82,7 @@ class SmallImageData(ArraySplit):
         if auto_augment and (not train or dataset == "fashion-mnist"):
             raise ValueError(f"--auto_aug: AutoAugment's CIFAR policy applies to CIFAR training data, not {dataset}")
         self.auto_augment = AutoAugment("cifar10") if auto_augment else None
-        self.split(len(images), batch_size, train, seed, shard, facts.mean, facts.std, f"{dataset}: training images")
+        self.split(len(images), batch_size, train, seed, shard, facts.mean, facts.std, f"{dataset} training images")
 
     def batches(self, epoch: int, start_batch: int = 0) -> Iterator[Tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``epoch`` from batch ``start_batch`` on."""
