@@ -13,7 +13,7 @@ import numpy as np
 from .segmetrics import background_baseline
 from .segscenes import SceneSpec, load_scenes
 
-__all__ = ["SCENE_SEED", "scene_spec", "load_split", "normalisation", "run_tag", "closing_lines", "report_end",
+__all__ = ["EvaluationInputs", "evaluation_inputs", "end_evaluation", "SCENE_SEED", "scene_spec", "load_split", "normalisation", "run_tag", "closing_lines", "report_end",
            "read_segmentation_run", "SegmentationRun"]
 
 #: the generated dataset is one fixed set for every run (the runs' --seed varies initialisation and order only)
@@ -97,3 +97,35 @@ def read_segmentation_run(params: str) -> SegmentationRun:
     except (OSError, json.JSONDecodeError) as err:
         raise ValueError(f"{path}: unreadable ({err})") from None
     return SegmentationRun(path, config)
+
+
+class EvaluationInputs:
+    """What an evaluation of ``--params`` reads, whichever engine runs it: the run, its scenes' spec, the test
+    scenes and masks, the normalisation, whether to draw progress bars, and where the overlays go."""
+
+    def __init__(self, args: argparse.Namespace, progress: bool):
+        self.run = read_segmentation_run(args.params)
+        scenes = self.run.scenes
+        for flag, dest in (("--canvas", "canvas"), ("--binary", "binary")):
+            given = getattr(args, dest)
+            if given not in (None, 64) and given != scenes.get(dest):
+                raise ValueError(f"{flag} {given}: the run at {self.run.path} was trained with {scenes.get(dest)}")
+        self.spec = scene_spec(int(scenes["canvas"]), scenes.get("binary"))
+        self.progress = progress
+        self.mean, self.std = normalisation()
+        self.scenes, self.masks = load_split(self.spec, False, args.test_size, args.data_dir, args.cache_dir, progress)
+        self.overlays = args.overlays
+        self.out = args.out or os.path.splitext(args.params)[0] + "-overlays.png"
+
+
+def evaluation_inputs(args: argparse.Namespace, progress: bool) -> EvaluationInputs:
+    """The :class:`EvaluationInputs` of ``eval_segmentation``'s flags (ValueError naming a contradicting flag)."""
+    return EvaluationInputs(args, progress)
+
+
+def end_evaluation(inputs: EvaluationInputs, result: Any, draw: Callable[[str], str]) -> List[str]:
+    """Print how long the pass took, draw the overlays (``draw(path)`` returns the path) and print the closing
+    lines; returns them."""
+    print(f"{inputs.run.spec_text}: {result.samples} test scenes in {result.seconds:.1f} s")
+    return report_end(result.metrics["miou"], result.metrics["pixel_accuracy"], inputs.masks, inputs.run.classes,
+                      print, (lambda: draw(inputs.out)) if inputs.overlays else None)
