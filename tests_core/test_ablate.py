@@ -13,8 +13,8 @@ import pytest
 
 from afflib.core import ablate
 from afflib.core.ablate import Cell, _check, cell_spec, grid, main, make_parser_ablate, settings, train_command
-from afflib.core.ablate_report import (PAPER_ACCURACY, count_parameters, finished_epochs, read_cell, summarize,
-                                       table_markdown, write_plot, write_results_csv)
+from afflib.core.ablate_report import (PAPER_ACCURACY, Summary, count_parameters, finished_epochs, read_cell,
+                                       summarize, table_markdown, versus_add, write_plot, write_results_csv)
 from afflib.core.ablation import ABLATION_FORMS, preset_r
 from afflib.core.modelspec import ModelSpec, entry, parse_spec
 from afflib.core.params_io import save_params
@@ -159,6 +159,17 @@ def _fake_cell(root: Path, cell: Cell, accuracies, wall=12.0, finished=True) -> 
     return run_dir
 
 
+def test_the_difference_to_add_is_marked_where_it_exceeds_two_standard_errors():
+    def row(fusion, mean, std, n=3):
+        return Summary("resnet", fusion, 1, mean, std, n, 10, None)
+    rows = [row("add", 0.80, 0.01), row("aff", 0.83, 0.01), row("sk", 0.81, 0.02)]
+    difference, margin = versus_add(rows[1], rows)
+    assert difference == pytest.approx(0.03) and margin == pytest.approx(2 * np.sqrt(2 * 0.01 ** 2 / 3))
+    table = table_markdown(rows, [], "fashion-mnist")
+    assert "| aff | 1 | 83.00 ± 1.00 | 3 | +3.00 ± 1.63 * |" in table
+    assert "| sk | 1 | 81.00 ± 2.00 | 3 | +1.00 ± 2.58 |" in table and "| add | 1 | 80.00 ± 1.00 | 3 | — |" in table
+
+
 def test_finished_cells_read_back_and_report(tmp_path):
     values = {("aff", 0): 0.80, ("aff", 1): 0.84, ("add", 0): 0.78}
     for (fusion, seed), acc in values.items():
@@ -182,7 +193,8 @@ def test_finished_cells_read_back_and_report(tmp_path):
     assert summary[1].mean == pytest.approx(0.82) and summary[1].std == pytest.approx(np.std([0.80, 0.84], ddof=1))
     assert summary[0].std is None and summary[1].paper == PAPER_ACCURACY[("resnet", "aff")][0]
     table = table_markdown(summary, ["engine torch"], "fashion-mnist")
-    assert "| aff | 1 | 82.00 ± 2.83 | 2 | 112 | 76.30 |" in table and "| add | 1 | 78.00 | 1 | 112 | 74.00 |" in table
+    assert "| aff | 1 | 82.00 ± 2.83 | 2 | — | 112 | 76.30 |" in table and "| add | 1 | 78.00 | 1 | — | 112 | 74.00 |" \
+        in table                                                   # one add seed: no standard error against it
     assert "label set measured: fashion-mnist" in table and "CIFAR-100, 20 superclasses" in table
     pytest.importorskip("matplotlib")
     path = write_plot(str(tmp_path / "plot.png"), summary, "t")

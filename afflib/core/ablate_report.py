@@ -174,6 +174,23 @@ def metric_name(scenario: str) -> str:
     return METRIC.get(scenario, "accuracy")
 
 
+def versus_add(row: Summary, rows: Sequence[Summary]) -> Optional[Tuple[float, float]]:
+    """``(difference, 2 standard errors)`` of ``row``'s mean against plain addition at the same scenario and b
+    (Welch's standard error of a difference of means); None without an ``add`` row or with one seed on a side."""
+    base = next((r for r in rows if (r.scenario, r.fusion, r.b) == (row.scenario, "add", row.b)), None)
+    if base is None or row.fusion == "add" or row.std is None or base.std is None:
+        return None
+    return row.mean - base.mean, 2 * math.sqrt(row.std ** 2 / row.n + base.std ** 2 / base.n)
+
+
+def _versus(row: Summary, rows: Sequence[Summary]) -> str:
+    found = versus_add(row, rows)
+    if found is None:
+        return "—"
+    difference, margin = found
+    return f"{100 * difference:+.2f} ± {100 * margin:.2f}{' *' if abs(difference) > margin else ''}"
+
+
 def _percent(value: Optional[float]) -> str:
     return "—" if value is None else f"{100 * value:.2f}"
 
@@ -187,17 +204,20 @@ def table_markdown(rows: Sequence[Summary], about: Sequence[str], label_set: str
     lines += [f"- label set measured: {label_set}; {measures} on its test split after the last epoch, "
               "mean ± sample standard deviation over the seeds (n of them)",
               f"- paper: {PAPER_LABELS}, 400 epochs; beside the measurement for orientation, not the same "
-              "experiment unless the label set and recipe are the paper's", ""]
+              "experiment unless the label set and recipe are the paper's",
+              "- vs add: the difference of means to plain addition at the same b (percentage points) ± two standard "
+              "errors (Welch); * where the difference exceeds them", ""]
     for scenario in dict.fromkeys(row.scenario for row in rows):
         metric = metric_name(scenario)
         note = ["test mIoU after the last epoch (the `accuracy` column of results.csv)", ""] if metric != "accuracy" \
             else []
         lines += [f"## {scenario} host", "", *note,
-                  f"| fusion | b | {metric} (%) | n | parameters | paper (%) |", "|---|---|---|---|---|---|"]
+                  f"| fusion | b | {metric} (%) | n | vs add (pp) | parameters | paper (%) |",
+                  "|---|---|---|---|---|---|---|"]
         for row in (r for r in rows if r.scenario == scenario):
             spread = f" ± {100 * row.std:.2f}" if row.std is not None else ""
-            lines.append(f"| {row.fusion} | {row.b} | {100 * row.mean:.2f}{spread} | {row.n} | {row.parameters:,} | "
-                         f"{_percent(row.paper)} |")
+            lines.append(f"| {row.fusion} | {row.b} | {100 * row.mean:.2f}{spread} | {row.n} | {_versus(row, rows)} | "
+                         f"{row.parameters:,} | {_percent(row.paper)} |")
         lines.append("")
     return "\n".join(lines)
 
