@@ -82,3 +82,21 @@ def test_bad_input_is_refused_with_the_argument_named():
     with pytest.raises(ValueError, match="merge a ConfusionMatrix of 3 classes"):
         cm.merge(ConfusionMatrix(4))
     assert cm.pixels == 0  # nothing was counted by the refused updates
+
+
+def test_negative_targets_are_ignored_pixels():
+    # GluonCV's ignore label: -1 pixels count nowhere, whatever is predicted there
+    pred = np.array([[0, 1, 1], [2, 2, 0]])
+    target = np.array([[0, 1, -1], [2, -1, -1]])
+    cm = ConfusionMatrix(3).update(pred, target)
+    assert cm.pixels == 3 and cm.miou() == 1.0 and cm.pixel_accuracy() == 1.0
+    expected = ConfusionMatrix(3).update(np.array([0, 1, 2]), np.array([0, 1, 2]))
+    np.testing.assert_array_equal(cm.matrix, expected.matrix)
+    # a wrong prediction on a valid pixel still counts: IoU(0) = 1/2, IoU(1) = 0/1, IoU(2) = 1/1
+    cm = ConfusionMatrix(3).update(np.array([0, 0, 2, 1]), np.array([0, 1, 2, -1]))
+    assert cm.pixels == 3 and cm.miou() == pytest.approx((0.5 + 0.0 + 1.0) / 3)
+    # the all-background baseline ignores them too: 2 background of 3 valid pixels, classes 0 and 1 present
+    baseline = background_baseline(np.array([[0, 0, 1, -1, -1]]), 3)
+    assert baseline["pixel_accuracy"] == pytest.approx(2 / 3) and baseline["miou"] == pytest.approx((2 / 3 + 0) / 2)
+    with pytest.raises(ValueError, match=r"target labels must be in 0..2, got -1..3"):
+        ConfusionMatrix(3).update(np.array([0, 0]), np.array([-1, 3]))

@@ -3,6 +3,9 @@ accuracy, and the all-background baseline that puts a score in scale (framework-
 
 mIoU is the mean IoU over the classes that occur in the prediction or the target (union > 0), background
 included, as in the paper's StopSign numbers (a binary task: the mean of background and stop-sign IoU).
+
+Negative targets are **ignored** (GluonCV's datasets mark void and boundary pixels -1): those pixels count in no
+cell of the matrix, whatever was predicted there.
 """
 from __future__ import annotations
 
@@ -25,20 +28,25 @@ class ConfusionMatrix:
     def reset(self) -> None:
         self.matrix[:] = 0
 
-    def _labels(self, name: str, values: np.ndarray) -> np.ndarray:
+    def _labels(self, name: str, values: np.ndarray, ignore_negative: bool = False) -> np.ndarray:
         values = np.asarray(values)
         if values.dtype.kind not in "iub":
             raise ValueError(f"{name} must hold integer class labels (argmax the logits first), got {values.dtype}")
-        if values.size and (values.min() < 0 or values.max() >= self.classes):
+        low = 0 if values.size == 0 or not ignore_negative else min(int(values.min()), 0)
+        if values.size and (values.min() < low or values.max() >= self.classes):
             raise ValueError(f"{name} labels must be in 0..{self.classes - 1}, got {values.min()}..{values.max()}")
         return values.astype(np.int64, copy=False).ravel()
 
     def update(self, pred: np.ndarray, target: np.ndarray) -> "ConfusionMatrix":
-        """Count the pixels of one batch: ``pred`` and ``target`` integer arrays of the same shape."""
+        """Count the pixels of one batch: ``pred`` and ``target`` integer arrays of the same shape; pixels whose
+        target is negative (the ignore label, -1) are not counted."""
         pred, target = np.asarray(pred), np.asarray(target)
         if pred.shape != target.shape:
             raise ValueError(f"pred and target must have the same shape, got {pred.shape} and {target.shape}")
-        pred, target = self._labels("pred", pred), self._labels("target", target)
+        pred, target = self._labels("pred", pred), self._labels("target", target, ignore_negative=True)
+        if target.size and target.min() < 0:
+            valid = target >= 0
+            pred, target = pred[valid], target[valid]
         self.matrix += np.bincount(target * self.classes + pred, minlength=self.classes ** 2).reshape(
             self.classes, self.classes)
         return self
@@ -95,7 +103,8 @@ def segmentation_result(pred: np.ndarray, target: np.ndarray, classes: int) -> D
 
 def background_baseline(targets: np.ndarray, classes: int) -> Dict[str, float]:
     """mIoU and pixel accuracy of predicting background (class 0) everywhere: the trivial score a segmenter must
-    beat (its mIoU is the background fraction divided by the number of classes present in ``targets``)."""
+    beat (its mIoU is the background fraction divided by the number of classes present in ``targets``); negative
+    targets (ignored pixels) count nowhere."""
     targets = np.asarray(targets)
     result = segmentation_result(np.zeros_like(targets), targets, classes)
     return {"miou": result["miou"], "pixel_accuracy": result["pixel_accuracy"]}
