@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -23,6 +24,8 @@ SEG_DATASETS = ("fashion-mnist-scenes", "voc", "ade20k", "coco")
 SEG_OPTIMIZERS = ("adagrad", "nag", "sgd")
 _LR_MODES = ("poly", "cosine", "step", "constant")
 DEFAULT_RECIPE = "segmentation_short"
+#: GluonCV's crop of its segmentation datasets (its train scripts' --crop-size)
+DEFAULT_CROP = 480
 
 
 def list_seg_recipes() -> List[str]:
@@ -90,6 +93,9 @@ def train_segmentation_parser() -> argparse.ArgumentParser:
                         f"defaults of the flags it names; explicit flags override it")
     _data_flags(p)
     p.add_argument("--train-size", type=nonneg_int, default=0, help="training scenes (0: one per training image, 60000)")
+    p.add_argument("--crop-size", type=int_range(16, 4096), default=None,
+                   help="GluonCV datasets only: the square crop of training (random scale 0.5-2x of base size "
+                        "crop*13/12, random crop and flip) and validation (short side resized, centre crop) (480)")
     p.add_argument("--blocks", type=int_range(1, 8), default=1, help="b: blocks per backbone stage (depth 6b + 2)")
     p.add_argument("--fusion", type=str, default="aff", help="the form in the long skips (docs/ablation.md)")
     p.add_argument("--fusion-r", type=positive_int, default=None,
@@ -152,9 +158,17 @@ def _check_engine(args: argparse.Namespace, explicit: set, engine: str) -> None:
         if engine != "mxnet":
             raise ValueError(f"--dataset {args.dataset}: GluonCV's datasets are read by the MXNet engine; the "
                              f"PyTorch engine trains on fashion-mnist-scenes")
-        for dest, flag in (("binary", "--binary"), ("train_size", "--train-size")):
-            if dest in explicit and getattr(args, dest, None):
-                raise ValueError(f"{flag} applies to --dataset fashion-mnist-scenes only")
+        if "binary" in explicit and args.binary is not None:
+            raise ValueError("--binary applies to --dataset fashion-mnist-scenes only")
+        for dest in ("train_size", "test_size"):   # a recipe's sizes are the scenes'; GluonCV's: all unless given
+            if hasattr(args, dest) and dest not in explicit:
+                setattr(args, dest, 0)
+        if getattr(args, "crop_size", None) is None and hasattr(args, "crop_size"):
+            args.crop_size = DEFAULT_CROP
+        if getattr(args, "crop_size", None) is not None and args.crop_size % 4:
+            raise ValueError(f"--crop-size {args.crop_size}: must be divisible by 4 (32 for aff_resnet50_fpn)")
+    elif getattr(args, "crop_size", None) is not None:
+        raise ValueError("--crop-size applies to GluonCV's datasets (--dataset voc, ade20k, coco) only")
     if args.canvas % 4:
         raise ValueError(f"--canvas {args.canvas}: must be divisible by 4 (the FPN's strides)")
 
@@ -194,10 +208,13 @@ def parse_eval_segmentation(argv: Optional[Sequence[str]], engine: str) -> argpa
 
 
 def scene_settings(args: argparse.Namespace) -> Dict[str, Any]:
-    """The generated dataset's settings of a run (kept in run_config.json so evaluation rebuilds the same test
-    scenes)."""
-    return {"dataset": args.dataset, "canvas": args.canvas, "binary": args.binary,
-            "train_size": getattr(args, "train_size", 0), "seed": getattr(args, "seed", 0)}
+    """The dataset's settings of a run (kept in run_config.json so evaluation rebuilds the same test scenes, or
+    GluonCV's validation crops: their ``crop_size`` and ``data_dir``)."""
+    settings = {"dataset": args.dataset, "canvas": args.canvas, "binary": args.binary,
+                "train_size": getattr(args, "train_size", 0), "seed": getattr(args, "seed", 0)}
+    if args.dataset != "fashion-mnist-scenes":   # GluonCV's: eval rebuilds the same validation crops
+        settings.update(crop_size=args.crop_size, data_dir=os.path.abspath(args.data_dir) if args.data_dir else None)
+    return settings
 
 
 def segmentation_model(args: argparse.Namespace, classes: int, in_channels: int) -> str:

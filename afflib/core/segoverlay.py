@@ -27,15 +27,17 @@ def colourise(mask: np.ndarray, classes: int) -> np.ndarray:
 
 def save_overlays(path: str, images: np.ndarray, truths: np.ndarray, predictions: np.ndarray, classes: int,
                   class_names: Optional[Sequence[str]] = None, title: str = "") -> str:
-    """Write ``path``: a row per scene with the image, the truth and the prediction (written to a temporary name
-    first, so a crash leaves no half PNG); returns ``path``."""
+    """Write ``path``: a row per scene with the image ((H, W), (1, H, W) or RGB (3, H, W) uint8), the truth and
+    the prediction (written to a temporary name first, so a crash leaves no half PNG); returns ``path``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     rows = len(images)
     figure, axes = plt.subplots(rows, 3, figsize=(6, 2 * rows), squeeze=False)
     for row in range(rows):
-        image = images[row][0] if images[row].ndim == 3 else images[row]
+        image = images[row]
+        if image.ndim == 3:   # (1, H, W) grey, (3, H, W) colour (GluonCV's datasets)
+            image = image[0] if image.shape[0] == 1 else np.transpose(image, (1, 2, 0))
         for column, (picture, name) in enumerate(((image, "image"), (colourise(truths[row], classes), "truth"),
                                                    (colourise(predictions[row], classes), "prediction"))):
             ax = axes[row][column]

@@ -47,21 +47,24 @@ def run_tag(args: argparse.Namespace) -> str:
     return args.dataset + (f"-binary{args.binary}" if args.binary is not None else "")
 
 
-def closing_lines(miou: float, pixel_accuracy: float, masks: np.ndarray, classes: int) -> List[str]:
-    """The lines both tools end with: the test split's mIoU, pixel accuracy, and the all-background baseline."""
-    baseline = background_baseline(masks, classes)
+def closing_lines(miou: float, pixel_accuracy: float, masks: Optional[np.ndarray], classes: int,
+                  baseline: Optional[Mapping[str, float]] = None) -> List[str]:
+    """The lines both tools end with: the test split's mIoU, pixel accuracy, and the all-background baseline (of
+    ``masks``, or ``baseline`` as already counted: ``{'miou', 'pixel_accuracy'}``)."""
+    baseline = background_baseline(masks, classes) if baseline is None else baseline
     return [f"pixel accuracy: {pixel_accuracy:.4f} (all-background: {baseline['pixel_accuracy']:.4f})",
             f"mIoU: {miou:.4f}", f"baseline mIoU: {baseline['miou']:.4f}"]
 
 
-def report_end(miou: float, pixel_accuracy: float, masks: np.ndarray, classes: int, emit: Callable[[str], Any],
-               draw_overlays: Optional[Callable[[], str]] = None) -> List[str]:
+def report_end(miou: float, pixel_accuracy: float, masks: Optional[np.ndarray], classes: int,
+               emit: Callable[[str], Any], draw_overlays: Optional[Callable[[], str]] = None,
+               baseline: Optional[Mapping[str, float]] = None) -> List[str]:
     """How both engines' tools end: ``prediction overlays: PATH`` (when ``draw_overlays`` is given: it draws them
     and returns the path), then the :func:`closing_lines`, each passed to ``emit`` (print, or the run's log);
     returns the closing lines."""
     if draw_overlays is not None:
         emit(f"prediction overlays: {draw_overlays()}")
-    lines = closing_lines(miou, pixel_accuracy, masks, classes)
+    lines = closing_lines(miou, pixel_accuracy, masks, classes, baseline)
     for line in lines:
         emit(line)
     return lines

@@ -19,7 +19,8 @@ from .devices import split_batch
 from .logs import progress_bar
 from .losses import make_loss
 
-__all__ = ["Classification", "Segmentation", "PixelMeter", "predicted_masks", "segmentation_confusion"]
+__all__ = ["Classification", "Segmentation", "PixelMeter", "PixelCrossEntropy", "predicted_masks",
+           "segmentation_confusion"]
 
 
 class Classification:
@@ -68,31 +69,48 @@ class Classification:
         return meter.result(time.time() - tic)
 
 
+class PixelCrossEntropy(gluon.loss.Loss):
+    """Softmax cross-entropy of logits (N, classes, H, W) against masks (N, H, W), averaged over each image's
+    labelled pixels: negative labels (GluonCV's ignore label -1) weigh nothing; an image without one gives 0.
+    Equal to ``SoftmaxCrossEntropyLoss(axis=1)`` when every pixel is labelled."""
+
+    def __init__(self, **kwargs):
+        super().__init__(None, 0, **kwargs)
+
+    def hybrid_forward(self, F, pred, label):
+        valid = label >= 0
+        logp = F.log_softmax(pred, axis=1)
+        picked = F.pick(logp, F.relu(label), axis=1)   # ignored pixels pick class 0, then weigh nothing
+        total = F.sum(-picked * valid, axis=0, exclude=True)
+        return total / F.maximum(F.sum(valid, axis=0, exclude=True), 1.0)
+
+
 class PixelMeter:
     """Mean per-image loss and pixel accuracy of the training batches of an epoch (the interface of
-    :class:`afflib.core.metrics.RunningLoss`)."""
+    :class:`afflib.core.metrics.RunningLoss`); pixels with a negative label (ignored) do not count."""
 
     def __init__(self):
         self.total, self.correct, self.count, self.pixels = 0.0, 0, 0, 0
 
     def update(self, losses: np.ndarray, logits: np.ndarray, labels: np.ndarray) -> None:
         labels = np.asarray(labels)
+        valid = labels >= 0
         self.total += float(np.sum(losses))
-        self.correct += int((np.argmax(logits, axis=1) == labels).sum())
+        self.correct += int(((np.argmax(logits, axis=1) == labels) & valid).sum())
         self.count += int(np.asarray(losses).shape[0])
-        self.pixels += int(labels.size)
+        self.pixels += int(valid.sum())
 
     def get(self) -> Tuple[float, float]:
         """(mean loss per image, pixel accuracy)."""
         if not self.count:
             return float("nan"), float("nan")
-        return self.total / self.count, self.correct / self.pixels
+        return self.total / self.count, (self.correct / self.pixels if self.pixels else float("nan"))
 
 
 class Segmentation:
     """Per-pixel labels (N, H, W) against logits (N, classes, H, W): softmax cross-entropy averaged over each
-    image's pixels, pixel accuracy while training, and validation by a confusion matrix (mIoU and pixel accuracy,
-    :mod:`afflib.core.segmetrics`) returned as ``EvalResult(1 - mIoU, 1 - pixel accuracy, ...)``."""
+    image's labelled pixels (:class:`PixelCrossEntropy`; label -1 is ignored everywhere), pixel accuracy while
+    training, and validation by a confusion matrix (mIoU and pixel accuracy, :mod:`afflib.core.segmetrics`) returned as ``EvalResult(1 - mIoU, 1 - pixel accuracy, ...)``."""
 
     name = "segmentation"
 
@@ -112,7 +130,7 @@ class Segmentation:
     def loss(self, teacher: bool, temperature: float = 20.0, hard_weight: float = 0.5) -> gluon.loss.Loss:
         if teacher:
             raise ValueError("distillation is not defined for segmentation runs")
-        return gluon.loss.SoftmaxCrossEntropyLoss(axis=1, sparse_label=True)
+        return PixelCrossEntropy()
 
     def meter(self) -> PixelMeter:
         return PixelMeter()
