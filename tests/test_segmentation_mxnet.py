@@ -257,7 +257,7 @@ def test_gluoncv_dataset_folder_is_checked(monkeypatch, capsys, tmp_path):
         (tmp_path / entry).mkdir(parents=True)
     status, err = _exit_status(monkeypatch, capsys, "train_segmentation",
                                ["--dataset", "ade20k", "--data-dir", tmp_path, "--save-dir", tmp_path / "run"])
-    assert status == 2 and "not wired to the MXNet segmentation engine yet" in err
+    assert status == 2 and f"--data-dir {tmp_path}: GluonCV's ADE20KSegmentation cannot read its train split" in err
 
 
 def test_eval_refuses_a_missing_checkpoint_or_run(monkeypatch, capsys, tmp_path):

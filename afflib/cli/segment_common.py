@@ -62,7 +62,8 @@ def segmentation_contexts(gpus: str) -> List[mx.Context]:
     return select_contexts(gpus)
 
 
-def predict_first(net: gluon.Block, data: Union[SceneSource, GluonSegSource], contexts: Sequence[mx.Context], count: int) -> np.ndarray:
+def predict_first(net: gluon.Block, data: Union[SceneSource, GluonSegSource], contexts: Sequence[mx.Context],
+                  count: int) -> np.ndarray:
     """Predicted masks (argmax) of the first ``count`` scenes of ``data`` (in file order)."""
     predictions: List[np.ndarray] = []
     for batch in data.batches(0):
@@ -76,7 +77,7 @@ def predict_first(net: gluon.Block, data: Union[SceneSource, GluonSegSource], co
 def write_overlays(net: gluon.Block, data: Union[SceneSource, GluonSegSource], contexts: Sequence[mx.Context],
                    classes: int, class_names: Sequence[str], count: int, path: str, title: str) -> str:
     """The overlays PNG of the first ``count`` test scenes (or GluonCV validation crops, in colour; ignored
-    pixels drawn as background): image, truth, prediction; the legend only up to 24 classes."""
+    pixels drawn as background): image, truth, prediction; a legend up to 12 classes (more would cover them)."""
     if isinstance(data, GluonSegSource):
         count = min(count, data.count)
         images, truths = data.first(count)
@@ -84,5 +85,5 @@ def write_overlays(net: gluon.Block, data: Union[SceneSource, GluonSegSource], c
         count = min(count, len(data.images))
         images, truths = data.images[:count], data.masks[:count]
     predicted = predict_first(net, data, contexts, count)
-    names = class_names if classes <= 24 else None
+    names = class_names if classes <= 12 else None
     return save_overlays(path, images, truths, predicted, classes, names, title)

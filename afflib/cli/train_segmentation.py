@@ -3,7 +3,8 @@ FPN on the generated Fashion-MNIST scenes (``afflib.core.segscenes``), through t
 run folder, checkpoints, resume, log and curves (:func:`afflib.train.runner.run_training` with the segmentation
 task: per-pixel cross-entropy, mIoU validation), or on GluonCV's Pascal VOC, ADE20K or COCO
 (``--dataset voc|ade20k|coco --data-dir ROOT``, :mod:`afflib.train.gluonseg`). ``scripts/train_segmentation.py``
-(``--engine mxnet``, the default); ends with the test split's ``mIoU: 0.xxxx`` and the all-background ``baseline mIoU: 0.xxxx``.
+(``--engine mxnet``, the default); ends with the test split's ``mIoU: 0.xxxx`` and the all-background
+``baseline mIoU: 0.xxxx``.
 """
 from __future__ import annotations
 

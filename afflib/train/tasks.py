@@ -110,7 +110,8 @@ class PixelMeter:
 class Segmentation:
     """Per-pixel labels (N, H, W) against logits (N, classes, H, W): softmax cross-entropy averaged over each
     image's labelled pixels (:class:`PixelCrossEntropy`; label -1 is ignored everywhere), pixel accuracy while
-    training, and validation by a confusion matrix (mIoU and pixel accuracy, :mod:`afflib.core.segmetrics`) returned as ``EvalResult(1 - mIoU, 1 - pixel accuracy, ...)``."""
+    training, and validation by a confusion matrix (mIoU and pixel accuracy, :mod:`afflib.core.segmetrics`)
+    returned as ``EvalResult(1 - mIoU, 1 - pixel accuracy, ...)``."""
 
     name = "segmentation"
 
