@@ -5,7 +5,6 @@ closing lines, its evaluation, and the clear errors of a bad folder."""
 import glob
 import json
 import os
-import sys
 
 import mxnet as mx
 import numpy as np
@@ -14,6 +13,7 @@ from PIL import Image
 
 from afflib.train.gluonseg import IMAGENET_MEAN, IMAGENET_STD, GluonSegSource, open_gluoncv_split
 from afflib.train.tasks import PixelMeter, Segmentation
+from test_segmentation_mxnet import _exit_status
 
 TRAIN_IDS = [f"2007_{i:06d}" for i in range(6)]
 VAL_IDS = [f"2008_{i:06d}" for i in range(3)]
@@ -138,15 +138,6 @@ def test_eval_of_the_voc_run_reproduces_its_miou(voc_run, tmp_path, capsys):
     assert lines == voc_run["lines"]
     assert (tmp_path / "o.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "3 voc validation images" in capsys.readouterr().out
-
-
-def _exit_status(monkeypatch, capsys, module, argv):
-    from importlib import import_module
-    tool = import_module(f"afflib.cli.{module}")
-    monkeypatch.setattr(sys, "argv", [module] + [str(a) for a in argv])
-    with pytest.raises(SystemExit) as stop:
-        tool.run()
-    return stop.value.code, capsys.readouterr().err
 
 
 def test_a_bad_folder_or_flag_exits_2_with_a_clear_line(monkeypatch, capsys, tmp_path):

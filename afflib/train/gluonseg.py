@@ -21,7 +21,7 @@ import numpy as np
 
 from afflib.core.dataorder import SplitOrder
 from afflib.core.segmetrics import ConfusionMatrix
-from afflib.data.batches import Batch
+from .segdata import EpochBatches
 
 __all__ = ["GLUONCV_SEGMENTATION", "IMAGENET_MEAN", "IMAGENET_STD", "base_size_of", "open_gluoncv_split",
            "GluonSegSource"]
@@ -54,9 +54,10 @@ def open_gluoncv_split(dataset: str, root: str, train: bool, crop_size: int) -> 
                          f"({type(err).__name__}: {err or 'a listed image or mask is missing'})") from None
 
 
-class GluonSegSource(SplitOrder):
+class GluonSegSource(EpochBatches, SplitOrder):
     """One split of a GluonCV segmentation dataset, iterated an epoch at a time like
-    :class:`afflib.train.segdata.SceneSource` (``iter()`` starts epoch :attr:`epoch` and advances it).
+    :class:`afflib.train.segdata.SceneSource` (:class:`~afflib.train.segdata.EpochBatches`: ``iter()`` starts
+    epoch :attr:`epoch` and advances it).
 
     ``count`` > 0 reads only the first ``count`` images (file order); ``shard`` is ``(parts, index)``.
     """
@@ -75,11 +76,6 @@ class GluonSegSource(SplitOrder):
         self.class_names: List[str] = list(getattr(dataset, "classes", [])) or [str(k) for k in range(self.classes)]
         self.epoch = 0
         self._baseline: Optional[Dict[str, float]] = None
-
-    @property
-    def num_samples(self) -> int:
-        """Images per epoch of this shard."""
-        return self.samples
 
     def item(self, index: int, epoch: int) -> Tuple[np.ndarray, np.ndarray]:
         """Image ``index`` as GluonCV crops it in ``epoch``: uint8 (H, W, 3) and its mask int32 (-1 ignored)."""
@@ -104,15 +100,6 @@ class GluonSegSource(SplitOrder):
             pairs = [self.item(i, epoch) for i in chosen]
             images = np.stack([(image.astype(np.float32) - self.mean) * self.scale for image, _ in pairs])
             yield images.transpose(0, 3, 1, 2), np.stack([mask for _, mask in pairs]), filler
-
-    def __iter__(self) -> Iterator[Batch]:
-        epoch, self.epoch = self.epoch, self.epoch + 1
-        return self.batches(epoch)
-
-    def batches(self, epoch: int) -> Iterator[Batch]:
-        """The batches of ``epoch`` (validation: the same every epoch)."""
-        for images, masks, pad in self.numpy_batches(epoch, pad=True):
-            yield Batch(mx.nd.array(images, dtype="float32"), mx.nd.array(masks, dtype="float32"), pad)
 
     def first(self, count: int) -> Tuple[np.ndarray, np.ndarray]:
         """The first ``count`` validation crops: images uint8 (N, 3, H, W) and masks (N, H, W), for overlays."""

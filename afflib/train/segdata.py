@@ -14,16 +14,15 @@ import mxnet as mx
 from afflib.core.segbatches import SceneBatches
 from afflib.data.batches import Batch
 
-__all__ = ["SceneSource"]
+__all__ = ["EpochBatches", "SceneSource"]
 
 
-class SceneSource(SceneBatches):
-    """One split, iterated an epoch at a time: ``iter()`` starts epoch :attr:`epoch` and advances it (set it when
-    resuming a run); arguments as :class:`~afflib.core.segbatches.SceneBatches`."""
+class EpochBatches:
+    """The MXNet loop's side of a split whose ``numpy_batches(epoch, pad=True)`` yields ``(images, masks, pad)``
+    and that counts ``samples``: ``iter()`` starts epoch :attr:`epoch` and advances it (set it when resuming)."""
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.epoch = 0
+    epoch: int = 0
+    samples: int
 
     @property
     def num_samples(self) -> int:
@@ -38,3 +37,12 @@ class SceneSource(SceneBatches):
         """The batches of ``epoch`` (validation: the same every epoch)."""
         for images, masks, pad in self.numpy_batches(epoch, pad=True):
             yield Batch(mx.nd.array(images, dtype="float32"), mx.nd.array(masks, dtype="float32"), pad)
+
+
+class SceneSource(EpochBatches, SceneBatches):
+    """One split of generated scenes, iterated an epoch at a time (:class:`EpochBatches`); arguments as
+    :class:`~afflib.core.segbatches.SceneBatches`."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.epoch = 0
