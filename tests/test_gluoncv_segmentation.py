@@ -153,3 +153,24 @@ def test_a_bad_folder_or_flag_exits_2_with_a_clear_line(monkeypatch, capsys, tmp
     status, err = _exit_status(monkeypatch, capsys, "train_segmentation", run[:2] + ["--crop-size", 30])
     assert status == 2 and "--crop-size 30: must be divisible by 4" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_ade20k_layout_shifts_labels_and_ignores_its_zero(tmp_path):
+    # ADE20K's masks: 0 unlabelled, 1..150 the classes; GluonCV subtracts 1, so 0 becomes the ignore label -1
+    rng = np.random.default_rng(1)
+    base = tmp_path / "ADEChallengeData2016"
+    for split in ("training", "validation"):
+        (base / "images" / split).mkdir(parents=True)
+        (base / "annotations" / split).mkdir(parents=True)
+        for k in (2, 0, 1):   # listed in whatever order the folder gives: the source sorts them
+            image, mask = _picture(rng, 40, 48)
+            mask = np.where(mask == 255, 0, mask.astype(np.int32) * 7).astype(np.uint8)   # classes up to 140
+            Image.fromarray(image).save(base / "images" / split / f"ADE_{split}_{k}.jpg")
+            Image.fromarray(mask, mode="L").save(base / "annotations" / split / f"ADE_{split}_{k}.png")
+    val = GluonSegSource(open_gluoncv_split("ade20k", str(tmp_path), False, 32), 3, False, name="ade20k val")
+    assert val.classes == 150 and val.class_names[0] == "wall"
+    assert [os.path.basename(p) for p in val.dataset.images] == [f"ADE_validation_{k}.jpg" for k in range(3)]
+    raw = np.array(Image.open(val.dataset.masks[0]).resize((38, 32), Image.NEAREST))   # short side 40 -> 32
+    label = next(iter(val.batches(0))).label.asnumpy()[0]
+    np.testing.assert_array_equal(label, raw[:, 3:35].astype(np.int32) - 1)
+    assert (label == -1).any() and label.max() <= 139 and len(val) == 1

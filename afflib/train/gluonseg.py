@@ -47,11 +47,15 @@ def open_gluoncv_split(dataset: str, root: str, train: bool, crop_size: int) -> 
     cls = getattr(gluoncv.data, GLUONCV_SEGMENTATION[dataset])
     split = "train" if train else "val"
     try:
-        return cls(root=os.path.abspath(root), split=split, mode=split, crop_size=crop_size,
+        data = cls(root=os.path.abspath(root), split=split, mode=split, crop_size=crop_size,
                    base_size=base_size_of(crop_size))
     except (AssertionError, OSError, RuntimeError, ImportError) as err:
         raise ValueError(f"--data-dir {root}: GluonCV's {cls.__name__} cannot read its {split} split "
                          f"({type(err).__name__}: {err or 'a listed image or mask is missing'})") from None
+    if dataset == "ade20k":   # GluonCV lists ADE20K's folders in os.listdir order: make "file order" stable
+        pairs = sorted(zip(data.images, data.masks))
+        data.images, data.masks = [image for image, _ in pairs], [mask for _, mask in pairs]
+    return data
 
 
 class GluonSegSource(EpochBatches, SplitOrder):
